@@ -1,0 +1,64 @@
+/* koers-consume internals: migrations and the PostgreSQL sink with offsets in the database. */
+#ifndef KOERS_CONSUME_H
+#define KOERS_CONSUME_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+
+#include "koers/codec.h"
+
+typedef struct {
+    const char *name; /* NNNN_name, without .sql */
+    const char *sql;
+} consume_sql_file_t;
+
+/* Every sql/NNNN_*.sql, compiled in, in name order; ends with {NULL, NULL}. */
+extern const consume_sql_file_t consume_sql_files[];
+
+/* Applies the migrations not yet recorded in koers.schema_migration, each in its own
+ * transaction, under an advisory lock so that concurrent consumers do not race.
+ * Returns the number applied, or -1 with the server's message in errstr. */
+int consume_migrate(PGconn *conn, char *errstr, size_t errlen);
+
+typedef struct consume_sink consume_sink_t;
+
+typedef struct {
+    const char *conninfo;   /* libpq connection string; "" uses PG* environment variables */
+    const char *group;      /* consumer group, also the key of stored offsets */
+    const char *prefix;     /* topic prefix */
+    int batch_size;         /* events per transaction at most */
+    int batch_wait_ms;      /* longest a message waits in an open batch */
+    rd_kafka_t *dead_letter;        /* producer for the dead-letter topic (not owned) */
+    const volatile sig_atomic_t *stop;
+} consume_sink_options_t;
+
+/* Connects and prepares. Returns NULL with errstr. */
+consume_sink_t *consume_sink_new(const consume_sink_options_t *o, char *errstr, size_t errlen);
+void consume_sink_free(consume_sink_t *s);
+
+/* Takes one message into the open batch: decoded into an event, or kept as a reject with
+ * its reason. Flushes when the batch is full. Returns 0, or -1 when a flush failed for good
+ * (stop requested while the database was away). */
+int consume_sink_add(consume_sink_t *s, const rd_kafka_message_t *m);
+
+/* Writes the open batch, its rejects and its offsets in one transaction; retries (with a
+ * new connection) until it succeeds or stop is requested. Returns 0 or -1. */
+int consume_sink_flush(consume_sink_t *s);
+
+/* Flushes when the oldest message of the open batch has waited batch_wait_ms. */
+int consume_sink_tick(consume_sink_t *s);
+
+/* Sets each partition's offset to the one stored for the group (or the beginning when
+ * none is). Returns 0, or -1 with errstr. */
+int consume_sink_load_offsets(consume_sink_t *s, rd_kafka_topic_partition_list_t *parts,
+                              char *errstr, size_t errlen);
+
+/* Events stored (new rows) and rejected so far, for the closing log line. */
+void consume_sink_counts(const consume_sink_t *s, long *stored, long *duplicates,
+                         long *rejected);
+
+#endif

@@ -1,0 +1,390 @@
+/* koers-consume: Kafka events into PostgreSQL, exactly once, with offsets in the database. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "consume.h"
+#include "koers/kafka.h"
+#include "koers/log.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void main_on_signal(int sig)
+{
+    if (stop_requested)
+        _exit(128 + sig);
+    stop_requested = 1;
+}
+
+typedef struct {
+    char topic[256];
+    int32_t partition;
+    int eof;
+} main_part_t;
+
+typedef struct {
+    consume_sink_t *sink;
+    main_part_t *parts;
+    int nparts, capparts;
+    int failed;
+} main_app_t;
+
+static void main_usage(FILE *out)
+{
+    fprintf(out,
+        "Usage: koers-consume [OPTION]...\n"
+        "Read koers events from Kafka and store them in PostgreSQL (schema koers), with the\n"
+        "consumed offsets in the same transaction. Undecodable or contract-breaking messages\n"
+        "go to <prefix>dead_letter and koers.rejected_events.\n"
+        "\n"
+        "  -d, --dbname CONNINFO   libpq connection string or URI (default: PG* environment)\n"
+        "  -b, --brokers LIST      bootstrap servers (default: $KOERS_BROKERS)\n"
+        "  -X KEY=VALUE            librdkafka property, passed through (repeatable)\n"
+        "  -g, --group ID          consumer group (default: $KOERS_GROUP or koers)\n"
+        "      --topic-prefix P    topic prefix (default: $KOERS_TOPIC_PREFIX or koers.)\n"
+        "      --partitions N      partitions of topics created now (default 6)\n"
+        "      --batch-size N      events per transaction at most (default 5000)\n"
+        "      --batch-wait-ms MS  longest an event waits in an open batch (default 200)\n"
+        "      --until-caught-up   exit once every assigned partition has been read to its end\n"
+        "      --migrate           apply the database migrations, then exit\n"
+        "  -h, --help              show this help\n"
+        "  -V, --version           show the version\n"
+        "\n"
+        "SIGINT or SIGTERM: finish and commit the open batch, leave the group, exit 0.\n"
+        "Exit status: 0 done; 1 database failure (nothing half-stored); 2 usage or\n"
+        "configuration error; 3 Kafka error.\n");
+}
+
+static int main_parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long x = strtol(s, &end, 10);
+    if (!*s || *end || x < lo || x > hi)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+static main_part_t *main_find_part(main_app_t *a, const char *topic, int32_t partition)
+{
+    for (int i = 0; i < a->nparts; i++)
+        if (a->parts[i].partition == partition && strcmp(a->parts[i].topic, topic) == 0)
+            return &a->parts[i];
+    return NULL;
+}
+
+static void main_track(main_app_t *a, const rd_kafka_topic_partition_list_t *parts, int add)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        main_part_t *p = main_find_part(a, parts->elems[i].topic, parts->elems[i].partition);
+        if (!add) {
+            if (p)
+                *p = a->parts[--a->nparts];
+            continue;
+        }
+        if (p)
+            continue;
+        if (a->nparts == a->capparts) {
+            int cap = a->capparts ? a->capparts * 2 : 64;
+            main_part_t *np = realloc(a->parts, (size_t)cap * sizeof *np);
+            if (!np) {
+                koers_log_error("out of memory");
+                a->failed = 1;
+                stop_requested = 1;
+                return;
+            }
+            a->parts = np;
+            a->capparts = cap;
+        }
+        p = &a->parts[a->nparts++];
+        snprintf(p->topic, sizeof p->topic, "%s", parts->elems[i].topic);
+        p->partition = parts->elems[i].partition;
+        p->eof = 0;
+    }
+}
+
+/* Offsets live in PostgreSQL: on assignment, start each partition where the database says;
+ * before giving partitions up, store the open batch so the next owner starts after it. */
+static void main_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                              rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    main_app_t *a = opaque;
+    int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    char errstr[512];
+    rd_kafka_error_t *e = NULL;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (consume_sink_load_offsets(a->sink, parts, errstr, sizeof errstr) != 0) {
+            koers_log_error("%s", errstr);
+            a->failed = 1;
+            stop_requested = 1;
+            return;
+        }
+        main_track(a, parts, 1);
+        if (coop)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+        koers_log_info("assigned %d partition(s)", parts->cnt);
+    } else {
+        if (consume_sink_flush(a->sink) != 0)
+            a->failed = 1;
+        main_track(a, parts, 0);
+        if (coop)
+            e = rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
+        koers_log_info("gave up %d partition(s)", parts->cnt);
+    }
+    if (e) {
+        koers_log_error("rebalance: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+}
+
+static int main_caught_up(const main_app_t *a)
+{
+    if (a->nparts == 0)
+        return 0;
+    for (int i = 0; i < a->nparts; i++)
+        if (!a->parts[i].eof)
+            return 0;
+    return 1;
+}
+
+static int main_migrate(const char *conninfo)
+{
+    PGconn *conn = PQconnectdb(conninfo);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        koers_log_error("connecting to PostgreSQL: %s", PQerrorMessage(conn));
+        PQfinish(conn);
+        return 1;
+    }
+    char errstr[1024];
+    int n = consume_migrate(conn, errstr, sizeof errstr);
+    PQfinish(conn);
+    if (n < 0) {
+        koers_log_error("migration failed: %s", errstr);
+        return 1;
+    }
+    koers_log_info("%d migration(s) applied; the database is current", n);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_PREFIX = 256, O_PARTITIONS, O_BATCH, O_WAIT, O_UNTIL, O_MIGRATE };
+    static const struct option longopts[] = {
+        {"dbname", required_argument, NULL, 'd'},
+        {"brokers", required_argument, NULL, 'b'},
+        {"group", required_argument, NULL, 'g'},
+        {"topic-prefix", required_argument, NULL, O_PREFIX},
+        {"partitions", required_argument, NULL, O_PARTITIONS},
+        {"batch-size", required_argument, NULL, O_BATCH},
+        {"batch-wait-ms", required_argument, NULL, O_WAIT},
+        {"until-caught-up", no_argument, NULL, O_UNTIL},
+        {"migrate", no_argument, NULL, O_MIGRATE},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}};
+    const char *conninfo = "", *brokers = NULL, *prefix = NULL;
+    const char *group = getenv("KOERS_GROUP") ? getenv("KOERS_GROUP") : "koers";
+    long partitions = 6, batch_size = 5000, batch_wait = 200;
+    int until = 0, migrate = 0, c;
+    char **xs = calloc((size_t)argc, sizeof *xs);
+    size_t nxs = 0;
+    if (!xs) {
+        koers_log_error("out of memory");
+        return 2;
+    }
+    while ((c = getopt_long(argc, argv, "d:b:g:X:hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd': conninfo = optarg; break;
+        case 'b': brokers = optarg; break;
+        case 'g': group = optarg; break;
+        case 'X': xs[nxs++] = optarg; break;
+        case O_PREFIX: prefix = optarg; break;
+        case O_UNTIL: until = 1; break;
+        case O_MIGRATE: migrate = 1; break;
+        case O_PARTITIONS:
+        case O_BATCH:
+        case O_WAIT: {
+            long *dst = c == O_PARTITIONS ? &partitions : c == O_BATCH ? &batch_size : &batch_wait;
+            if (main_parse_int(optarg, c == O_WAIT ? 0 : 1, c == O_BATCH ? 1000000 : 100000, dst)) {
+                koers_log_error("'%s' is not a number in range", optarg);
+                free(xs);
+                return 2;
+            }
+            break;
+        }
+        case 'h': main_usage(stdout); free(xs); return 0;
+        case 'V':
+            printf("koers-consume %s (librdkafka %s, libpq %d)\n", KOERS_VERSION,
+                   rd_kafka_version_str(), PQlibVersion());
+            free(xs);
+            return 0;
+        default: main_usage(stderr); free(xs); return 2;
+        }
+    }
+    if (optind != argc) {
+        koers_log_error("unexpected argument '%s'", argv[optind]);
+        free(xs);
+        return 2;
+    }
+    if (migrate) {
+        free(xs);
+        return main_migrate(conninfo);
+    }
+    prefix = koers_kafka_topic_prefix(prefix);
+
+    struct sigaction sa = {0};
+    sa.sa_handler = main_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int rc = 2;
+    char errstr[512];
+    main_app_t app = {0};
+    rd_kafka_t *consumer = NULL, *dead_letter = NULL;
+    rd_kafka_topic_partition_list_t *topics = NULL;
+
+    rd_kafka_conf_t *conf = koers_kafka_conf_new(brokers, xs, nxs, errstr, sizeof errstr);
+    if (!conf || rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr)) {
+        koers_log_error("%s", errstr);
+        goto out;
+    }
+    dead_letter = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!dead_letter) {
+        koers_log_error("kafka producer: %s", errstr);
+        rd_kafka_conf_destroy(conf);
+        goto out;
+    }
+    /* What the design relies on comes first; -X is applied after it, for tuning. */
+    static const char *const defaults[][2] = {
+        {"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"}, {"enable.partition.eof", "true"}};
+    conf = koers_kafka_conf_new(brokers, NULL, 0, errstr, sizeof errstr);
+    if (!conf) {
+        koers_log_error("%s", errstr);
+        goto out;
+    }
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+        rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], errstr, sizeof errstr);
+    if (rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+        koers_log_error("group.id: %s", errstr);
+        rd_kafka_conf_destroy(conf);
+        goto out;
+    }
+    for (size_t i = 0; i < nxs; i++)
+        if (koers_kafka_conf_set_kv(conf, xs[i], errstr, sizeof errstr) != 0) {
+            koers_log_error("%s", errstr);
+            rd_kafka_conf_destroy(conf);
+            goto out;
+        }
+    rd_kafka_conf_set_rebalance_cb(conf, main_on_rebalance);
+    rd_kafka_conf_set_opaque(conf, &app);
+    consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!consumer) {
+        koers_log_error("kafka consumer: %s", errstr);
+        rd_kafka_conf_destroy(conf);
+        goto out;
+    }
+    conf = NULL; /* rd_kafka_new took it */
+    rd_kafka_poll_set_consumer(consumer);
+    rc = 3;
+    if (koers_kafka_ensure_topics(consumer, prefix, (int)partitions, errstr, sizeof errstr)) {
+        koers_log_error("%s", errstr);
+        goto out;
+    }
+    consume_sink_options_t so = {.conninfo = conninfo, .group = group, .prefix = prefix,
+                                 .batch_size = (int)batch_size, .batch_wait_ms = (int)batch_wait,
+                                 .dead_letter = dead_letter, .stop = &stop_requested};
+    rc = 1;
+    app.sink = consume_sink_new(&so, errstr, sizeof errstr);
+    if (!app.sink) {
+        koers_log_error("%s", errstr);
+        goto out;
+    }
+    topics = rd_kafka_topic_partition_list_new(KOERS_EVENT_TYPES);
+    for (int t = 0; t < KOERS_EVENT_TYPES; t++) {
+        char name[256];
+        koers_kafka_topic_name(prefix, koers_types[t].name, name, sizeof name);
+        rd_kafka_topic_partition_list_add(topics, name, RD_KAFKA_PARTITION_UA);
+    }
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer, topics);
+    if (err) {
+        koers_log_error("subscribing: %s", rd_kafka_err2str(err));
+        rc = 3;
+        goto out;
+    }
+    int progress = isatty(STDERR_FILENO);
+    time_t last_progress = 0;
+    rc = 0;
+    while (!stop_requested) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 100);
+        if (m) {
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                main_part_t *p = main_find_part(&app, rd_kafka_topic_name(m->rkt), m->partition);
+                if (p)
+                    p->eof = 1;
+            } else if (m->err) {
+                koers_log_warn("kafka: %s", rd_kafka_message_errstr(m));
+                if (rd_kafka_fatal_error(consumer, errstr, sizeof errstr)) {
+                    koers_log_error("kafka fatal error: %s", errstr);
+                    rc = 3;
+                    stop_requested = 1;
+                }
+            } else {
+                main_part_t *p = main_find_part(&app, rd_kafka_topic_name(m->rkt), m->partition);
+                if (p)
+                    p->eof = 0;
+                if (consume_sink_add(app.sink, m) != 0)
+                    app.failed = 1;
+            }
+            rd_kafka_message_destroy(m);
+        }
+        if (consume_sink_tick(app.sink) != 0)
+            app.failed = 1;
+        if (app.failed)
+            break;
+        if (until && main_caught_up(&app))
+            break;
+        if (progress && time(NULL) != last_progress) {
+            long stored, dups, rejected;
+            consume_sink_counts(app.sink, &stored, &dups, &rejected);
+            fprintf(stderr, "\rstored %ld, duplicates %ld, rejected %ld ", stored, dups, rejected);
+            last_progress = time(NULL);
+        }
+    }
+    if (progress)
+        fputc('\n', stderr);
+    if (!app.failed && consume_sink_flush(app.sink) != 0)
+        app.failed = 1;
+out:
+    if (consumer) {
+        rd_kafka_consumer_close(consumer);
+        rd_kafka_destroy(consumer);
+    }
+    if (app.sink) {
+        long stored, dups, rejected;
+        consume_sink_counts(app.sink, &stored, &dups, &rejected);
+        koers_log_info("stored %ld new event(s), %ld already present, %ld rejected", stored, dups,
+                       rejected);
+        consume_sink_free(app.sink);
+    }
+    if (app.failed && rc == 0)
+        rc = 1;
+    if (topics)
+        rd_kafka_topic_partition_list_destroy(topics);
+    if (dead_letter) {
+        rd_kafka_flush(dead_letter, 10000);
+        rd_kafka_destroy(dead_letter);
+    }
+    free(app.parts);
+    free(xs);
+    return rc;
+}

@@ -1,0 +1,67 @@
+/* The event catalogue: event types, their fields, enum symbols and value rules, as data. */
+#ifndef KOERS_CATALOG_H
+#define KOERS_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KOERS_STR_MAX 64    /* longest string field value in the catalogue (goal_ref) */
+#define KOERS_MAX_FIELDS 8  /* most own fields of any event type */
+
+typedef enum {
+    KOERS_ENROLMENT,
+    KOERS_CONTACT,
+    KOERS_CRISIS,
+    KOERS_GOAL_CHANGE,
+    KOERS_POLICE_CALL,
+    KOERS_CORRECTION,
+    KOERS_EVENT_TYPES
+} koers_event_type_t;
+
+typedef enum {
+    KOERS_KIND_ENUM,    /* value.i is the symbol's index */
+    KOERS_KIND_INT,     /* value.i within [min, max] */
+    KOERS_KIND_BOOL,    /* value.i is 0 or 1 */
+    KOERS_KIND_STRING,  /* value.s, length within [min, max], [a-z0-9_-] (+ A-Z if upper) */
+    KOERS_KIND_UUID     /* value.s, 36 characters, lower-case canonical UUID text */
+} koers_kind_t;
+
+typedef struct {
+    const char *name;
+    koers_kind_t kind;
+    int optional;
+    const char *const *symbols;
+    int nsymbols;
+    int32_t min, max;
+    int upper;
+} koers_field_t;
+
+typedef struct {
+    const char *name;
+    const koers_field_t *fields;
+    int nfields;
+} koers_type_t;
+
+extern const koers_type_t koers_types[KOERS_EVENT_TYPES];
+
+/* Returns the event type named name (length len), or -1. */
+int koers_type_find(const char *name, size_t len);
+
+/* Returns the index of field name in type t, or -1. */
+int koers_field_find(const koers_type_t *t, const char *name, size_t len);
+
+/* Returns the index of symbol sym in enum field f, or -1. */
+int koers_enum_find(const koers_field_t *f, const char *sym, size_t len);
+
+/* Checks a string value against field f's rule (length and characters). Returns 0, or -1
+ * with the reason in errstr. Also used for the envelope's source (see koers_source_field). */
+int koers_field_check_string(const koers_field_t *f, const char *s, size_t len,
+                             char *errstr, size_t errlen);
+
+/* Checks that s is a lower-case canonical UUID (8-4-4-4-12 hex). Returns 0 or -1. */
+int koers_uuid_check(const char *s, size_t len);
+
+/* The rule for the envelope's source field ([a-z0-9_-]{1,32}). */
+extern const koers_field_t koers_source_field;
+
+#endif

@@ -1,0 +1,35 @@
+/* Event <-> Avro single-object encoding (C3 01, fingerprint, binary datum). */
+#ifndef KOERS_CODEC_H
+#define KOERS_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "koers/event.h"
+
+/* Owns the reader schemas of every event type, the known writer schemas by
+ * fingerprint, and reusable Avro values. Not thread-safe: one per thread. */
+typedef struct koers_codec koers_codec_t;
+
+/* Builds a codec from the embedded schemas. Returns NULL with errstr on failure. */
+koers_codec_t *koers_codec_new(char *errstr, size_t errlen);
+void koers_codec_free(koers_codec_t *c);
+
+/* Teaches the codec another writer schema (an older or newer version of an event
+ * type's schema) so that messages written with it can be read. Returns 0 or -1. */
+int koers_codec_add_writer(koers_codec_t *c, const char *json, char *errstr, size_t errlen);
+
+/* Fingerprint of the current schema of type t. */
+uint64_t koers_codec_fingerprint(const koers_codec_t *c, koers_event_type_t t);
+
+/* Encodes ev into buf (capacity cap); *len gets the length. Returns 0, or -1 with errstr
+ * (including a buffer too small). Does not validate: call koers_event_validate first. */
+int koers_codec_encode(koers_codec_t *c, const koers_event_t *ev, void *buf, size_t cap,
+                       size_t *len, char *errstr, size_t errlen);
+
+/* Decodes a message into *ev and validates it against the contract. Returns 0, or -1
+ * with the reason (bad marker, unknown fingerprint, truncated datum, contract rule). */
+int koers_codec_decode(koers_codec_t *c, const void *buf, size_t len, koers_event_t *ev,
+                       char *errstr, size_t errlen);
+
+#endif

@@ -1,0 +1,35 @@
+/* What producers and consumers share about Kafka: configuration and topic names. */
+#ifndef KOERS_KAFKA_H
+#define KOERS_KAFKA_H
+
+#include <stddef.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "koers/catalog.h"
+
+#define KOERS_DEFAULT_TOPIC_PREFIX "koers."
+#define KOERS_DEAD_LETTER "dead_letter"
+
+/* Sets "key=value" (as given to -X) on conf. Returns 0, or -1 with the reason. */
+int koers_kafka_conf_set_kv(rd_kafka_conf_t *conf, const char *kv, char *errstr, size_t errlen);
+
+/* Returns a new configuration with bootstrap.servers from brokers (when not NULL) or
+ * KOERS_BROKERS, then every -X setting in xs applied in order, so -X wins. The caller owns
+ * it. Returns NULL with errstr on a bad setting. */
+rd_kafka_conf_t *koers_kafka_conf_new(const char *brokers, char **xs, size_t nxs, char *errstr,
+                                      size_t errlen);
+
+/* The topic prefix: prefix when not NULL, else KOERS_TOPIC_PREFIX, else the default. */
+const char *koers_kafka_topic_prefix(const char *prefix);
+
+/* Writes prefix + name into out. Returns 0, or -1 if it does not fit. */
+int koers_kafka_topic_name(const char *prefix, const char *name, char *out, size_t outlen);
+
+/* Creates the topics of every event type and the dead-letter topic when missing, with
+ * partitions partitions each and replication factor -1 (the broker's default). Existing
+ * topics are left as they are. Returns 0, or -1 with errstr. */
+int koers_kafka_ensure_topics(rd_kafka_t *rk, const char *prefix, int partitions, char *errstr,
+                              size_t errlen);
+
+#endif

@@ -1,0 +1,143 @@
+/* The event catalogue of the domain brief as tables: one place for every name and rule. */
+#include "koers/catalog.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#define ENUM_FIELD(nm, syms) {nm, KOERS_KIND_ENUM, 0, syms, N(syms), 0, N(syms) - 1, 0}
+
+static const char *const enrolment_change[] = {"enrolled", "paused", "resumed", "exited"};
+static const char *const contact_with_role[] = {
+    "care_worker", "addiction_worker", "neighbourhood_team", "municipality",
+    "experience_expert", "significant_other", "general_practitioner", "housing",
+    "police_liaison", "other"};
+static const char *const contact_mode[] = {"face_to_face", "home_visit", "outreach",
+                                           "phone", "digital", "group"};
+static const char *const contact_initiated_by[] = {"participant", "professional", "network"};
+static const char *const crisis_kind[] = {"crisis_contact", "crisis_admission",
+                                          "emergency_department", "compulsory_care",
+                                          "respite_stay", "shelter_night"};
+static const char *const goal_change_domain[] = {
+    "housing", "daytime_activity", "work", "social_contact", "family", "pet", "leisure",
+    "finances", "physical_health", "mental_health", "addiction", "safety_justice",
+    "self_care", "other"};
+static const char *const goal_change_change[] = {"set", "progress", "setback", "achieved",
+                                                 "revised", "abandoned", "reopened"};
+static const char *const goal_change_set_by[] = {"participant", "participant_with_network",
+                                                 "professional"};
+static const char *const police_call_kind[] = {"confused_person", "nuisance", "threat_violence",
+                                               "welfare_check", "arrest", "victim", "other"};
+static const char *const police_call_caller[] = {"participant", "family", "neighbour",
+                                                 "professional", "public", "police"};
+static const char *const police_call_outcome[] = {"none", "advice", "referred_to_care",
+                                                  "taken_to_crisis_service", "custody", "other"};
+static const char *const correction_action[] = {"void"};
+
+static const koers_field_t enrolment_fields[] = {
+    ENUM_FIELD("change", enrolment_change),
+    {"cohort", KOERS_KIND_STRING, 0, NULL, 0, 1, 32, 0},
+};
+static const koers_field_t contact_fields[] = {
+    ENUM_FIELD("with_role", contact_with_role),
+    ENUM_FIELD("mode", contact_mode),
+    ENUM_FIELD("initiated_by", contact_initiated_by),
+    {"duration_min", KOERS_KIND_INT, 0, NULL, 0, 0, 1440, 0},
+    {"planned", KOERS_KIND_BOOL, 0, NULL, 0, 0, 1, 0},
+};
+static const koers_field_t crisis_fields[] = {
+    ENUM_FIELD("kind", crisis_kind),
+    {"days", KOERS_KIND_INT, 0, NULL, 0, 0, 366, 0},
+};
+static const koers_field_t goal_change_fields[] = {
+    {"goal_ref", KOERS_KIND_STRING, 0, NULL, 0, 1, 64, 1},
+    ENUM_FIELD("domain", goal_change_domain),
+    ENUM_FIELD("change", goal_change_change),
+    ENUM_FIELD("set_by", goal_change_set_by),
+    {"gas", KOERS_KIND_INT, 1, NULL, 0, -2, 2, 0},
+    {"weight", KOERS_KIND_INT, 1, NULL, 0, 1, 10, 0},
+};
+static const koers_field_t police_call_fields[] = {
+    ENUM_FIELD("kind", police_call_kind),
+    ENUM_FIELD("caller", police_call_caller),
+    ENUM_FIELD("outcome", police_call_outcome),
+};
+static const koers_field_t correction_fields[] = {
+    {"target_event_id", KOERS_KIND_UUID, 0, NULL, 0, 36, 36, 0},
+    ENUM_FIELD("action", correction_action),
+};
+
+const koers_type_t koers_types[KOERS_EVENT_TYPES] = {
+    [KOERS_ENROLMENT] = {"enrolment", enrolment_fields, N(enrolment_fields)},
+    [KOERS_CONTACT] = {"contact", contact_fields, N(contact_fields)},
+    [KOERS_CRISIS] = {"crisis", crisis_fields, N(crisis_fields)},
+    [KOERS_GOAL_CHANGE] = {"goal_change", goal_change_fields, N(goal_change_fields)},
+    [KOERS_POLICE_CALL] = {"police_call", police_call_fields, N(police_call_fields)},
+    [KOERS_CORRECTION] = {"correction", correction_fields, N(correction_fields)},
+};
+
+const koers_field_t koers_source_field = {"source", KOERS_KIND_STRING, 0, NULL, 0, 1, 32, 0};
+
+static int catalog_equals(const char *name, const char *s, size_t len)
+{
+    return strlen(name) == len && memcmp(name, s, len) == 0;
+}
+
+int koers_type_find(const char *name, size_t len)
+{
+    for (int t = 0; t < KOERS_EVENT_TYPES; t++)
+        if (catalog_equals(koers_types[t].name, name, len))
+            return t;
+    return -1;
+}
+
+int koers_field_find(const koers_type_t *t, const char *name, size_t len)
+{
+    for (int i = 0; i < t->nfields; i++)
+        if (catalog_equals(t->fields[i].name, name, len))
+            return i;
+    return -1;
+}
+
+int koers_enum_find(const koers_field_t *f, const char *sym, size_t len)
+{
+    for (int i = 0; i < f->nsymbols; i++)
+        if (catalog_equals(f->symbols[i], sym, len))
+            return i;
+    return -1;
+}
+
+int koers_field_check_string(const koers_field_t *f, const char *s, size_t len, char *errstr,
+                             size_t errlen)
+{
+    if (len < (size_t)f->min || len > (size_t)f->max) {
+        snprintf(errstr, errlen, "%s: length %zu outside %d..%d", f->name, len, f->min, f->max);
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' ||
+            (f->upper && ch >= 'A' && ch <= 'Z'))
+            continue;
+        snprintf(errstr, errlen, "%s: character %zu is not one of [%s0-9_-]", f->name, i + 1,
+                 f->upper ? "A-Za-z" : "a-z");
+        return -1;
+    }
+    return 0;
+}
+
+int koers_uuid_check(const char *s, size_t len)
+{
+    if (len != 36)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (ch != '-')
+                return -1;
+        } else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
+            return -1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,164 @@
+/* One CSV row of the input contract to one pseudonymised, validated event. */
+#include <stdio.h>
+#include <string.h>
+
+#include "koers/timeutil.h"
+#include "produce.h"
+
+void produce_columns(koers_event_type_t t, produce_columns_t *cols)
+{
+    static const char *const common[COL_COMMON] = {"record_id", "client_id", "occurred_at",
+                                                   "source"};
+    int n = 0;
+    for (int i = 0; i < COL_COMMON; i++)
+        cols->names[n++] = common[i];
+    if (t == KOERS_CORRECTION) {
+        /* The target is named by its source record, never by an event id the source
+         * cannot know. */
+        cols->names[n++] = "target_record_id";
+        cols->names[n++] = "target_type";
+        cols->names[n++] = "action";
+    } else {
+        for (int i = 0; i < koers_types[t].nfields; i++)
+            cols->names[n++] = koers_types[t].fields[i].name;
+    }
+    cols->n = n;
+}
+
+static int row_fail(int col, int *bad_col, char *errstr, size_t errlen, const char *why)
+{
+    *bad_col = col;
+    snprintf(errstr, errlen, "%s", why);
+    return -1;
+}
+
+static int row_parse_int(const char *s, size_t len, int32_t *out)
+{
+    if (len == 0 || len > 11)
+        return -1;
+    size_t i = 0;
+    int neg = 0;
+    if (s[0] == '-' || s[0] == '+') {
+        neg = s[0] == '-';
+        i = 1;
+        if (len == 1)
+            return -1;
+    }
+    long long x = 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        x = x * 10 + (s[i] - '0');
+    }
+    if (neg)
+        x = -x;
+    if (x < INT32_MIN || x > INT32_MAX)
+        return -1;
+    *out = (int32_t)x;
+    return 0;
+}
+
+/* Fills v from the text of one catalogue field, checking what the text alone decides. */
+static int row_parse_value(const koers_field_t *f, const char *s, size_t len, koers_value_t *v,
+                           char *errstr, size_t errlen)
+{
+    v->present = len > 0;
+    if (!v->present) {
+        if (f->optional)
+            return 0;
+        snprintf(errstr, errlen, "required but empty");
+        return -1;
+    }
+    switch (f->kind) {
+    case KOERS_KIND_ENUM:
+        v->i = koers_enum_find(f, s, len);
+        if (v->i < 0) {
+            snprintf(errstr, errlen, "'%.*s' is not one of the %d symbols of %s",
+                     (int)(len > 40 ? 40 : len), s, f->nsymbols, f->name);
+            return -1;
+        }
+        return 0;
+    case KOERS_KIND_INT:
+        if (row_parse_int(s, len, &v->i) != 0 || v->i < f->min || v->i > f->max) {
+            snprintf(errstr, errlen, "'%.*s' is not a whole number in %ld..%ld",
+                     (int)(len > 40 ? 40 : len), s, (long)f->min, (long)f->max);
+            return -1;
+        }
+        return 0;
+    case KOERS_KIND_BOOL:
+        if (len == 4 && memcmp(s, "true", 4) == 0)
+            v->i = 1;
+        else if (len == 5 && memcmp(s, "false", 5) == 0)
+            v->i = 0;
+        else {
+            snprintf(errstr, errlen, "'%.*s' is neither true nor false",
+                     (int)(len > 40 ? 40 : len), s);
+            return -1;
+        }
+        return 0;
+    case KOERS_KIND_STRING:
+        if (koers_field_check_string(f, s, len, errstr, errlen) != 0)
+            return -1;
+        memcpy(v->s, s, len);
+        v->s[len] = '\0';
+        return 0;
+    case KOERS_KIND_UUID:
+        break;
+    }
+    snprintf(errstr, errlen, "cannot be given in CSV");
+    return -1;
+}
+
+int produce_row_to_event(koers_event_type_t t, const produce_row_t *row, const koers_key_t *key,
+                         int64_t recorded_at, koers_event_t *ev, int *bad_col, char *errstr,
+                         size_t errlen)
+{
+    char why[256];
+    memset(ev, 0, sizeof *ev);
+    ev->type = t;
+    ev->recorded_at = recorded_at;
+    *bad_col = -1;
+
+    for (int c = 0; c < COL_COMMON; c++)
+        if (row->len[c] == 0)
+            return row_fail(c, bad_col, errstr, errlen, "required but empty");
+    if (row->len[COL_RECORD_ID] > 256)
+        return row_fail(COL_RECORD_ID, bad_col, errstr, errlen, "longer than 256 bytes");
+    if (koers_field_check_string(&koers_source_field, row->v[COL_SOURCE], row->len[COL_SOURCE],
+                                 why, sizeof why) != 0)
+        return row_fail(COL_SOURCE, bad_col, errstr, errlen, why);
+    memcpy(ev->source, row->v[COL_SOURCE], row->len[COL_SOURCE]);
+    if (koers_time_parse(row->v[COL_OCCURRED_AT], row->len[COL_OCCURRED_AT], &ev->occurred_at,
+                         why, sizeof why) != 0)
+        return row_fail(COL_OCCURRED_AT, bad_col, errstr, errlen, why);
+
+    const koers_type_t *type = &koers_types[t];
+    if (t == KOERS_CORRECTION) {
+        int target = koers_type_find(row->v[COL_COMMON + 1], row->len[COL_COMMON + 1]);
+        if (target < 0 || target == KOERS_CORRECTION)
+            return row_fail(COL_COMMON + 1, bad_col, errstr, errlen, "not an event type that can be corrected");
+        if (row->len[COL_COMMON] == 0 || row->len[COL_COMMON] > 256)
+            return row_fail(COL_COMMON, bad_col, errstr, errlen, "required, at most 256 bytes");
+        koers_pseudo_event_id(key, ev->source, koers_types[target].name, row->v[COL_COMMON],
+                              row->len[COL_COMMON], ev->v[0].s);
+        ev->v[0].present = 1;
+        if (row_parse_value(&type->fields[1], row->v[COL_COMMON + 2], row->len[COL_COMMON + 2],
+                            &ev->v[1], why, sizeof why) != 0)
+            return row_fail(COL_COMMON + 2, bad_col, errstr, errlen, why);
+    } else {
+        for (int i = 0; i < type->nfields; i++)
+            if (row_parse_value(&type->fields[i], row->v[COL_COMMON + i], row->len[COL_COMMON + i],
+                                &ev->v[i], why, sizeof why) != 0)
+                return row_fail(COL_COMMON + i, bad_col, errstr, errlen, why);
+    }
+
+    koers_pseudo_participant(key, row->v[COL_CLIENT_ID], row->len[COL_CLIENT_ID], ev->participant);
+    koers_pseudo_event_id(key, ev->source, type->name, row->v[COL_RECORD_ID], row->len[COL_RECORD_ID],
+                          ev->event_id);
+    if (koers_event_validate(ev, why, sizeof why) != 0) {
+        *bad_col = strncmp(why, "occurred_at", 11) == 0 ? COL_OCCURRED_AT : -1;
+        snprintf(errstr, errlen, "%s", why);
+        return -1;
+    }
+    return 0;
+}
