@@ -402,6 +402,41 @@ static int sink_merge_type(consume_sink_t *s, koers_event_type_t t, int staged, 
     return 0;
 }
 
+static int sink_compare_participant(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Brings the prepared per-participant measures up to date for everyone in the batch, in
+ * the batch's transaction, so that readers never see rows without their measures. */
+static int sink_refresh_measures(consume_sink_t *s, char *errstr, size_t errlen)
+{
+    if (s->nevents == 0)
+        return 0;
+    const char **p = malloc((size_t)s->nevents * sizeof *p);
+    if (!p) {
+        snprintf(errstr, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < s->nevents; i++)
+        p[i] = s->events[i].participant;
+    qsort(p, (size_t)s->nevents, sizeof *p, sink_compare_participant);
+    s->buf.len = 0;
+    int rc = sink_buf_str(&s->buf, "{");
+    for (int i = 0; i < s->nevents && rc == 0; i++)
+        if (i == 0 || strcmp(p[i], p[i - 1]) != 0)
+            rc = (s->buf.len > 1 ? sink_buf_str(&s->buf, ",") : 0) || sink_buf_str(&s->buf, p[i]);
+    free(p);
+    if (rc || sink_buf_add(&s->buf, "}", 2)) {
+        snprintf(errstr, errlen, "out of memory");
+        return -1;
+    }
+    const char *values[1] = {s->buf.data};
+    return sink_check(PQexecParams(s->conn, "SELECT koers.refresh_participants($1::text[])", 1,
+                                   NULL, values, NULL, NULL, 0),
+                      PGRES_TUPLES_OK, "refreshing measures", errstr, errlen);
+}
+
 static int sink_store_rejects(consume_sink_t *s, char *errstr, size_t errlen)
 {
     for (size_t i = 0; i < s->nrejects; i++) {
@@ -490,7 +525,8 @@ static int sink_try_flush(consume_sink_t *s, char *errstr, size_t errlen)
             (staged && sink_merge_type(s, (koers_event_type_t)t, staged, errstr, errlen) != 0))
             goto fail;
     }
-    if (sink_store_rejects(s, errstr, errlen) != 0 || sink_store_offsets(s, errstr, errlen) != 0 ||
+    if (sink_refresh_measures(s, errstr, errlen) != 0 ||
+        sink_store_rejects(s, errstr, errlen) != 0 || sink_store_offsets(s, errstr, errlen) != 0 ||
         sink_exec(s, "COMMIT", errstr, errlen) != 0)
         goto fail;
     s->rejected += (long)s->nrejects;

@@ -1,0 +1,616 @@
+/* koers-report: prints koers' seven measures for a cohort and period, or writes them as CSV/JSON. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#define EXIT_DB 1
+#define EXIT_USAGE 2
+#define EXIT_OUTPUT 3
+#define SHORT_PSEUDONYM 12
+#define REPORT_TEXT_WIDTH 160   /* wider tables are transposed or printed as blocks */
+#define REPORT_TRANSPOSE_ROWS 8 /* at most this many rows are transposed */
+
+/* Type oids of the columns the report formats as numbers. */
+#define OID_BOOL 16
+#define OID_INT8 20
+#define OID_INT2 21
+#define OID_INT4 23
+#define OID_FLOAT4 700
+#define OID_FLOAT8 701
+#define OID_NUMERIC 1700
+#define OID_TEXT 25
+#define OID_DATE 1082
+
+enum { FMT_TEXT, FMT_CSV, FMT_JSON };
+
+/* Parameters of every query: $1 cohort (NULL: all), $2 from, $3 to (NULL: open), $4 as_of. */
+#define COHORT "($1::text IS NULL OR cohort = $1::text)"
+#define MONTHS(col) "($2::date IS NULL OR " col " >= date_trunc('month', $2::date)::date)" \
+    " AND ($3::date IS NULL OR " col " <= $3::date)"
+
+#define COST_COLUMNS "person_months_before, person_months_during, crisis_cost_before," \
+    " crisis_cost_during, police_cost_before, police_cost_during, cost_before, cost_during," \
+    " crisis_cost_before_per_pm, crisis_cost_during_per_pm, police_cost_before_per_pm," \
+    " police_cost_during_per_pm, cost_before_per_pm, cost_during_per_pm, difference_per_pm," \
+    " difference_total, support_cost_during, support_cost_during_per_pm, net_benefit_total"
+
+typedef struct {
+    const char *name;  /* CSV file name and JSON key */
+    const char *title; /* heading in text */
+    const char *note;  /* printed under the heading in text, may be NULL */
+    const char *sql;
+    int text;          /* shown in text format */
+    int as_list;       /* text: one "column: value" block per row instead of a table */
+} report_measure_t;
+
+static const report_measure_t report_measures[] = {
+    {"cohort_month", "Per month: the cohort's enrolment, support, crisis, police and cost",
+     "Sums over the cohort's participants per local month (koers.participant_month, "
+     "koers.participant_month_cost). Counts are whole-month counts of valid events.",
+     "SELECT m.cohort, m.month, count(*) FILTER (WHERE m.enrolled_days > 0) AS participants_enrolled,"
+     " sum(m.enrolled_days) AS enrolled_days, sum(m.contacts) AS contacts,"
+     " sum(m.contact_minutes) AS contact_minutes, sum(m.crisis_events) AS crisis_events,"
+     " sum(m.crisis_days) AS crisis_days, sum(m.stay_days) AS stay_days,"
+     " sum(m.police_calls) AS police_calls, sum(m.confused_person_calls) AS confused_person_calls,"
+     " coalesce(sum(c.crisis_cost), 0.00) AS crisis_cost,"
+     " coalesce(sum(c.police_cost), 0.00) AS police_cost,"
+     " coalesce(sum(c.support_cost), 0.00) AS support_cost"
+     " FROM koers.participant_month_at($4::date) m"
+     " LEFT JOIN koers.participant_month_cost c ON c.participant = m.participant AND c.month = m.month"
+     " WHERE m.cohort IS NOT NULL AND ($1::text IS NULL OR m.cohort = $1::text) AND " MONTHS("m.month")
+     " GROUP BY m.cohort, m.month ORDER BY m.cohort, m.month",
+     1, 0},
+    {"participant_month", "Per participant and month", NULL,
+     "SELECT * FROM koers.participant_month_at($4::date) WHERE " COHORT " AND " MONTHS("month")
+     " ORDER BY cohort, participant, month",
+     0, 0},
+    {"participant_month_cost", "Cost per participant and month", NULL,
+     "SELECT * FROM koers.participant_month_cost WHERE " COHORT " AND " MONTHS("month")
+     " ORDER BY cohort, participant, month",
+     0, 0},
+    {"goal_summary", "1. Goals per cohort, stability corner and domain",
+     "Status at the end of the as-of day. Self-set: set by the participant, alone or with their "
+     "network.",
+     "SELECT * FROM koers.goal_summary($4::date) WHERE " COHORT
+     " ORDER BY cohort, stability_corner <> 'all', stability_corner, domain <> 'all', domain",
+     1, 0},
+    {"goal_status", "1. Goals per participant", NULL,
+     "SELECT participant, cohort, goal_ref, domain, stability_corner, set_by, status,"
+     " set_at::date AS set_on, achieved_at::date AS achieved_on, days_to_achieved, revisions,"
+     " latest_gas, weight FROM koers.goal_status_at($4::date) WHERE " COHORT
+     " ORDER BY cohort, participant, goal_ref",
+     1, 0},
+    {"gas_tscore", "2. Goal attainment scaling: T-score per participant",
+     "T = 50 + 10*sum(w*x) / sqrt(0.7*sum(w^2) + 0.3*(sum w)^2) over the latest score x of every "
+     "goal not abandoned at the as-of date; weight w 1 where none was given.",
+     "SELECT * FROM koers.gas_tscore($4::date) WHERE " COHORT " ORDER BY cohort, participant",
+     1, 0},
+    {"gas_tscore_cohort", "2. Goal attainment scaling per cohort", NULL,
+     "SELECT * FROM koers.gas_tscore_cohort($4::date) WHERE " COHORT " ORDER BY cohort",
+     1, 0},
+    {"before_during", "3-4. Before and during enrolment: crisis and police per participant",
+     "Before: the 12 calendar months before the first enrolled day. During: enrolled days up to "
+     "the as-of date, paused time excluded. Rates per person-month (30.4375 days).",
+     "SELECT * FROM koers.before_during($4::date) WHERE " COHORT " ORDER BY cohort, participant",
+     1, 0},
+    {"before_during_cohort", "3-4. Before and during enrolment per cohort (pooled rates)", NULL,
+     "SELECT * FROM koers.before_during_cohort($4::date) WHERE " COHORT " ORDER BY cohort",
+     1, 0},
+    {"support_intensity", "5. Support intensity (enrolled time; cohort rows have no participant)",
+     NULL,
+     "SELECT * FROM koers.support_intensity($4::date) WHERE " COHORT
+     " ORDER BY cohort, participant NULLS LAST",
+     1, 0},
+    {"cost_benefit", "6. Cost of crisis and police use before and during, per participant (EUR)",
+     "difference_per_pm = before - during per person-month; difference_total = that times the "
+     "person-months during; net_benefit_total = difference_total - support_cost_during. "
+     "Indicative: see the unit costs below.",
+     "SELECT participant, cohort, " COST_COLUMNS " FROM koers.cost_benefit($4::date) WHERE " COHORT
+     " ORDER BY cohort, participant",
+     1, 0},
+    {"cost_benefit_cohort", "6. Cost before and during per cohort (EUR)", NULL,
+     "SELECT cohort, " COST_COLUMNS " FROM koers.cost_benefit_cohort($4::date) WHERE " COHORT
+     " ORDER BY cohort",
+     1, 0},
+    {"unit_cost", "6. Unit costs used (assumptions; editable in koers.unit_cost)", NULL,
+     "SELECT u.item, u.amount_eur, u.per, u.price_year, u.source,"
+     " (SELECT string_agg(m.event_type || ':' || m.kind, ', ' ORDER BY m.event_type, m.kind)"
+     "  FROM koers.unit_cost_map m WHERE m.item = u.item) AS prices"
+     " FROM koers.unit_cost u ORDER BY u.item",
+     1, 1},
+    {"unit_cost_map", "6. Which unit cost prices which event kind", NULL,
+     "SELECT event_type, kind, item, amount_eur, per FROM koers.cost_assumptions",
+     0, 0},
+    {"data_quality", "7. Data quality: events per source and month, lateness in hours",
+     "All cohorts (sources are not cohort-bound). Lateness = recorded_at - occurred_at, nearest "
+     "rank over whole minutes, over events not voided.",
+     "SELECT * FROM koers.data_quality WHERE " MONTHS("month")
+     " ORDER BY source, month, event_type = 'all', event_type",
+     1, 0},
+    {"data_quality_rejected", "7. Data quality: rejected messages per reason", NULL,
+     "SELECT * FROM koers.data_quality_rejected WHERE " MONTHS("month")
+     " ORDER BY month, topic, reason",
+     1, 0},
+};
+#define REPORT_NMEASURES (sizeof report_measures / sizeof report_measures[0])
+
+typedef struct {
+    const char *conninfo, *cohort, *from, *to, *as_of, *out_dir;
+    int format;
+} report_options_t;
+
+static void report_usage(FILE *out)
+{
+    fprintf(out,
+        "Usage: koers-report [OPTION]...\n"
+        "Print koers' measures (goals, goal attainment, crisis and police before and during\n"
+        "enrolment, support intensity, cost-benefit, data quality) for a cohort and period.\n"
+        "\n"
+        "  -d, --dbname CONNINFO   libpq connection string or URI (default: PG* environment)\n"
+        "  -c, --cohort C          only this cohort (default: every cohort)\n"
+        "  -f, --from DATE         monthly tables from the month of DATE (YYYY-MM-DD)\n"
+        "  -t, --to DATE           monthly tables up to DATE\n"
+        "  -a, --as-of DATE        date where enrolled time and goal states end\n"
+        "                          (default: --to, else today in the programme's time zone)\n"
+        "  -F, --format FMT        text (default): readable tables on stdout;\n"
+        "                          csv: one file per measure, NAME.csv in --out DIR (required);\n"
+        "                          json: one document on stdout, or DIR/koers-report.json\n"
+        "  -o, --out DIR           directory to write into (created if missing)\n"
+        "  -h, --help              show this help\n"
+        "  -V, --version           show the version\n"
+        "\n"
+        "Text shortens pseudonyms to their first %d characters; csv and json keep them whole.\n"
+        "Exit status: 0 done; 1 database failure (the server's message on stderr);\n"
+        "2 usage error; 3 output could not be written.\n",
+        SHORT_PSEUDONYM);
+}
+
+/* A strict YYYY-MM-DD with a real day of the month. */
+static int report_valid_date(const char *s)
+{
+    int y, m, d;
+    char tail;
+    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || s[4] != '-' ||
+        s[7] != '-')
+        return 0;
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1 || m < 1 || m > 12 || d < 1)
+        return 0;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return d <= mdays[m - 1] + (m == 2 && leap);
+}
+
+static int report_is_number(Oid t)
+{
+    return t == OID_INT2 || t == OID_INT4 || t == OID_INT8 || t == OID_FLOAT4 || t == OID_FLOAT8 ||
+           t == OID_NUMERIC;
+}
+
+/* The value shown in text: "-" for NULL, pseudonyms shortened. */
+static const char *report_text_value(const PGresult *res, int r, int c, char *buf, size_t len)
+{
+    if (PQgetisnull(res, r, c))
+        return "-";
+    const char *v = PQgetvalue(res, r, c);
+    if (strcmp(PQfname(res, c), "participant") == 0 && strlen(v) > SHORT_PSEUDONYM) {
+        snprintf(buf, len, "%.*s", SHORT_PSEUDONYM, v);
+        return buf;
+    }
+    return v;
+}
+
+/* Characters, not bytes, so that UTF-8 text lines up. */
+static size_t report_width(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* One "column  value" block per row: for long text and for many rows of a wide table. */
+static int report_print_blocks(FILE *out, const PGresult *res)
+{
+    int rows = PQntuples(res), cols = PQnfields(res);
+    char buf[64];
+    size_t w = 0;
+    for (int c = 0; c < cols; c++)
+        if (report_width(PQfname(res, c)) > w)
+            w = report_width(PQfname(res, c));
+    for (int r = 0; r < rows; r++) {
+        for (int c = 0; c < cols; c++)
+            fprintf(out, "  %-*s  %s\n", (int)w, PQfname(res, c),
+                    report_text_value(res, r, c, buf, sizeof buf));
+        fprintf(out, "\n");
+    }
+    return ferror(out) ? -1 : 0;
+}
+
+/* A wide table with few rows: one line per column, one column per row. */
+static int report_print_transposed(FILE *out, const PGresult *res)
+{
+    int rows = PQntuples(res), cols = PQnfields(res);
+    char buf[64];
+    size_t wname = 0, wval = 0;
+    for (int c = 0; c < cols; c++) {
+        if (report_width(PQfname(res, c)) > wname)
+            wname = report_width(PQfname(res, c));
+        for (int r = 0; r < rows; r++) {
+            size_t n = report_width(report_text_value(res, r, c, buf, sizeof buf));
+            if (n > wval)
+                wval = n;
+        }
+    }
+    for (int c = 0; c < cols; c++) {
+        const char *h = PQfname(res, c);
+        fprintf(out, "%s%*s", h, (int)(wname - report_width(h)), "");
+        for (int r = 0; r < rows; r++) {
+            const char *v = report_text_value(res, r, c, buf, sizeof buf);
+            fprintf(out, "  %*s%s", (int)(wval - report_width(v)), "", v);
+        }
+        fprintf(out, "\n");
+        if (c == 0) {
+            for (size_t i = 0; i < wname + (size_t)rows * (wval + 2); i++)
+                fputc('-', out);
+            fprintf(out, "\n");
+        }
+    }
+    return ferror(out) ? -1 : 0;
+}
+
+static int report_print_text(FILE *out, const report_measure_t *m, const PGresult *res)
+{
+    int rows = PQntuples(res), cols = PQnfields(res);
+    char buf[64];
+    fprintf(out, "\n== %s ==\n", m->title);
+    if (m->note)
+        fprintf(out, "%s\n", m->note);
+    fprintf(out, "\n");
+    if (rows == 0) {
+        fprintf(out, "(no rows)\n");
+        return ferror(out) ? -1 : 0;
+    }
+    if (m->as_list)
+        return report_print_blocks(out, res);
+    size_t *w = calloc((size_t)cols, sizeof *w);
+    if (!w)
+        return -1;
+    size_t total = 0;
+    for (int c = 0; c < cols; c++) {
+        w[c] = report_width(PQfname(res, c));
+        for (int r = 0; r < rows; r++) {
+            size_t n = report_width(report_text_value(res, r, c, buf, sizeof buf));
+            if (n > w[c])
+                w[c] = n;
+        }
+        total += w[c] + 2;
+    }
+    if (total > REPORT_TEXT_WIDTH) {
+        free(w);
+        return rows <= REPORT_TRANSPOSE_ROWS ? report_print_transposed(out, res)
+                                             : report_print_blocks(out, res);
+    }
+    for (int c = 0; c < cols; c++) {
+        const char *h = PQfname(res, c);
+        size_t pad = w[c] - report_width(h);
+        if (report_is_number(PQftype(res, c)))
+            fprintf(out, "%s%*s%s", c ? "  " : "", (int)pad, "", h);
+        else
+            fprintf(out, "%s%s%*s", c ? "  " : "", h, c == cols - 1 ? 0 : (int)pad, "");
+    }
+    fprintf(out, "\n");
+    for (int c = 0; c < cols; c++) {
+        fprintf(out, "%s", c ? "  " : "");
+        for (size_t i = 0; i < w[c]; i++)
+            fputc('-', out);
+    }
+    fprintf(out, "\n");
+    for (int r = 0; r < rows; r++) {
+        for (int c = 0; c < cols; c++) {
+            const char *v = report_text_value(res, r, c, buf, sizeof buf);
+            size_t pad = w[c] - report_width(v);
+            if (report_is_number(PQftype(res, c)))
+                fprintf(out, "%s%*s%s", c ? "  " : "", (int)pad, "", v);
+            else
+                fprintf(out, "%s%s%*s", c ? "  " : "", v, c == cols - 1 ? 0 : (int)pad, "");
+        }
+        fprintf(out, "\n");
+    }
+    free(w);
+    return ferror(out) ? -1 : 0;
+}
+
+static void report_csv_field(FILE *out, const char *v)
+{
+    if (strpbrk(v, ",\"\r\n") == NULL) {
+        fputs(v, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *v; v++) {
+        if (*v == '"')
+            fputc('"', out);
+        fputc(*v, out);
+    }
+    fputc('"', out);
+}
+
+/* One RFC 4180 file with a header row; NULL is an empty field. */
+static int report_write_csv(const char *dir, const report_measure_t *m, const PGresult *res,
+                            char *errstr, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.csv", dir, m->name);
+    FILE *out = fopen(path, "w");
+    if (!out) {
+        snprintf(errstr, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rows = PQntuples(res), cols = PQnfields(res);
+    for (int c = 0; c < cols; c++) {
+        if (c)
+            fputc(',', out);
+        report_csv_field(out, PQfname(res, c));
+    }
+    fputs("\r\n", out);
+    for (int r = 0; r < rows; r++) {
+        for (int c = 0; c < cols; c++) {
+            if (c)
+                fputc(',', out);
+            if (!PQgetisnull(res, r, c))
+                report_csv_field(out, PQgetvalue(res, r, c));
+        }
+        fputs("\r\n", out);
+    }
+    int bad = ferror(out);
+    if (fclose(out) != 0 || bad) {
+        snprintf(errstr, errlen, "%s: write failed: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Rows as JSON objects; numbers and booleans typed. Returns a new reference or NULL. */
+static json_t *report_json_rows(const PGresult *res)
+{
+    json_t *arr = json_array();
+    if (!arr)
+        return NULL;
+    int rows = PQntuples(res), cols = PQnfields(res);
+    for (int r = 0; r < rows; r++) {
+        json_t *obj = json_object();
+        if (!obj || json_array_append_new(arr, obj) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+        for (int c = 0; c < cols; c++) {
+            json_t *v;
+            const char *s = PQgetvalue(res, r, c);
+            Oid t = PQftype(res, c);
+            if (PQgetisnull(res, r, c))
+                v = json_null();
+            else if (t == OID_BOOL)
+                v = json_boolean(s[0] == 't');
+            else if (t == OID_INT2 || t == OID_INT4 || t == OID_INT8)
+                v = json_integer(strtoll(s, NULL, 10));
+            else if (t == OID_FLOAT4 || t == OID_FLOAT8 || t == OID_NUMERIC)
+                v = json_real(strtod(s, NULL));
+            else
+                v = json_string(s);
+            if (!v || json_object_set_new(obj, PQfname(res, c), v) != 0) {
+                json_decref(arr);
+                return NULL;
+            }
+        }
+    }
+    return arr;
+}
+
+static int report_mkdir(const char *dir, char *errstr, size_t errlen)
+{
+    if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
+        struct stat st;
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+            return 0;
+        errno = ENOTDIR;
+    }
+    snprintf(errstr, errlen, "%s: %s", dir, strerror(errno));
+    return -1;
+}
+
+/* Runs one query with the report's parameters; on error prints the server's message. */
+static PGresult *report_query(PGconn *conn, const char *what, const char *sql,
+                              const char *const params[4])
+{
+    /* Declared types, so that a query need not use all four. */
+    static const Oid types[4] = {OID_TEXT, OID_DATE, OID_DATE, OID_DATE};
+    PGresult *res = PQexecParams(conn, sql, 4, types, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "koers-report: %s: %s", what, PQresultErrorMessage(res));
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+static int report_run(PGconn *conn, const report_options_t *o)
+{
+    char errstr[4200];
+    PGresult *res = PQexec(conn, "SELECT set_config('TimeZone', koers.time_zone(), false)");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "koers-report: setting the programme's time zone: %s",
+                PQresultErrorMessage(res));
+        PQclear(res);
+        return EXIT_DB;
+    }
+    char tz[128];
+    snprintf(tz, sizeof tz, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+
+    const char *p0[4] = {NULL, NULL, NULL, o->as_of ? o->as_of : o->to};
+    res = report_query(conn, "as-of date", "SELECT coalesce($4::date, koers.today())::text", p0);
+    if (!res)
+        return EXIT_DB;
+    char as_of[16];
+    snprintf(as_of, sizeof as_of, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    const char *params[4] = {o->cohort, o->from, o->to, as_of};
+
+    if (o->out_dir && report_mkdir(o->out_dir, errstr, sizeof errstr) != 0) {
+        fprintf(stderr, "koers-report: %s\n", errstr);
+        return EXIT_OUTPUT;
+    }
+    FILE *out = stdout;
+    char path[4096];
+    if (o->out_dir && o->format != FMT_CSV) {
+        snprintf(path, sizeof path, "%s/%s", o->out_dir,
+                 o->format == FMT_JSON ? "koers-report.json" : "koers-report.txt");
+        out = fopen(path, "w");
+        if (!out) {
+            fprintf(stderr, "koers-report: %s: %s\n", path, strerror(errno));
+            return EXIT_OUTPUT;
+        }
+    }
+
+    int rc = 0;
+    json_t *doc = NULL, *measures = NULL;
+    if (o->format == FMT_JSON) {
+        doc = json_pack("{s:{s:s?,s:s?,s:s?,s:s,s:s},s:{}}", "parameters", "cohort", o->cohort,
+                        "from", o->from, "to", o->to, "as_of", as_of, "time_zone", tz,
+                        "measures");
+        measures = doc ? json_object_get(doc, "measures") : NULL;
+        if (!measures) {
+            fprintf(stderr, "koers-report: out of memory\n");
+            rc = EXIT_OUTPUT;
+            goto done;
+        }
+    } else if (o->format == FMT_TEXT) {
+        fprintf(out, "koers report: cohort %s; months %s .. %s; as of %s (time zone %s)\n",
+                o->cohort ? o->cohort : "(all)", o->from ? o->from : "(first)",
+                o->to ? o->to : "(last)", as_of, tz);
+        fprintf(out, "Voided events count nowhere; duplicates count once. Pseudonyms shortened "
+                     "to %d characters.\n", SHORT_PSEUDONYM);
+    }
+
+    for (size_t i = 0; i < REPORT_NMEASURES && rc == 0; i++) {
+        const report_measure_t *m = &report_measures[i];
+        if (o->format == FMT_TEXT && !m->text)
+            continue;
+        res = report_query(conn, m->name, m->sql, params);
+        if (!res) {
+            rc = EXIT_DB;
+            break;
+        }
+        if (o->format == FMT_TEXT) {
+            if (report_print_text(out, m, res) != 0) {
+                fprintf(stderr, "koers-report: writing the report: %s\n", strerror(errno));
+                rc = EXIT_OUTPUT;
+            }
+        } else if (o->format == FMT_CSV) {
+            if (report_write_csv(o->out_dir, m, res, errstr, sizeof errstr) != 0) {
+                fprintf(stderr, "koers-report: %s\n", errstr);
+                rc = EXIT_OUTPUT;
+            }
+        } else {
+            json_t *rows = report_json_rows(res);
+            if (!rows || json_object_set_new(measures, m->name, rows) != 0) {
+                fprintf(stderr, "koers-report: out of memory\n");
+                rc = EXIT_OUTPUT;
+            }
+        }
+        PQclear(res);
+    }
+    if (rc == 0 && doc) {
+        if (json_dumpf(doc, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) != 0 ||
+            fputc('\n', out) == EOF) {
+            fprintf(stderr, "koers-report: writing JSON: %s\n", strerror(errno));
+            rc = EXIT_OUTPUT;
+        }
+    }
+done:
+    json_decref(doc);
+    if (out != stdout) {
+        if (fclose(out) != 0 && rc == 0) {
+            fprintf(stderr, "koers-report: %s: %s\n", path, strerror(errno));
+            rc = EXIT_OUTPUT;
+        }
+    } else if (fflush(out) != 0 && rc == 0) {
+        fprintf(stderr, "koers-report: writing to stdout: %s\n", strerror(errno));
+        rc = EXIT_OUTPUT;
+    }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    report_options_t o = {.conninfo = "", .format = FMT_TEXT};
+    static const struct option longopts[] = {
+        {"dbname", required_argument, NULL, 'd'}, {"cohort", required_argument, NULL, 'c'},
+        {"from", required_argument, NULL, 'f'},   {"to", required_argument, NULL, 't'},
+        {"as-of", required_argument, NULL, 'a'},  {"format", required_argument, NULL, 'F'},
+        {"out", required_argument, NULL, 'o'},    {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "d:c:f:t:a:F:o:hV", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'd': o.conninfo = optarg; break;
+        case 'c': o.cohort = optarg; break;
+        case 'f': o.from = optarg; break;
+        case 't': o.to = optarg; break;
+        case 'a': o.as_of = optarg; break;
+        case 'o': o.out_dir = optarg; break;
+        case 'F':
+            if (strcmp(optarg, "text") == 0)
+                o.format = FMT_TEXT;
+            else if (strcmp(optarg, "csv") == 0)
+                o.format = FMT_CSV;
+            else if (strcmp(optarg, "json") == 0)
+                o.format = FMT_JSON;
+            else {
+                fprintf(stderr, "koers-report: --format: text, csv or json, not '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h': report_usage(stdout); return 0;
+        case 'V': printf("koers-report %s\n", KOERS_VERSION); return 0;
+        default: report_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "koers-report: unexpected argument '%s'\n", argv[optind]);
+        report_usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *dates[3][2] = {{"--from", o.from}, {"--to", o.to}, {"--as-of", o.as_of}};
+    for (int i = 0; i < 3; i++)
+        if (dates[i][1] && !report_valid_date(dates[i][1])) {
+            fprintf(stderr, "koers-report: %s: not a date YYYY-MM-DD: '%s'\n", dates[i][0],
+                    dates[i][1]);
+            return EXIT_USAGE;
+        }
+    if (o.from && o.to && strcmp(o.from, o.to) > 0) {
+        fprintf(stderr, "koers-report: --from %s is after --to %s\n", o.from, o.to);
+        return EXIT_USAGE;
+    }
+    if (o.format == FMT_CSV && !o.out_dir) {
+        fprintf(stderr, "koers-report: --format csv writes one file per measure: give --out DIR\n");
+        return EXIT_USAGE;
+    }
+
+    PGconn *conn = PQconnectdb(o.conninfo);
+    if (!conn || PQstatus(conn) != CONNECTION_OK) {
+        fprintf(stderr, "koers-report: connecting to PostgreSQL: %s",
+                conn ? PQerrorMessage(conn) : "out of memory\n");
+        PQfinish(conn);
+        return EXIT_DB;
+    }
+    int rc = report_run(conn, &o);
+    PQfinish(conn);
+    return rc;
+}
