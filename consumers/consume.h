@@ -53,7 +53,8 @@ int consume_sink_flush(consume_sink_t *s);
 int consume_sink_tick(consume_sink_t *s);
 
 /* Sets each partition's offset to the one stored for the group (or the beginning when
- * none is). Returns 0, or -1 with errstr. */
+ * none is), retrying while the database is away. Returns 0, or -1 with errstr when stop
+ * was requested first. */
 int consume_sink_load_offsets(consume_sink_t *s, rd_kafka_topic_partition_list_t *parts,
                               char *errstr, size_t errlen);
 

@@ -33,6 +33,16 @@ typedef struct {
     int failed;
 } main_app_t;
 
+/* The dead-letter producer gets every -X setting too (TLS and SASL apply to both), so
+ * silence its warnings about consumer-only properties. */
+static void main_on_dead_letter_log(const rd_kafka_t *rk, int level, const char *fac,
+                                    const char *buf)
+{
+    (void)rk;
+    if (strcmp(fac, "CONFWARN") != 0)
+        fprintf(stderr, "%%%d|%s|%s\n", level, fac, buf);
+}
+
 static void main_usage(FILE *out)
 {
     fprintf(out,
@@ -257,6 +267,7 @@ int main(int argc, char **argv)
         koers_log_error("%s", errstr);
         goto out;
     }
+    rd_kafka_conf_set_log_cb(conf, main_on_dead_letter_log);
     dead_letter = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!dead_letter) {
         koers_log_error("kafka producer: %s", errstr);

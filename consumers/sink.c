@@ -541,6 +541,26 @@ fail:
     return -1;
 }
 
+/* Waits for the database after a failed attempt: backs off, reconnects when the connection
+ * is gone. Returns 0 to try again, or -1 when stop was requested meanwhile. */
+static int sink_recover(consume_sink_t *s, unsigned *delay_ms)
+{
+    char errstr[1024];
+    while (!*s->o.stop) {
+        usleep(*delay_ms * 1000);
+        if (*delay_ms < 5000)
+            *delay_ms *= 2;
+        if (PQstatus(s->conn) == CONNECTION_OK)
+            return 0;
+        if (sink_connect(s, errstr, sizeof errstr) == 0) {
+            koers_log_info("reconnected to PostgreSQL");
+            return 0;
+        }
+        koers_log_warn("%s", errstr);
+    }
+    return -1;
+}
+
 int consume_sink_flush(consume_sink_t *s)
 {
     if (!s->nevents && !s->nrejects && !s->noffsets)
@@ -555,19 +575,7 @@ int consume_sink_flush(consume_sink_t *s)
                         s->nrejects, errstr);
         /* The batch stays in memory and is tried again as a whole, so nothing is lost
          * while the database or broker is away. */
-        while (!*s->o.stop) {
-            usleep(delay_ms * 1000);
-            if (delay_ms < 5000)
-                delay_ms *= 2;
-            if (PQstatus(s->conn) == CONNECTION_OK)
-                break;
-            if (sink_connect(s, errstr, sizeof errstr) == 0) {
-                koers_log_info("reconnected to PostgreSQL");
-                break;
-            }
-            koers_log_warn("%s", errstr);
-        }
-        if (*s->o.stop) {
+        if (sink_recover(s, &delay_ms) != 0) {
             koers_log_error("stopping with an unstored batch; it will be consumed again");
             return -1;
         }
@@ -576,8 +584,8 @@ int consume_sink_flush(consume_sink_t *s)
     return 0;
 }
 
-int consume_sink_load_offsets(consume_sink_t *s, rd_kafka_topic_partition_list_t *parts,
-                              char *errstr, size_t errlen)
+static int sink_try_load_offsets(consume_sink_t *s, rd_kafka_topic_partition_list_t *parts,
+                                 char *errstr, size_t errlen)
 {
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
@@ -595,6 +603,18 @@ int consume_sink_load_offsets(consume_sink_t *s, rd_kafka_topic_partition_list_t
         }
         p->offset = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : RD_KAFKA_OFFSET_BEGINNING;
         PQclear(res);
+    }
+    return 0;
+}
+
+int consume_sink_load_offsets(consume_sink_t *s, rd_kafka_topic_partition_list_t *parts,
+                              char *errstr, size_t errlen)
+{
+    unsigned delay_ms = 200;
+    while (sink_try_load_offsets(s, parts, errstr, errlen) != 0) {
+        koers_log_error("%s", errstr);
+        if (sink_recover(s, &delay_ms) != 0)
+            return -1;
     }
     return 0;
 }

@@ -366,6 +366,132 @@ static int codec_get_field(avro_value_t *rec, size_t index, const koers_field_t 
     return ok == 0 ? 0 : codec_fail(errstr, errlen, fd->name);
 }
 
+
+/* A bounds-checked walk over a datum with its writer schema, before Avro C reads it: Avro C
+ * 1.11 allocates a string before it knows the bytes are there (and leaks it when they are
+ * not), so lengths, varints and union indexes are checked here first, with a reason that
+ * names the position. */
+typedef struct {
+    const unsigned char *p;
+    size_t len, pos;
+    char *errstr;
+    size_t errlen;
+} codec_walk_t;
+
+static int codec_walk_fail(codec_walk_t *w, const char *what)
+{
+    snprintf(w->errstr, w->errlen, "datum: %s at byte %zu of %zu", what, w->pos + 10, w->len + 10);
+    return -1;
+}
+
+static int codec_walk_long(codec_walk_t *w, int64_t *out)
+{
+    uint64_t z = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+        if (w->pos >= w->len)
+            return codec_walk_fail(w, "truncated number");
+        unsigned char b = w->p[w->pos++];
+        z |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+            return 0;
+        }
+    }
+    return codec_walk_fail(w, "number longer than 10 bytes");
+}
+
+static int codec_walk_skip(codec_walk_t *w, int64_t n, const char *what)
+{
+    if (n < 0 || (uint64_t)n > w->len - w->pos)
+        return codec_walk_fail(w, what);
+    w->pos += (size_t)n;
+    return 0;
+}
+
+static int codec_walk(codec_walk_t *w, avro_schema_t schema, int depth)
+{
+    int64_t n;
+    if (depth > 32)
+        return codec_walk_fail(w, "schema nested too deeply");
+    switch (avro_typeof(schema)) {
+    case AVRO_NULL:
+        return 0;
+    case AVRO_BOOLEAN:
+        if (w->pos >= w->len)
+            return codec_walk_fail(w, "truncated boolean");
+        if (w->p[w->pos] > 1)
+            return codec_walk_fail(w, "boolean neither 0 nor 1");
+        w->pos++;
+        return 0;
+    case AVRO_INT32:
+        if (codec_walk_long(w, &n))
+            return -1;
+        return n < INT32_MIN || n > INT32_MAX ? codec_walk_fail(w, "int out of 32-bit range") : 0;
+    case AVRO_INT64:
+        return codec_walk_long(w, &n);
+    case AVRO_FLOAT:
+        return codec_walk_skip(w, 4, "truncated float");
+    case AVRO_DOUBLE:
+        return codec_walk_skip(w, 8, "truncated double");
+    case AVRO_STRING:
+    case AVRO_BYTES:
+        if (codec_walk_long(w, &n))
+            return -1;
+        return codec_walk_skip(w, n, "string length beyond the message");
+    case AVRO_FIXED:
+        return codec_walk_skip(w, avro_schema_fixed_size(schema), "truncated fixed");
+    case AVRO_ENUM:
+        if (codec_walk_long(w, &n))
+            return -1;
+        if (n < 0 || n >= avro_schema_enum_number_of_symbols(schema))
+            return codec_walk_fail(w, "enum index out of range");
+        return 0;
+    case AVRO_UNION:
+        if (codec_walk_long(w, &n))
+            return -1;
+        if (n < 0 || (uint64_t)n >= avro_schema_union_size(schema))
+            return codec_walk_fail(w, "union branch out of range");
+        return codec_walk(w, avro_schema_union_branch(schema, (int)n), depth + 1);
+    case AVRO_RECORD:
+        for (size_t i = 0; i < avro_schema_record_size(schema); i++)
+            if (codec_walk(w, avro_schema_record_field_get_by_index(schema, (int)i), depth + 1))
+                return -1;
+        return 0;
+    case AVRO_ARRAY:
+    case AVRO_MAP:
+        for (;;) {
+            if (codec_walk_long(w, &n))
+                return -1;
+            if (n == 0)
+                return 0;
+            if (n < 0) { /* a negative count is followed by the block's size in bytes */
+                int64_t size;
+                if (n == INT64_MIN || codec_walk_long(w, &size))
+                    return codec_walk_fail(w, "bad block");
+                n = -n;
+            }
+            if ((uint64_t)n > w->len - w->pos)
+                return codec_walk_fail(w, "block count beyond the message");
+            avro_schema_t item = avro_typeof(schema) == AVRO_ARRAY
+                                     ? avro_schema_array_items(schema)
+                                     : avro_schema_map_values(schema);
+            for (int64_t i = 0; i < n; i++) {
+                int64_t key_len;
+                if (avro_typeof(schema) == AVRO_MAP &&
+                    (codec_walk_long(w, &key_len) ||
+                     codec_walk_skip(w, key_len, "map key length beyond the message")))
+                    return -1;
+                if (codec_walk(w, item, depth + 1))
+                    return -1;
+            }
+        }
+    case AVRO_LINK:
+        return codec_walk(w, avro_schema_link_target(schema), depth + 1);
+    default:
+        return codec_walk_fail(w, "unsupported schema type");
+    }
+}
+
 int koers_codec_decode(koers_codec_t *c, const void *buf, size_t len, koers_event_t *ev,
                        char *errstr, size_t errlen)
 {
@@ -388,20 +514,22 @@ int koers_codec_decode(koers_codec_t *c, const void *buf, size_t len, koers_even
                  (unsigned long long)fp);
         return -1;
     }
+    codec_walk_t walk = {p + CODEC_HEADER, len - CODEC_HEADER, 0, errstr, errlen};
+    if (codec_walk(&walk, w->schema, 0) != 0)
+        return -1;
+    if (walk.pos != walk.len) {
+        snprintf(errstr, errlen, "%zu byte(s) left over after the datum", walk.len - walk.pos);
+        return -1;
+    }
     codec_reader_t *r = &c->readers[w->type];
     avro_value_reset(&r->value);
     avro_reader_memory_set_source(c->in, (const char *)p + CODEC_HEADER,
                                   (int64_t)(len - CODEC_HEADER));
     avro_value_t *dest = w->resolver ? &w->resolved : &r->value;
+    /* Avro C prepends each new error to the last one: start from a clean message. */
+    avro_set_error("%s", "");
     if (avro_value_read(c->in, dest) != 0)
         return codec_fail(errstr, errlen, "datum does not match its writer schema");
-    /* Avro C's memory reader cannot say where it stands: a byte still readable is one too
-     * many. */
-    char extra;
-    if (avro_read(c->in, &extra, 1) == 0) {
-        snprintf(errstr, errlen, "bytes left over after the datum");
-        return -1;
-    }
     memset(ev, 0, sizeof *ev);
     ev->type = w->type;
     if (codec_get_envelope(r, ev, errstr, errlen))

@@ -172,11 +172,11 @@ typedef struct {
 static void test_bad_messages(void)
 {
     static const bad_case_t cases[] = {
-        {"enum out of range", 6, 1, 0, 0, 0, 0, "kind: 6 outside 0..5"},
+        {"enum out of range", 6, 1, 0, 0, 0, 0, "enum index out of range"},
         {"negative days", 1, -1, 0, 0, 0, 0, "days: -1 outside 0..366"},
         {"days too large", 1, 367, 0, 0, 0, 0, "days: 367 outside 0..366"},
-        {"truncated", 1, 3, 1, 0, 0, 0, "datum does not match"},
-        {"trailing bytes", 1, 3, 0, 2, 0, 0, "bytes left over"},
+        {"truncated", 1, 3, 1, 0, 0, 0, "datum: truncated number"},
+        {"trailing bytes", 1, 3, 0, 2, 0, 0, "left over after the datum"},
         {"wrong marker", 1, 3, 0, 0, 1, 0, "no single-object marker"},
         {"unknown fingerprint", 1, 3, 0, 0, 0, 1, "unknown writer schema fingerprint"},
     };
