@@ -40,13 +40,19 @@ typedef struct {
 consume_sink_t *consume_sink_new(const consume_sink_options_t *o, char *errstr, size_t errlen);
 void consume_sink_free(consume_sink_t *s);
 
+/* Teaches the sink's codec every DIR/NAME.avsc as a writer schema (koers_codec_add_writer).
+ * Returns 0, or -1 with "path: reason" in errstr. */
+int consume_sink_load_schemas(consume_sink_t *s, const char *dir, char *errstr, size_t errlen);
+
 /* Takes one message into the open batch: decoded into an event, or kept as a reject with
  * its reason. Flushes when the batch is full. Returns 0, or -1 when a flush failed for good
  * (stop requested while the database was away). */
 int consume_sink_add(consume_sink_t *s, const rd_kafka_message_t *m);
 
 /* Writes the open batch, its rejects and its offsets in one transaction; retries (with a
- * new connection) until it succeeds or stop is requested. Returns 0 or -1. */
+ * new connection) until it succeeds or stop is requested, or until a database that is
+ * reachable has refused it 8 times in a row (a missing privilege or function, a row it
+ * rejects: retrying will not help). Returns 0 or -1. */
 int consume_sink_flush(consume_sink_t *s);
 
 /* Flushes when the oldest message of the open batch has waited batch_wait_ms. */
@@ -54,7 +60,7 @@ int consume_sink_tick(consume_sink_t *s);
 
 /* Sets each partition's offset to the one stored for the group (or the beginning when
  * none is), retrying while the database is away. Returns 0, or -1 with errstr when stop
- * was requested first. */
+ * was requested first or a reachable database refused the read 8 times in a row. */
 int consume_sink_load_offsets(consume_sink_t *s, rd_kafka_topic_partition_list_t *parts,
                               char *errstr, size_t errlen);
 

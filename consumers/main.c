@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "consume.h"
+#include "koers/config.h"
 #include "koers/kafka.h"
 #include "koers/log.h"
 
@@ -38,10 +39,26 @@ typedef struct {
 static void main_on_dead_letter_log(const rd_kafka_t *rk, int level, const char *fac,
                                     const char *buf)
 {
-    (void)rk;
     if (strcmp(fac, "CONFWARN") != 0)
-        fprintf(stderr, "%%%d|%s|%s\n", level, fac, buf);
+        koers_kafka_log(rk, level, fac, buf);
 }
+
+/* What a configuration file (-c), the environment or a flag may set; see --dump-config. */
+static const koers_setting_t main_settings[] = {
+    {"dbname", "--dbname", NULL, "", KOERS_SETTING_CONNINFO, 0, 0, 0, NULL},
+    {"brokers", "--brokers", "KOERS_BROKERS", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"group", "--group", "KOERS_GROUP", "koers", KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"topic.prefix", "--topic-prefix", "KOERS_TOPIC_PREFIX", KOERS_DEFAULT_TOPIC_PREFIX,
+     KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"partitions", "--partitions", "KOERS_PARTITIONS", "6", KOERS_SETTING_INT, 1, 100000, 0, NULL},
+    {"batch.size", "--batch-size", "KOERS_BATCH_SIZE", "5000", KOERS_SETTING_INT, 1, 1000000, 0,
+     NULL},
+    {"batch.wait.ms", "--batch-wait-ms", "KOERS_BATCH_WAIT_MS", "200", KOERS_SETTING_INT, 0,
+     100000, 0, NULL},
+    {"log.format", "--log-format", KOERS_LOG_FORMAT_ENV, "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
+     koers_log_formats},
+    {"schema.dir", "--schema-dir", "KOERS_SCHEMA_DIR", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+};
 
 static void main_usage(FILE *out)
 {
@@ -51,15 +68,30 @@ static void main_usage(FILE *out)
         "consumed offsets in the same transaction. Undecodable or contract-breaking messages\n"
         "go to <prefix>dead_letter and koers.rejected_events.\n"
         "\n"
-        "  -d, --dbname CONNINFO   libpq connection string or URI (default: PG* environment)\n"
+        "  -c, --config FILE       configuration file, key=value lines (default:\n"
+        "                          $KOERS_CONFIG; none if unset). Precedence: file <\n"
+        "                          environment < flags. Keys: dbname, brokers, group,\n"
+        "                          topic.prefix, partitions, batch.size, batch.wait.ms,\n"
+        "                          log.format, and kafka.<librdkafka property>\n"
+        "      --dump-config       print the effective settings (secrets redacted), exit\n"
+        "      --log-format F      logfmt (default) or json (default: $KOERS_LOG_FORMAT)\n"
+        "  -d, --dbname CONNINFO   libpq connection string or URI (default: PG* environment;\n"
+        "                          a PG* variable wins over the same parameter in the file)\n"
         "  -b, --brokers LIST      bootstrap servers (default: $KOERS_BROKERS)\n"
-        "  -X KEY=VALUE            librdkafka property, passed through (repeatable)\n"
+        "  -X KEY=VALUE            librdkafka property, passed through (repeatable); wins\n"
+        "                          over the file's kafka.KEY\n"
         "  -g, --group ID          consumer group (default: $KOERS_GROUP or koers)\n"
         "      --topic-prefix P    topic prefix (default: $KOERS_TOPIC_PREFIX or koers.)\n"
-        "      --partitions N      partitions of topics created now (default 6)\n"
-        "      --batch-size N      events per transaction at most (default 5000)\n"
-        "      --batch-wait-ms MS  longest an event waits in an open batch (default 200)\n"
+        "      --partitions N      partitions of topics created now (default:\n"
+        "                          $KOERS_PARTITIONS or 6)\n"
+        "      --batch-size N      events per transaction at most (default:\n"
+        "                          $KOERS_BATCH_SIZE or 5000)\n"
+        "      --batch-wait-ms MS  longest an event waits in an open batch (default:\n"
+        "                          $KOERS_BATCH_WAIT_MS or 200)\n"
         "      --until-caught-up   exit once every assigned partition has been read to its end\n"
+        "      --schema-dir DIR    also read messages written with the schemas DIR/*.avsc\n"
+        "                          (other versions of the event schemas; default:\n"
+        "                          $KOERS_SCHEMA_DIR); without it they are dead-lettered\n"
         "      --migrate           apply the database migrations, then exit\n"
         "  -h, --help              show this help\n"
         "  -V, --version           show the version\n"
@@ -67,16 +99,6 @@ static void main_usage(FILE *out)
         "SIGINT or SIGTERM: finish and commit the open batch, leave the group, exit 0.\n"
         "Exit status: 0 done; 1 database failure (nothing half-stored); 2 usage or\n"
         "configuration error; 3 Kafka error.\n");
-}
-
-static int main_parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long x = strtol(s, &end, 10);
-    if (!*s || *end || x < lo || x > hi)
-        return -1;
-    *out = x;
-    return 0;
 }
 
 static main_part_t *main_find_part(main_app_t *a, const char *topic, int32_t partition)
@@ -186,7 +208,7 @@ static int main_migrate(const char *conninfo)
 
 int main(int argc, char **argv)
 {
-    enum { O_PREFIX = 256, O_PARTITIONS, O_BATCH, O_WAIT, O_UNTIL, O_MIGRATE };
+    enum { O_PREFIX = 256, O_PARTITIONS, O_BATCH, O_WAIT, O_UNTIL, O_MIGRATE, O_DUMP, O_LOGFMT, O_SCHEMA };
     static const struct option longopts[] = {
         {"dbname", required_argument, NULL, 'd'},
         {"brokers", required_argument, NULL, 'b'},
@@ -197,58 +219,101 @@ int main(int argc, char **argv)
         {"batch-wait-ms", required_argument, NULL, O_WAIT},
         {"until-caught-up", no_argument, NULL, O_UNTIL},
         {"migrate", no_argument, NULL, O_MIGRATE},
+        {"config", required_argument, NULL, 'c'},
+        {"dump-config", no_argument, NULL, O_DUMP},
+        {"log-format", required_argument, NULL, O_LOGFMT},
+        {"schema-dir", required_argument, NULL, O_SCHEMA},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
-    const char *conninfo = "", *brokers = NULL, *prefix = NULL;
-    const char *group = getenv("KOERS_GROUP") ? getenv("KOERS_GROUP") : "koers";
-    long partitions = 6, batch_size = 5000, batch_wait = 200;
-    int until = 0, migrate = 0, c;
-    char **xs = calloc((size_t)argc, sizeof *xs);
-    size_t nxs = 0;
-    if (!xs) {
+    const char *brokers, *prefix, *group, *config_path = NULL;
+    char *conninfo = NULL;
+    long partitions, batch_size, batch_wait;
+    int until = 0, migrate = 0, dump = 0, c;
+    char errstr[512];
+    koers_config_t *cfg = koers_config_new("koers-consume", main_settings,
+                                           sizeof main_settings / sizeof main_settings[0]);
+    if (!cfg) {
         koers_log_error("out of memory");
         return 2;
     }
-    while ((c = getopt_long(argc, argv, "d:b:g:X:hV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:b:g:X:c:hV", longopts, NULL)) != -1) {
+        const char *setting = NULL;
         switch (c) {
-        case 'd': conninfo = optarg; break;
-        case 'b': brokers = optarg; break;
-        case 'g': group = optarg; break;
-        case 'X': xs[nxs++] = optarg; break;
-        case O_PREFIX: prefix = optarg; break;
-        case O_UNTIL: until = 1; break;
-        case O_MIGRATE: migrate = 1; break;
-        case O_PARTITIONS:
-        case O_BATCH:
-        case O_WAIT: {
-            long *dst = c == O_PARTITIONS ? &partitions : c == O_BATCH ? &batch_size : &batch_wait;
-            if (main_parse_int(optarg, c == O_WAIT ? 0 : 1, c == O_BATCH ? 1000000 : 100000, dst)) {
-                koers_log_error("'%s' is not a number in range", optarg);
-                free(xs);
+        case 'd': setting = "dbname"; break;
+        case 'b': setting = "brokers"; break;
+        case 'g': setting = "group"; break;
+        case 'X':
+            if (koers_config_set_x(cfg, optarg, errstr, sizeof errstr) != 0) {
+                koers_log_error("%s", errstr);
+                koers_config_free(cfg);
                 return 2;
             }
             break;
-        }
-        case 'h': main_usage(stdout); free(xs); return 0;
+        case 'c': config_path = optarg; break;
+        case O_DUMP: dump = 1; break;
+        case O_LOGFMT: setting = "log.format"; break;
+        case O_SCHEMA: setting = "schema.dir"; break;
+        case O_PREFIX: setting = "topic.prefix"; break;
+        case O_UNTIL: until = 1; break;
+        case O_MIGRATE: migrate = 1; break;
+        case O_PARTITIONS: setting = "partitions"; break;
+        case O_BATCH: setting = "batch.size"; break;
+        case O_WAIT: setting = "batch.wait.ms"; break;
+        case 'h': main_usage(stdout); koers_config_free(cfg); return 0;
         case 'V':
             printf("koers-consume %s (librdkafka %s, libpq %d)\n", KOERS_VERSION,
                    rd_kafka_version_str(), PQlibVersion());
-            free(xs);
+            koers_config_free(cfg);
             return 0;
-        default: main_usage(stderr); free(xs); return 2;
+        default: main_usage(stderr); koers_config_free(cfg); return 2;
+        }
+        if (setting && koers_config_set_flag(cfg, setting, optarg, errstr, sizeof errstr) != 0) {
+            koers_log_error("%s", errstr);
+            koers_config_free(cfg);
+            return 2;
         }
     }
     if (optind != argc) {
         koers_log_error("unexpected argument '%s'", argv[optind]);
-        free(xs);
+        koers_config_free(cfg);
         return 2;
     }
-    if (migrate) {
-        free(xs);
-        return main_migrate(conninfo);
+    if (koers_config_resolve(cfg, config_path, errstr, sizeof errstr) != 0 ||
+        !(conninfo = koers_config_conninfo(cfg, "dbname", errstr, sizeof errstr))) {
+        koers_log_error("%s", errstr);
+        koers_config_free(cfg);
+        return 2;
     }
-    prefix = koers_kafka_topic_prefix(prefix);
+    koers_log_set_format(koers_config_get(cfg, "log.format"));
+    if (dump) {
+        /* Kafka properties are checked too, so that a dump shows a configuration that runs. */
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        int drc = 0;
+        if (!kc || koers_kafka_conf_apply(kc, cfg, errstr, sizeof errstr) != 0) {
+            koers_log_error("%s", kc ? errstr : "out of memory");
+            drc = 2;
+        } else if (koers_config_dump(cfg, stdout) != 0) {
+            drc = 3;
+        }
+        if (kc)
+            rd_kafka_conf_destroy(kc);
+        free(conninfo);
+        koers_config_free(cfg);
+        return drc;
+    }
+    if (migrate) {
+        int mrc = main_migrate(conninfo);
+        free(conninfo);
+        koers_config_free(cfg);
+        return mrc;
+    }
+    brokers = koers_config_get(cfg, "brokers");
+    prefix = koers_config_get(cfg, "topic.prefix");
+    group = koers_config_get(cfg, "group");
+    partitions = koers_config_get_long(cfg, "partitions");
+    batch_size = koers_config_get_long(cfg, "batch.size");
+    batch_wait = koers_config_get_long(cfg, "batch.wait.ms");
 
     struct sigaction sa = {0};
     sa.sa_handler = main_on_signal;
@@ -257,14 +322,16 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     int rc = 2;
-    char errstr[512];
     main_app_t app = {0};
     rd_kafka_t *consumer = NULL, *dead_letter = NULL;
     rd_kafka_topic_partition_list_t *topics = NULL;
 
-    rd_kafka_conf_t *conf = koers_kafka_conf_new(brokers, xs, nxs, errstr, sizeof errstr);
-    if (!conf || rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr)) {
+    rd_kafka_conf_t *conf = koers_kafka_conf_new(brokers, NULL, 0, errstr, sizeof errstr);
+    if (!conf || koers_kafka_conf_apply(conf, cfg, errstr, sizeof errstr) != 0 ||
+        rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr)) {
         koers_log_error("%s", errstr);
+        if (conf)
+            rd_kafka_conf_destroy(conf);
         goto out;
     }
     rd_kafka_conf_set_log_cb(conf, main_on_dead_letter_log);
@@ -274,10 +341,18 @@ int main(int argc, char **argv)
         rd_kafka_conf_destroy(conf);
         goto out;
     }
-    /* What the design relies on comes first; -X is applied after it, for tuning. */
+    /* What the design relies on comes first; the file's kafka.* and -X are applied after
+     * it, for tuning. */
     static const char *const defaults[][2] = {
         {"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"},
-        {"auto.offset.reset", "earliest"}, {"enable.partition.eof", "true"}};
+        {"auto.offset.reset", "earliest"}, {"enable.partition.eof", "true"},
+        /* Memory stays bounded whatever the backlog (bench/run measures it): librdkafka's
+         * defaults prefetch up to 64 MiB plus 50 MiB fetches; 16 MiB (four batches) keep
+         * the database, the bottleneck, fed. A full queue backs fetching off for
+         * fetch.error.backoff.ms (500 by default), which would starve it: 50. */
+        {"queued.max.messages.kbytes", "16384"}, {"queued.min.messages", "20000"},
+        {"fetch.max.bytes", "2097152"}, {"max.partition.fetch.bytes", "262144"},
+        {"fetch.error.backoff.ms", "50"}};
     conf = koers_kafka_conf_new(brokers, NULL, 0, errstr, sizeof errstr);
     if (!conf) {
         koers_log_error("%s", errstr);
@@ -290,12 +365,11 @@ int main(int argc, char **argv)
         rd_kafka_conf_destroy(conf);
         goto out;
     }
-    for (size_t i = 0; i < nxs; i++)
-        if (koers_kafka_conf_set_kv(conf, xs[i], errstr, sizeof errstr) != 0) {
-            koers_log_error("%s", errstr);
-            rd_kafka_conf_destroy(conf);
-            goto out;
-        }
+    if (koers_kafka_conf_apply(conf, cfg, errstr, sizeof errstr) != 0) {
+        koers_log_error("%s", errstr);
+        rd_kafka_conf_destroy(conf);
+        goto out;
+    }
     rd_kafka_conf_set_rebalance_cb(conf, main_on_rebalance);
     rd_kafka_conf_set_opaque(conf, &app);
     consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
@@ -318,6 +392,12 @@ int main(int argc, char **argv)
     app.sink = consume_sink_new(&so, errstr, sizeof errstr);
     if (!app.sink) {
         koers_log_error("%s", errstr);
+        goto out;
+    }
+    const char *schema_dir = koers_config_get(cfg, "schema.dir");
+    if (schema_dir && consume_sink_load_schemas(app.sink, schema_dir, errstr, sizeof errstr)) {
+        koers_log_error("%s", errstr);
+        rc = 2;
         goto out;
     }
     topics = rd_kafka_topic_partition_list_new(KOERS_EVENT_TYPES);
@@ -396,6 +476,7 @@ out:
         rd_kafka_destroy(dead_letter);
     }
     free(app.parts);
-    free(xs);
+    free(conninfo);
+    koers_config_free(cfg);
     return rc;
 }

@@ -107,6 +107,46 @@ int koers_enum_find(const koers_field_t *f, const char *sym, size_t len)
     return -1;
 }
 
+/* Free key columns (goal_ref, cohort, source) must not carry a direct identifier. Names
+ * and addresses hold spaces, dots or commas, which the character rule refuses; what is left
+ * without them has a shape, refused here: 8 or 9 digits that pass the BSN eleven-test, a
+ * Dutch phone number (0 and 9 digits, 31 and 9, 0031 and 9), or a postcode (4 digits, the
+ * first not 0, and 2 letters), hyphens ignored. Returns what it looks like, or NULL. */
+static const char *catalog_identifier_shape(const char *s, size_t len)
+{
+    char d[16];
+    size_t n = 0, letters = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '-')
+            continue;
+        if (n == sizeof d)
+            return NULL;
+        if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')) {
+            if (n != 4 + letters) /* letters only right after four digits */
+                return NULL;
+            letters++;
+        } else if (s[i] < '0' || s[i] > '9' || letters) {
+            return NULL;
+        }
+        d[n++] = s[i];
+    }
+    if (letters)
+        return n == 6 && letters == 2 && d[0] != '0' ? "a postcode" : NULL;
+    if (n == 8 || n == 9) {
+        /* Eleven-test: 9*d1 + 8*d2 + ... + 2*d8 - 1*d9, a multiple of 11 (8 digits: a
+         * leading zero left out). */
+        int sum = 0, w = (int)n;
+        for (size_t i = 0; i < n; i++, w--)
+            sum += (w == 1 ? -1 : w) * (d[i] - '0');
+        if (sum % 11 == 0 && sum != 0)
+            return "a citizen service number (BSN)";
+    }
+    if ((n == 10 && d[0] == '0' && d[1] != '0') || (n == 11 && d[0] == '3' && d[1] == '1') ||
+        (n == 13 && memcmp(d, "0031", 4) == 0))
+        return "a phone number";
+    return NULL;
+}
+
 int koers_field_check_string(const koers_field_t *f, const char *s, size_t len, char *errstr,
                              size_t errlen)
 {
@@ -121,6 +161,12 @@ int koers_field_check_string(const koers_field_t *f, const char *s, size_t len, 
             continue;
         snprintf(errstr, errlen, "%s: character %zu is not one of [%s0-9_-]", f->name, i + 1,
                  f->upper ? "A-Za-z" : "a-z");
+        return -1;
+    }
+    const char *shape = catalog_identifier_shape(s, len);
+    if (shape) {
+        snprintf(errstr, errlen, "%s: has the shape of %s; direct identifiers are refused",
+                 f->name, shape);
         return -1;
     }
     return 0;

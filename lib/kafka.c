@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "koers/log.h"
+
 int koers_kafka_conf_set_kv(rd_kafka_conf_t *conf, const char *kv, char *errstr, size_t errlen)
 {
     const char *eq = strchr(kv, '=');
@@ -36,6 +38,7 @@ rd_kafka_conf_t *koers_kafka_conf_new(const char *brokers, char **xs, size_t nxs
         snprintf(errstr, errlen, "out of memory");
         return NULL;
     }
+    rd_kafka_conf_set_log_cb(conf, koers_kafka_log);
     if (!brokers)
         brokers = getenv("KOERS_BROKERS");
     char why[512];
@@ -53,6 +56,31 @@ rd_kafka_conf_t *koers_kafka_conf_new(const char *brokers, char **xs, size_t nxs
         }
     }
     return conf;
+}
+
+int koers_kafka_conf_apply(rd_kafka_conf_t *conf, const koers_config_t *cfg, char *errstr,
+                           size_t errlen)
+{
+    size_t n = koers_config_kafka_count(cfg);
+    for (size_t i = 0; i < n; i++) {
+        const char *key, *value, *where;
+        char why[512];
+        koers_config_kafka_get(cfg, i, &key, &value, &where);
+        if (rd_kafka_conf_set(conf, key, value, why, sizeof why) != RD_KAFKA_CONF_OK) {
+            snprintf(errstr, errlen, "%s: %s: %s", where, key, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void koers_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    /* librdkafka uses syslog levels: 0..3 errors, 4 warning, 5..6 notice and info, 7 debug. */
+    koers_log_level_t l = level <= 3 ? KOERS_LOG_ERROR : level == 4 ? KOERS_LOG_WARN
+                        : level <= 6 ? KOERS_LOG_INFO : KOERS_LOG_DEBUG;
+    const char *kv[] = {"kafka_client", rk ? rd_kafka_name(rk) : NULL, "kafka_facility", fac};
+    koers_log_kv(l, kv, 2, "%s", buf);
 }
 
 const char *koers_kafka_topic_prefix(const char *prefix)
@@ -90,6 +118,12 @@ int koers_kafka_ensure_topics(rd_kafka_t *rk, const char *prefix, int partitions
         topics[i] = rd_kafka_NewTopic_new(names[i], partitions, -1, why, sizeof why);
         if (!topics[i]) {
             snprintf(errstr, errlen, "topic %s: %s", names[i], why);
+            goto out;
+        }
+        /* The topics are the raw store a rebuild replays from: keep every event. */
+        rd_kafka_resp_err_t err = rd_kafka_NewTopic_set_config(topics[i], "retention.ms", "-1");
+        if (err) {
+            snprintf(errstr, errlen, "topic %s: retention.ms: %s", names[i], rd_kafka_err2str(err));
             goto out;
         }
     }

@@ -12,18 +12,55 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include "koers/log.h"
 
 #define PSEUDO_STACK_MSG 512
 
+/* One HMAC-SHA256 context per thread, keyed once: OpenSSL 3's one-shot HMAC() fetches the
+ * algorithm, hashes the key into fresh inner and outer states and frees it all again on
+ * every call, four times the work of the message itself. Re-initialising a keyed context
+ * with no key restarts from the states it keeps. The key copy tells a new key apart. */
+typedef struct {
+    EVP_MAC_CTX *ctx;
+    unsigned char key[KOERS_KEY_MAX];
+    size_t len;
+} pseudo_mac_t;
+
+static _Thread_local pseudo_mac_t pseudo_mac;
+
+static EVP_MAC_CTX *pseudo_keyed_ctx(const koers_key_t *key)
+{
+    pseudo_mac_t *m = &pseudo_mac;
+    if (m->ctx && m->len == key->len && memcmp(m->key, key->bytes, key->len) == 0)
+        return EVP_MAC_init(m->ctx, NULL, 0, NULL) == 1 ? m->ctx : NULL;
+    if (!m->ctx) {
+        EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        m->ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+        EVP_MAC_free(mac); /* the context keeps its own reference */
+        if (!m->ctx)
+            return NULL;
+    }
+    OPENSSL_cleanse(m->key, sizeof m->key);
+    m->len = 0;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                           OSSL_PARAM_construct_end()};
+    if (EVP_MAC_init(m->ctx, key->bytes, key->len, params) != 1)
+        return NULL;
+    memcpy(m->key, key->bytes, key->len);
+    m->len = key->len;
+    return m->ctx;
+}
+
 /* Returns 0, or -1 when OpenSSL could not compute it (no SHA-256 provider, no memory). */
 static int pseudo_compute_hmac(const koers_key_t *key, const unsigned char *msg, size_t len,
                                unsigned char md[32])
 {
-    unsigned int mdlen = 0;
-    if (HMAC(EVP_sha256(), key->bytes, (int)key->len, msg, len, md, &mdlen) == NULL ||
+    size_t mdlen = 0;
+    EVP_MAC_CTX *ctx = pseudo_keyed_ctx(key);
+    if (!ctx || EVP_MAC_update(ctx, msg, len) != 1 || EVP_MAC_final(ctx, md, &mdlen, 32) != 1 ||
         mdlen != 32)
         return -1;
     return 0;
@@ -173,12 +210,17 @@ void koers_pseudo_event_id(const koers_key_t *key, const char *source, const cha
     size_t lens[4] = {sizeof "event" - 1, strlen(source), strlen(event_type), record_len};
     unsigned char md[32];
 
+    static const char hex[] = "0123456789abcdef";
     pseudo_mac_parts(key, parts, lens, 4, md);
     md[6] = (unsigned char)((md[6] & 0x0f) | 0x80);
     md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", md[0],
-             md[1], md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10], md[11],
-             md[12], md[13], md[14], md[15]);
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[md[i] >> 4];
+        *o++ = hex[md[i] & 0x0f];
+    }
+    *o = '\0';
     OPENSSL_cleanse(md, sizeof md);
 }

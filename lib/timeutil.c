@@ -101,6 +101,18 @@ static int time_get_month_days(int year, int month)
     return days[month - 1];
 }
 
+/* Days from 1970-01-01 to a valid proleptic Gregorian date (Hinnant's days_from_civil): the
+ * arithmetic of timegm without its normalisation, at a twentieth of the cost. */
+static int64_t time_civil_days(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
 int koers_time_parse(const char *s, size_t len, int64_t *ms, char *errstr, size_t errlen)
 {
     size_t at = 0;
@@ -198,15 +210,8 @@ int koers_time_parse(const char *s, size_t len, int64_t *ms, char *errstr, size_
     if (at != len)
         return time_set_error(errstr, errlen, s, len, "unexpected characters after the time");
 
-    struct tm tm = {0};
-    tm.tm_year = year - 1900;
-    tm.tm_mon = month - 1;
-    tm.tm_mday = day;
-    tm.tm_hour = hour;
-    tm.tm_min = minute;
-    tm.tm_sec = second;
-    time_t t = timegm(&tm);
-    *ms = ((int64_t)t - (int64_t)offset_min * 60) * 1000 + millis;
+    int64_t t = time_civil_days(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+    *ms = (t - (int64_t)offset_min * 60) * 1000 + millis;
     return 0;
 }
 
@@ -243,8 +248,24 @@ void koers_time_format(int64_t ms, char *out, size_t outlen)
     int64_t y;
     int m, d;
     time_split_days(days, &y, &m, &d);
-    snprintf(out, outlen, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
-             (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)frac);
+    if (y < 0 || y > 9999 || outlen < 25) {
+        snprintf(out, outlen, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
+                 (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)frac);
+        return;
+    }
+    /* The same text without snprintf, which costs more than all the rest of a row. */
+    int parts[7] = {(int)y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60),
+                    (int)frac};
+    static const int width[7] = {4, 2, 2, 2, 2, 2, 3};
+    static const char after[7] = {'-', '-', 'T', ':', ':', '.', 'Z'};
+    char *p = out;
+    for (int i = 0; i < 7; i++) {
+        for (int k = width[i] - 1, x = parts[i]; k >= 0; k--, x /= 10)
+            p[k] = (char)('0' + x % 10);
+        p += width[i];
+        *p++ = after[i];
+    }
+    *p = '\0';
 }
 
 int64_t koers_time_now_ms(void)

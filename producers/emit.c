@@ -61,7 +61,7 @@ static int emit_open_kafka(produce_emitter_t *e, const produce_options_t *o, cha
                            size_t errlen)
 {
     char why[512];
-    /* Set before -X, so that -X can still change any of them. */
+    /* Set before the file's kafka.* and -X, so that those can still change any of them. */
     static const char *const defaults[][2] = {
         {"enable.idempotence", "true"}, {"acks", "all"},
         {"linger.ms", "20"},           {"compression.type", "lz4"},
@@ -76,11 +76,10 @@ static int emit_open_kafka(produce_emitter_t *e, const produce_options_t *o, cha
             rd_kafka_conf_destroy(conf);
             return -1;
         }
-    for (size_t i = 0; i < o->nxs; i++)
-        if (koers_kafka_conf_set_kv(conf, o->xs[i], errstr, errlen) != 0) {
-            rd_kafka_conf_destroy(conf);
-            return -1;
-        }
+    if (o->config && koers_kafka_conf_apply(conf, o->config, errstr, errlen) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
     rd_kafka_conf_set_dr_msg_cb(conf, emit_on_delivery);
     rd_kafka_conf_set_error_cb(conf, emit_on_error);
     rd_kafka_conf_set_opaque(conf, e);

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "koers/config.h"
+#include "koers/kafka.h"
 #include "koers/log.h"
 #include "koers/timeutil.h"
 #include "produce.h"
@@ -19,6 +21,19 @@ static void main_on_signal(int sig)
     stop_requested = 1;
 }
 
+/* What a configuration file (-c), the environment or a flag may set; see --dump-config. */
+static const koers_setting_t main_settings[] = {
+    {"brokers", "--brokers", "KOERS_BROKERS", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"topic.prefix", "--topic-prefix", "KOERS_TOPIC_PREFIX", KOERS_DEFAULT_TOPIC_PREFIX,
+     KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"partitions", "--partitions", "KOERS_PARTITIONS", "6", KOERS_SETTING_INT, 1, 10000, 0, NULL},
+    {"key.file", "--key-file", "KOERS_KEY_FILE", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"time.zone", "--time-zone", "KOERS_TIME_ZONE", KOERS_DEFAULT_TIME_ZONE, KOERS_SETTING_TEXT,
+     0, 0, 0, NULL},
+    {"log.format", "--log-format", KOERS_LOG_FORMAT_ENV, "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
+     koers_log_formats},
+};
+
 static void main_usage(FILE *out)
 {
     fprintf(out,
@@ -31,13 +46,23 @@ static void main_usage(FILE *out)
         "crisis.csv, goal_change.csv, police_call.csv, correction.csv), or directories\n"
         "holding them. Bad rows are refused with file:line: column: reason and not sent;\n"
         "the good rows around them are sent.\n"
-        "synth makes a synthetic cohort; the same seed gives the same events.\n"
+        "synth makes a synthetic cohort; the same seed gives the same events (registrations\n"
+        "the story places after today are held back until then).\n"
         "\n"
         "Options:\n"
+        "  -c, --config FILE       configuration file, key=value lines (default:\n"
+        "                          $KOERS_CONFIG; none if unset). Precedence: file <\n"
+        "                          environment < flags. Keys: brokers, topic.prefix,\n"
+        "                          partitions, key.file, time.zone, log.format, and\n"
+        "                          kafka.<librdkafka property>\n"
+        "      --dump-config       print the effective settings (secrets redacted), exit\n"
+        "      --log-format F      logfmt (default) or json (default: $KOERS_LOG_FORMAT)\n"
         "  -b, --brokers LIST      bootstrap servers (default: $KOERS_BROKERS)\n"
-        "  -X KEY=VALUE            librdkafka property, passed through (repeatable)\n"
+        "  -X KEY=VALUE            librdkafka property, passed through (repeatable); wins\n"
+        "                          over the file's kafka.KEY\n"
         "      --topic-prefix P    topic prefix (default: $KOERS_TOPIC_PREFIX or koers.)\n"
-        "      --partitions N      partitions of topics created now (default 6)\n"
+        "      --partitions N      partitions of topics created now (default: \n"
+        "                          $KOERS_PARTITIONS or 6)\n"
         "      --key-file FILE     pseudonymisation key (default: $KOERS_KEY_FILE); must not\n"
         "                          be readable by group or others\n"
         "      --time-zone ZONE    zone of date-only values (default: $KOERS_TIME_ZONE or\n"
@@ -71,7 +96,7 @@ static int main_parse_int(const char *s, long lo, long hi, long *out)
 int main(int argc, char **argv)
 {
     enum { O_PREFIX = 256, O_PARTITIONS, O_KEY, O_TZ, O_PARTICIPANTS, O_MONTHS, O_SEED,
-           O_START, O_COHORT, O_CSV };
+           O_START, O_COHORT, O_CSV, O_DUMP, O_LOGFMT };
     static const struct option longopts[] = {
         {"brokers", required_argument, NULL, 'b'},
         {"topic-prefix", required_argument, NULL, O_PREFIX},
@@ -84,43 +109,54 @@ int main(int argc, char **argv)
         {"start", required_argument, NULL, O_START},
         {"cohort", required_argument, NULL, O_COHORT},
         {"csv", required_argument, NULL, O_CSV},
+        {"config", required_argument, NULL, 'c'},
+        {"dump-config", no_argument, NULL, O_DUMP},
+        {"log-format", required_argument, NULL, O_LOGFMT},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     produce_options_t o = {.partitions = 6, .stop = &stop_requested};
     produce_synth_t s = {.participants = 50, .months = 24, .seed = 1, .start = "2024-01-01",
                          .cohort = "demo"};
-    const char *key_file = getenv("KOERS_KEY_FILE");
-    const char *zone = getenv("KOERS_TIME_ZONE");
-    char **xs = calloc((size_t)argc, sizeof *xs);
-    if (!xs) {
+    const char *key_file, *zone, *config_path = NULL;
+    char errstr[512];
+    koers_config_t *cfg = koers_config_new("koers-produce", main_settings,
+                                           sizeof main_settings / sizeof main_settings[0]);
+    if (!cfg) {
         koers_log_error("out of memory");
         return 2;
     }
-    o.xs = xs;
-    int c, rc = 2;
+    o.config = cfg;
+    int c, rc = 2, dump = 0;
     long x;
     /* GNU getopt permutes, so options may come before or after the command and paths. */
-    while ((c = getopt_long(argc, argv, "b:X:hV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:X:c:hV", longopts, NULL)) != -1) {
+        const char *setting = NULL;
         switch (c) {
-        case 'b': o.brokers = optarg; break;
-        case 'X': xs[o.nxs++] = optarg; break;
-        case O_PREFIX: o.prefix = optarg; break;
-        case O_KEY: key_file = optarg; break;
-        case O_TZ: zone = optarg; break;
+        case 'b': setting = "brokers"; break;
+        case 'X':
+            if (koers_config_set_x(cfg, optarg, errstr, sizeof errstr) != 0) {
+                koers_log_error("%s", errstr);
+                goto out;
+            }
+            break;
+        case 'c': config_path = optarg; break;
+        case O_DUMP: dump = 1; break;
+        case O_LOGFMT: setting = "log.format"; break;
+        case O_PREFIX: setting = "topic.prefix"; break;
+        case O_KEY: setting = "key.file"; break;
+        case O_TZ: setting = "time.zone"; break;
+        case O_PARTITIONS: setting = "partitions"; break;
         case O_START: s.start = optarg; break;
         case O_COHORT: s.cohort = optarg; break;
         case O_CSV: o.csv_dir = optarg; break;
-        case O_PARTITIONS:
         case O_PARTICIPANTS:
         case O_MONTHS:
             if (main_parse_int(optarg, 1, c == O_MONTHS ? 600 : 10000000, &x) != 0) {
                 koers_log_error("'%s' is not a number in range", optarg);
                 goto out;
             }
-            if (c == O_PARTITIONS)
-                o.partitions = (int)x;
-            else if (c == O_MONTHS)
+            if (c == O_MONTHS)
                 s.months = (int)x;
             else
                 s.participants = (int)x;
@@ -141,14 +177,41 @@ int main(int argc, char **argv)
             goto out;
         default: main_usage(stderr); goto out;
         }
+        if (setting && koers_config_set_flag(cfg, setting, optarg, errstr, sizeof errstr) != 0) {
+            koers_log_error("%s", errstr);
+            goto out;
+        }
     }
+    if (koers_config_resolve(cfg, config_path, errstr, sizeof errstr) != 0) {
+        koers_log_error("%s", errstr);
+        goto out;
+    }
+    koers_log_set_format(koers_config_get(cfg, "log.format"));
+    /* Kafka properties are checked before anything runs: a bad one is a configuration error
+     * (exit 2), not a Kafka failure, and a dump shows a configuration that runs. */
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    if (!kc || koers_kafka_conf_apply(kc, cfg, errstr, sizeof errstr) != 0) {
+        koers_log_error("%s", kc ? errstr : "out of memory");
+        if (kc)
+            rd_kafka_conf_destroy(kc);
+        goto out;
+    }
+    rd_kafka_conf_destroy(kc);
+    if (dump) {
+        rc = koers_config_dump(cfg, stdout) == 0 ? 0 : 3;
+        goto out;
+    }
+    o.brokers = koers_config_get(cfg, "brokers");
+    o.prefix = koers_config_get(cfg, "topic.prefix");
+    o.partitions = (int)koers_config_get_long(cfg, "partitions");
+    key_file = koers_config_get(cfg, "key.file");
+    zone = koers_config_get(cfg, "time.zone");
     if (optind >= argc) {
         main_usage(stderr);
         goto out;
     }
     const char *cmd = argv[optind++];
-    char errstr[512];
-    if (koers_time_set_zone(zone ? zone : KOERS_DEFAULT_TIME_ZONE, errstr, sizeof errstr) != 0) {
+    if (koers_time_set_zone(zone, errstr, sizeof errstr) != 0) {
         koers_log_error("%s", errstr);
         goto out;
     }
@@ -197,6 +260,6 @@ int main(int argc, char **argv)
         rc = produce_import(&o, &key, argv + optind, argc - optind);
     }
 out:
-    free(xs);
+    koers_config_free(cfg);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "koers/codec.h"
+#include "koers/config.h"
 #include "koers/event.h"
 #include "koers/pseudo.h"
 
@@ -42,8 +43,7 @@ typedef struct produce_emitter produce_emitter_t;
 
 typedef struct {
     const char *brokers;  /* NULL: KOERS_BROKERS */
-    char **xs;            /* -X key=value settings */
-    size_t nxs;
+    const koers_config_t *config; /* Kafka properties (kafka.* of the file, then -X) */
     const char *prefix;   /* topic prefix */
     int partitions;       /* for topics that do not exist yet */
     const char *csv_dir;  /* when set, rows go to DIR/<type>.csv instead of Kafka */

@@ -1,9 +1,69 @@
 /* One CSV row of the input contract to one pseudonymised, validated event. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "koers/timeutil.h"
 #include "produce.h"
+
+/* Participant pseudonyms of recent client ids. A synthetic cohort sends each participant's
+ * events one after another and an export repeats each client on many rows, so the HMAC is
+ * computed about once per client instead of once per row. Direct-mapped by a hash of the
+ * client id; it holds client ids, so it is wiped at exit and whenever the key changes. */
+#define ROW_CACHE_SLOTS 8192
+#define ROW_CACHE_ID 64 /* longer client ids are not cached */
+
+typedef struct {
+    size_t len; /* 0: empty */
+    char id[ROW_CACHE_ID];
+    char participant[KOERS_PARTICIPANT_LEN + 1];
+} row_cache_slot_t;
+
+static struct {
+    koers_key_t key;
+    row_cache_slot_t *slots;
+    int failed; /* no memory for it: compute every time */
+} row_cache;
+
+static void row_cache_wipe(void)
+{
+    if (row_cache.slots)
+        OPENSSL_cleanse(row_cache.slots, ROW_CACHE_SLOTS * sizeof *row_cache.slots);
+    OPENSSL_cleanse(&row_cache.key, sizeof row_cache.key);
+}
+
+static void row_participant(const koers_key_t *key, const char *client_id, size_t len,
+                            char out[KOERS_PARTICIPANT_LEN + 1])
+{
+    if (len == 0 || len > ROW_CACHE_ID || row_cache.failed) {
+        koers_pseudo_participant(key, client_id, len, out);
+        return;
+    }
+    if (!row_cache.slots) {
+        row_cache.slots = calloc(ROW_CACHE_SLOTS, sizeof *row_cache.slots);
+        if (!row_cache.slots || atexit(row_cache_wipe) != 0) {
+            row_cache.failed = 1;
+            koers_pseudo_participant(key, client_id, len, out);
+            return;
+        }
+    }
+    if (row_cache.key.len != key->len || memcmp(row_cache.key.bytes, key->bytes, key->len) != 0) {
+        row_cache_wipe();
+        row_cache.key = *key;
+    }
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)client_id[i]) * 16777619u;
+    row_cache_slot_t *slot = &row_cache.slots[h % ROW_CACHE_SLOTS];
+    if (slot->len != len || memcmp(slot->id, client_id, len) != 0) {
+        koers_pseudo_participant(key, client_id, len, slot->participant);
+        memcpy(slot->id, client_id, len);
+        slot->len = len;
+    }
+    memcpy(out, slot->participant, KOERS_PARTICIPANT_LEN + 1);
+}
 
 void produce_columns(koers_event_type_t t, produce_columns_t *cols)
 {
@@ -152,7 +212,7 @@ int produce_row_to_event(koers_event_type_t t, const produce_row_t *row, const k
                 return row_fail(COL_COMMON + i, bad_col, errstr, errlen, why);
     }
 
-    koers_pseudo_participant(key, row->v[COL_CLIENT_ID], row->len[COL_CLIENT_ID], ev->participant);
+    row_participant(key, row->v[COL_CLIENT_ID], row->len[COL_CLIENT_ID], ev->participant);
     koers_pseudo_event_id(key, ev->source, type->name, row->v[COL_RECORD_ID], row->len[COL_RECORD_ID],
                           ev->event_id);
     if (koers_event_validate(ev, why, sizeof why) != 0) {

@@ -417,6 +417,7 @@ int produce_synth(const produce_options_t *o, const koers_key_t *key, const prod
     }
     synth_person_t p = {0};
     int rc = 0;
+    int64_t now = koers_time_now_ms();
     long made = 0;
     for (int i = 0; i < cfg->participants && rc == 0 && !(o->stop && *o->stop); i++) {
         p.n = 0;
@@ -431,6 +432,9 @@ int produce_synth(const produce_options_t *o, const koers_key_t *key, const prod
         }
         for (size_t k = 0; k < p.n && rc == 0; k++) {
             synth_event_t *se = &p.ev[k];
+            /* A registration the story places after today has not happened yet. */
+            if (se->recorded_at > now)
+                continue;
             produce_row_t row;
             for (int c = 0; c < se->ncols; c++) {
                 row.v[c] = se->text[c];

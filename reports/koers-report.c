@@ -9,6 +9,9 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "koers/config.h"
+#include "koers/log.h"
+
 #define EXIT_DB 1
 #define EXIT_USAGE 2
 #define EXIT_OUTPUT 3
@@ -145,6 +148,13 @@ typedef struct {
     int format;
 } report_options_t;
 
+/* What a configuration file (--config), the environment or a flag may set. */
+static const koers_setting_t report_settings[] = {
+    {"dbname", "--dbname", NULL, "", KOERS_SETTING_CONNINFO, 0, 0, 0, NULL},
+    {"log.format", "--log-format", KOERS_LOG_FORMAT_ENV, "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
+     koers_log_formats},
+};
+
 static void report_usage(FILE *out)
 {
     fprintf(out,
@@ -152,7 +162,13 @@ static void report_usage(FILE *out)
         "Print koers' measures (goals, goal attainment, crisis and police before and during\n"
         "enrolment, support intensity, cost-benefit, data quality) for a cohort and period.\n"
         "\n"
-        "  -d, --dbname CONNINFO   libpq connection string or URI (default: PG* environment)\n"
+        "      --config FILE       configuration file, key=value lines (default:\n"
+        "                          $KOERS_CONFIG; none if unset). Keys: dbname, log.format.\n"
+        "                          Precedence: file < environment < flags\n"
+        "      --dump-config       print the effective settings (secrets redacted), exit\n"
+        "      --log-format F      logfmt (default) or json (default: $KOERS_LOG_FORMAT)\n"
+        "  -d, --dbname CONNINFO   libpq connection string or URI (default: PG* environment;\n"
+        "                          a PG* variable wins over the same parameter in the file)\n"
         "  -c, --cohort C          only this cohort (default: every cohort)\n"
         "  -f, --from DATE         monthly tables from the month of DATE (YYYY-MM-DD)\n"
         "  -t, --to DATE           monthly tables up to DATE\n"
@@ -432,7 +448,7 @@ static PGresult *report_query(PGconn *conn, const char *what, const char *sql,
     static const Oid types[4] = {OID_TEXT, OID_DATE, OID_DATE, OID_DATE};
     PGresult *res = PQexecParams(conn, sql, 4, types, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "koers-report: %s: %s", what, PQresultErrorMessage(res));
+        koers_log_error("%s: %s", what, PQresultErrorMessage(res));
         PQclear(res);
         return NULL;
     }
@@ -444,7 +460,7 @@ static int report_run(PGconn *conn, const report_options_t *o)
     char errstr[4200];
     PGresult *res = PQexec(conn, "SELECT set_config('TimeZone', koers.time_zone(), false)");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "koers-report: setting the programme's time zone: %s",
+        koers_log_error("setting the programme's time zone: %s",
                 PQresultErrorMessage(res));
         PQclear(res);
         return EXIT_DB;
@@ -463,7 +479,7 @@ static int report_run(PGconn *conn, const report_options_t *o)
     const char *params[4] = {o->cohort, o->from, o->to, as_of};
 
     if (o->out_dir && report_mkdir(o->out_dir, errstr, sizeof errstr) != 0) {
-        fprintf(stderr, "koers-report: %s\n", errstr);
+        koers_log_error("%s", errstr);
         return EXIT_OUTPUT;
     }
     FILE *out = stdout;
@@ -473,7 +489,7 @@ static int report_run(PGconn *conn, const report_options_t *o)
                  o->format == FMT_JSON ? "koers-report.json" : "koers-report.txt");
         out = fopen(path, "w");
         if (!out) {
-            fprintf(stderr, "koers-report: %s: %s\n", path, strerror(errno));
+            koers_log_error("%s: %s", path, strerror(errno));
             return EXIT_OUTPUT;
         }
     }
@@ -486,7 +502,7 @@ static int report_run(PGconn *conn, const report_options_t *o)
                         "measures");
         measures = doc ? json_object_get(doc, "measures") : NULL;
         if (!measures) {
-            fprintf(stderr, "koers-report: out of memory\n");
+            koers_log_error("out of memory");
             rc = EXIT_OUTPUT;
             goto done;
         }
@@ -509,18 +525,18 @@ static int report_run(PGconn *conn, const report_options_t *o)
         }
         if (o->format == FMT_TEXT) {
             if (report_print_text(out, m, res) != 0) {
-                fprintf(stderr, "koers-report: writing the report: %s\n", strerror(errno));
+                koers_log_error("writing the report: %s", strerror(errno));
                 rc = EXIT_OUTPUT;
             }
         } else if (o->format == FMT_CSV) {
             if (report_write_csv(o->out_dir, m, res, errstr, sizeof errstr) != 0) {
-                fprintf(stderr, "koers-report: %s\n", errstr);
+                koers_log_error("%s", errstr);
                 rc = EXIT_OUTPUT;
             }
         } else {
             json_t *rows = report_json_rows(res);
             if (!rows || json_object_set_new(measures, m->name, rows) != 0) {
-                fprintf(stderr, "koers-report: out of memory\n");
+                koers_log_error("out of memory");
                 rc = EXIT_OUTPUT;
             }
         }
@@ -529,7 +545,7 @@ static int report_run(PGconn *conn, const report_options_t *o)
     if (rc == 0 && doc) {
         if (json_dumpf(doc, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) != 0 ||
             fputc('\n', out) == EOF) {
-            fprintf(stderr, "koers-report: writing JSON: %s\n", strerror(errno));
+            koers_log_error("writing JSON: %s", strerror(errno));
             rc = EXIT_OUTPUT;
         }
     }
@@ -537,11 +553,11 @@ done:
     json_decref(doc);
     if (out != stdout) {
         if (fclose(out) != 0 && rc == 0) {
-            fprintf(stderr, "koers-report: %s: %s\n", path, strerror(errno));
+            koers_log_error("%s: %s", path, strerror(errno));
             rc = EXIT_OUTPUT;
         }
     } else if (fflush(out) != 0 && rc == 0) {
-        fprintf(stderr, "koers-report: writing to stdout: %s\n", strerror(errno));
+        koers_log_error("writing to stdout: %s", strerror(errno));
         rc = EXIT_OUTPUT;
     }
     return rc;
@@ -555,11 +571,18 @@ int main(int argc, char **argv)
         {"from", required_argument, NULL, 'f'},   {"to", required_argument, NULL, 't'},
         {"as-of", required_argument, NULL, 'a'},  {"format", required_argument, NULL, 'F'},
         {"out", required_argument, NULL, 'o'},    {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
-    int opt;
+        {"version", no_argument, NULL, 'V'},      {"config", required_argument, NULL, 'C'},
+        {"dump-config", no_argument, NULL, 'D'},  {"log-format", required_argument, NULL, 'L'},
+        {NULL, 0, NULL, 0}};
+    const char *dbname_flag = NULL, *log_format_flag = NULL, *config_path = NULL;
+    int opt, dump = 0;
+    /* -C, -D and -L are long-only in the help: --config, --dump-config, --log-format. */
     while ((opt = getopt_long(argc, argv, "d:c:f:t:a:F:o:hV", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'd': o.conninfo = optarg; break;
+        case 'd': dbname_flag = optarg; break;
+        case 'C': config_path = optarg; break;
+        case 'D': dump = 1; break;
+        case 'L': log_format_flag = optarg; break;
         case 'c': o.cohort = optarg; break;
         case 'f': o.from = optarg; break;
         case 't': o.to = optarg; break;
@@ -573,7 +596,7 @@ int main(int argc, char **argv)
             else if (strcmp(optarg, "json") == 0)
                 o.format = FMT_JSON;
             else {
-                fprintf(stderr, "koers-report: --format: text, csv or json, not '%s'\n", optarg);
+                koers_log_error("--format: text, csv or json, not '%s'", optarg);
                 return EXIT_USAGE;
             }
             break;
@@ -583,34 +606,60 @@ int main(int argc, char **argv)
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "koers-report: unexpected argument '%s'\n", argv[optind]);
+        koers_log_error("unexpected argument '%s'", argv[optind]);
         report_usage(stderr);
         return EXIT_USAGE;
     }
     const char *dates[3][2] = {{"--from", o.from}, {"--to", o.to}, {"--as-of", o.as_of}};
     for (int i = 0; i < 3; i++)
         if (dates[i][1] && !report_valid_date(dates[i][1])) {
-            fprintf(stderr, "koers-report: %s: not a date YYYY-MM-DD: '%s'\n", dates[i][0],
+            koers_log_error("%s: not a date YYYY-MM-DD: '%s'", dates[i][0],
                     dates[i][1]);
             return EXIT_USAGE;
         }
     if (o.from && o.to && strcmp(o.from, o.to) > 0) {
-        fprintf(stderr, "koers-report: --from %s is after --to %s\n", o.from, o.to);
+        koers_log_error("--from %s is after --to %s", o.from, o.to);
         return EXIT_USAGE;
     }
-    if (o.format == FMT_CSV && !o.out_dir) {
-        fprintf(stderr, "koers-report: --format csv writes one file per measure: give --out DIR\n");
+    if (o.format == FMT_CSV && !o.out_dir && !dump) {
+        koers_log_error("--format csv writes one file per measure: give --out DIR");
         return EXIT_USAGE;
     }
 
+    char errstr[512], *conninfo = NULL;
+    koers_config_t *cfg = koers_config_new("koers-report", report_settings,
+                                           sizeof report_settings / sizeof report_settings[0]);
+    if (!cfg) {
+        koers_log_error("out of memory");
+        return EXIT_USAGE;
+    }
+    int rc = EXIT_USAGE;
+    if ((dbname_flag && koers_config_set_flag(cfg, "dbname", dbname_flag, errstr, sizeof errstr)) ||
+        (log_format_flag &&
+         koers_config_set_flag(cfg, "log.format", log_format_flag, errstr, sizeof errstr)) ||
+        koers_config_resolve(cfg, config_path, errstr, sizeof errstr) != 0 ||
+        !(conninfo = koers_config_conninfo(cfg, "dbname", errstr, sizeof errstr))) {
+        koers_log_error("%s", errstr);
+        goto out;
+    }
+    koers_log_set_format(koers_config_get(cfg, "log.format"));
+    if (dump) {
+        rc = koers_config_dump(cfg, stdout) == 0 ? 0 : EXIT_OUTPUT;
+        goto out;
+    }
+    o.conninfo = conninfo;
     PGconn *conn = PQconnectdb(o.conninfo);
     if (!conn || PQstatus(conn) != CONNECTION_OK) {
-        fprintf(stderr, "koers-report: connecting to PostgreSQL: %s",
-                conn ? PQerrorMessage(conn) : "out of memory\n");
+        koers_log_error("connecting to PostgreSQL: %s",
+                        conn ? PQerrorMessage(conn) : "out of memory");
         PQfinish(conn);
-        return EXIT_DB;
+        rc = EXIT_DB;
+        goto out;
     }
-    int rc = report_run(conn, &o);
+    rc = report_run(conn, &o);
     PQfinish(conn);
+out:
+    free(conninfo);
+    koers_config_free(cfg);
     return rc;
 }

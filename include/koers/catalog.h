@@ -53,8 +53,10 @@ int koers_field_find(const koers_type_t *t, const char *name, size_t len);
 /* Returns the index of symbol sym in enum field f, or -1. */
 int koers_enum_find(const koers_field_t *f, const char *sym, size_t len);
 
-/* Checks a string value against field f's rule (length and characters). Returns 0, or -1
- * with the reason in errstr. Also used for the envelope's source (see koers_source_field). */
+/* Checks a string value against field f's rule (length and characters), and refuses a
+ * value with the shape of a direct identifier (a citizen service number that passes the
+ * eleven-test, a Dutch phone number, a postcode). Returns 0, or -1 with the reason in errstr (which
+ * never repeats the value). Also used for the envelope's source (see koers_source_field). */
 int koers_field_check_string(const koers_field_t *f, const char *s, size_t len,
                              char *errstr, size_t errlen);
 

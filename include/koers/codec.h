@@ -13,10 +13,21 @@ typedef struct koers_codec koers_codec_t;
 
 /* Builds a codec from the embedded schemas. Returns NULL with errstr on failure. */
 koers_codec_t *koers_codec_new(char *errstr, size_t errlen);
+
+/* Builds a codec whose reader schema of each event type t is reader_json[t] (catalogue
+ * order), e.g. a newer version of a schema: a record named after the type, with the
+ * envelope and every catalogue field; a field outside the catalogue needs a default (it is
+ * written with it and ignored when read). Each reader schema is also a known writer schema.
+ * The texts are copied. Returns NULL with errstr on failure. */
+koers_codec_t *koers_codec_new_from(const char *const reader_json[KOERS_EVENT_TYPES],
+                                    char *errstr, size_t errlen);
 void koers_codec_free(koers_codec_t *c);
 
 /* Teaches the codec another writer schema (an older or newer version of an event
- * type's schema) so that messages written with it can be read. Returns 0 or -1. */
+ * type's schema) so that messages written with it can be read. Writer fields the reader
+ * lacks are skipped; reader fields the writer lacks take the reader's default (Avro C does
+ * not apply defaults, so the codec does), and without a default the schema is refused, as
+ * is one that lacks an envelope field. Returns 0, or -1 with the reason in errstr. */
 int koers_codec_add_writer(koers_codec_t *c, const char *json, char *errstr, size_t errlen);
 
 /* Fingerprint of the current schema of type t. */

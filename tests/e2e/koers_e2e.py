@@ -197,6 +197,46 @@ def consume_argv(db, prefix, group, *args):
             *args]
 
 
+LOGFMT_PAIR_RE = re.compile(r'([^\s="]+)=(?:"((?:[^"\\]|\\.)*)"|([^\s"]*))(?:\s+|$)')
+LOGFMT_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+
+
+def parse_logfmt(line):
+    """The key/value pairs of one logfmt line (koers' logger: bare words, or double-quoted
+    values with \\ \" \n \t \r \\uXXXX escapes), or None if the line is not logfmt."""
+    pairs, at = {}, 0
+    line = line.rstrip("\n")
+    while at < len(line):
+        m = LOGFMT_PAIR_RE.match(line, at)
+        if not m:
+            return None
+        key, quoted, bare = m.groups()
+        if quoted is not None:
+            bare = re.sub(r'\\(u[0-9a-fA-F]{4}|.)',
+                          lambda e: chr(int(e.group(1)[1:], 16)) if e.group(1)[0] == "u"
+                          else LOGFMT_ESCAPES.get(e.group(1), "\0"), quoted)
+            if "\0" in bare:
+                return None
+        pairs[key] = bare
+        at = m.end()
+    return pairs if pairs else None
+
+
+def log_records(stderr):
+    """Every koers log line of stderr (logfmt, with ts, level, prog and msg) as a dict."""
+    out = []
+    for line in stderr.splitlines():
+        rec = parse_logfmt(line)
+        if rec and {"ts", "level", "prog", "msg"} <= rec.keys():
+            out.append(rec)
+    return out
+
+
+def log_text(stderr):
+    """The messages of stderr's log lines, one a line, unescaped: what a test matches on."""
+    return "\n".join(r["msg"] for r in log_records(stderr))
+
+
 STORED_RE = re.compile(r"stored (\d+) new event\(s\), (\d+) already present, (\d+) rejected")
 
 

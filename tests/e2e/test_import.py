@@ -154,10 +154,11 @@ def check_bad_files(c, run, key, expected):
         r = k.produce("import", "--key-file", run["keyfile"], "--topic-prefix", run["prefix"], path)
         run["stderr"].append(r.err)
         c.program(f"import bad/{rel} is refused", r, 1)
+        logged = k.log_text(r.err)
         for m in messages:
             rx = re.escape(str(path)) + ":" + m
-            c.ok(f"bad/{rel}: message /{m}/", re.search(rx, r.err) is not None, rx, r.err.strip())
-        errors = [line for line in r.err.splitlines() if ": error: " in line]
+            c.ok(f"bad/{rel}: message /{m}/", re.search(rx, logged) is not None, rx, r.err.strip())
+        errors = [rec for rec in k.log_records(r.err) if rec["level"] == "error"]
         c.equal(f"bad/{rel}: one error line per bad row or file", len(messages), len(errors))
         etype = type_of(path)
         for row in k.read_csv(path):
@@ -171,7 +172,8 @@ def check_bad_files(c, run, key, expected):
                   BAD / "wrong_name")
     c.program("import of the directory bad/wrong_name is refused", r, 1)
     rx = re.escape(str(BAD / "wrong_name")) + r"/contacten\.csv: not named after an event type"
-    c.ok("bad/wrong_name/: message names the misnamed file", re.search(rx, r.err) is not None,
+    c.ok("bad/wrong_name/: message names the misnamed file",
+         re.search(rx, k.log_text(r.err)) is not None,
          rx, r.err.strip())
 
     good = k.expected_from_rows(good_rows, key)

@@ -3,9 +3,11 @@
 
 Creates a fresh database, applies the migrations with `koers-consume --migrate`, loads a small
 fixture the way the consumer stores a batch (INSERT ... ON CONFLICT (event_id) DO NOTHING into
-the koers.* event tables, then SELECT koers.refresh_participants(<the batch's participants>),
-one transaction per batch): a first import, a second batch, late events, corrections, and a
-re-import of the first file. Then it runs the pgTAP files in tests/sql/ (hand-computed
+the koers.* event tables, the rows inserted copied into the session's staging tables, then
+SELECT koers.apply_staged(), one transaction per batch): a first import, a second batch, late
+events, corrections, and a re-import of the first file. Then all of it again in a second
+database with the rebuild hook, SELECT koers.refresh_participants(<the batch's participants>),
+instead of koers.apply_staged(): both must give the same figures. Then it runs the pgTAP files in tests/sql/ (hand-computed
 expectations), checks that koers.refresh_all() rebuilds the same prepared tables, and runs
 koers-report in text, csv and json on the fixture.
 
@@ -32,6 +34,8 @@ from pathlib import Path
 SRC = Path(os.environ.get("KOERS_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 BIN = Path(os.environ.get("KOERS_BIN", SRC / "build"))
 DB = f"koers_measures_{os.getpid()}"
+# The batch hook under test: "apply_staged" (what koers-consume calls) or "refresh_participants".
+HOOK = "apply_staged"
 NS = uuid.UUID("6f1c7f3e-2b1a-4d8e-9c55-0a4b6f3d2e10")
 
 passed = 0
@@ -53,7 +57,8 @@ def pseudonym(name):
     return hashlib.sha256(name.encode()).hexdigest()
 
 
-def psql(sql, db=DB, check_rc=True):
+def psql(sql, db=None, check_rc=True):
+    db = db or DB
     r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-F", "\t", "-d", db],
                        input=sql, text=True, capture_output=True, timeout=600)
     if check_rc and r.returncode != 0:
@@ -193,9 +198,12 @@ def lit(v):
 
 
 def batch_sql(events, extra_late=0):
-    """One consumer batch: inserts that skip known event ids, then the hook, in one transaction."""
+    """One consumer batch: inserts that skip known event ids, then the hook, in one transaction.
+    For apply_staged, the rows inserted are also staged, as koers-consume leaves them."""
     out = ["BEGIN;"]
     for t, cols in COLUMNS.items():
+        if HOOK == "apply_staged":
+            out.append(f"CREATE TEMP TABLE IF NOT EXISTS stage_{t} (LIKE koers.{t}) ON COMMIT DELETE ROWS;")
         rows = [e for e in events if e[0] == t]
         if not rows:
             continue
@@ -205,11 +213,18 @@ def batch_sql(events, extra_late=0):
                 lit(str(uuid.uuid5(NS, key))), lit(pseudonym(who)), lit(at) + "::timestamptz",
                 f"{lit(at)}::timestamptz + interval '{late + extra_late} minutes'", lit(source)]
                 + [lit(f[c]) for c in cols]) + ")")
-        out.append(f"INSERT INTO koers.{t} (event_id, participant, occurred_at, recorded_at, source, "
-                   f"{', '.join(cols)}) VALUES\n  " + ",\n  ".join(values)
-                   + "\nON CONFLICT (event_id) DO NOTHING;")
+        insert = (f"INSERT INTO koers.{t} (event_id, participant, occurred_at, recorded_at, source, "
+                  f"{', '.join(cols)}) VALUES\n  " + ",\n  ".join(values)
+                  + "\nON CONFLICT (event_id) DO NOTHING")
+        if HOOK == "apply_staged":
+            insert = f"WITH ins AS ({insert} RETURNING *) INSERT INTO stage_{t} SELECT * FROM ins"
+        out.append(insert + ";")
     who = sorted({pseudonym(e[2]) for e in events})
-    out.append("SELECT koers.refresh_participants(ARRAY[" + ", ".join(lit(w) for w in who) + "]::text[]);")
+    if HOOK == "apply_staged":
+        out.append("SELECT koers.apply_staged();")
+    else:
+        out.append("SELECT koers.refresh_participants(ARRAY[" + ", ".join(lit(w) for w in who)
+                   + "]::text[]);")
     out.append("COMMIT;")
     return "\n".join(out)
 
@@ -322,13 +337,16 @@ def check_report():
           "koers-report: database failure exits 1 with the server's message", r.stderr)
 
 
-def main():
+def run(hook):
+    """The whole test in a database of its own, with hook as the consumer's batch hook."""
+    global DB, HOOK
+    DB, HOOK = f"koers_measures_{os.getpid()}_{hook}", hook
+    print(f"# batch hook: koers.{hook}")
     subprocess.run(["dropdb", "--if-exists", DB], capture_output=True)
     r = subprocess.run(["createdb", DB], capture_output=True, text=True)
     if r.returncode != 0:
         check(False, "createdb", r.stderr.strip())
-        print(f"{passed} passed, {failed} failed")
-        sys.exit(1)
+        return
     try:
         r = subprocess.run([str(BIN / "koers-consume"), "-d", f"dbname={DB}", "--migrate"],
                            capture_output=True, text=True, timeout=300)
@@ -381,6 +399,11 @@ def main():
             subprocess.run(["dropdb", "--if-exists", DB], capture_output=True)
         else:
             print(f"kept database {DB}")
+
+
+def main():
+    for hook in ("apply_staged", "refresh_participants"):
+        run(hook)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

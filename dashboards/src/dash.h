@@ -1,0 +1,182 @@
+/* koers-dash internals: configuration, and the interface of each module (one file each). */
+#ifndef KOERS_DASH_H
+#define KOERS_DASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#define DASH_COOKIE "koers_session"
+#define DASH_TOKEN_BYTES 32
+#define DASH_TOKEN_HEX (2 * DASH_TOKEN_BYTES)
+#define DASH_BODY_MAX 4096      /* a POST body larger than this is refused (413) */
+#define DASH_PARAM_MAX 64       /* a query parameter value longer than this is refused (400) */
+#define DASH_QUERY_MAX 1024     /* the whole query string */
+
+/* Roles, as bits so that an endpoint can name the roles it serves. */
+enum {
+    DASH_ROLE_EVALUATOR = 1,
+    DASH_ROLE_FUNDER = 2,
+    DASH_ROLE_PARTNER = 4,
+    DASH_ROLE_ADMIN = 8,
+    DASH_ROLE_ANY = 15
+};
+
+typedef struct {
+    const char *conninfo;      /* -d: libpq connection string (the role koers_dash) */
+    char listen_host[64];      /* --listen ADDR:PORT */
+    uint16_t listen_port;
+    const char *static_dir;    /* --static-dir */
+    int session_ttl;           /* --session-ttl seconds: absolute lifetime of a session */
+    int session_idle;          /* --session-idle seconds: idle timeout */
+    int max_connections;       /* --max-connections: concurrent HTTP connections (threads) */
+    int db_pool;               /* --db-connections: PostgreSQL connections */
+    int secure_cookies;        /* --secure-cookies: add Secure (behind TLS) */
+    const char *metrics_token; /* read from --metrics-token-file; NULL: loopback only */
+    const char *brokers;       /* -b / KOERS_BROKERS: for consumer lag in /metrics */
+    const char *group;         /* --group: consumer group whose lag is shown */
+    const struct koers_config *settings; /* all settings, for the Kafka properties (-X) */
+} dash_config_t;
+
+/* ---- db.c: a small pool of PostgreSQL connections, and checked queries. */
+
+typedef struct dash_pool dash_pool_t;
+
+typedef struct {
+    char sqlstate[6];
+    char message[512];
+} dash_dberr_t;
+
+/* Opens size connections with conninfo and checks that they are not a superuser's (the
+ * database decides what each role may read only when koers-dash is an ordinary role).
+ * Returns NULL with errstr on failure. Free with dash_pool_free(). */
+dash_pool_t *dash_pool_new(const char *conninfo, int size, char *errstr, size_t errlen);
+void dash_pool_free(dash_pool_t *pool);
+/* Waits up to timeout_ms for a free connection; NULL on time-out. Give it back with
+ * dash_pool_release(), which rolls back an open transaction and reconnects a broken one. */
+PGconn *dash_pool_acquire(dash_pool_t *pool, int timeout_ms);
+void dash_pool_release(dash_pool_t *pool, PGconn *conn);
+
+/* Runs sql with n text parameters and expects status want. Returns the result (the caller
+ * clears it), or NULL with err filled (SQLSTATE and the server's message). */
+PGresult *dash_db_exec(PGconn *conn, const char *sql, int n, const char *const *params,
+                       ExecStatusType want, dash_dberr_t *err);
+/* BEGIN / COMMIT / ROLLBACK; 0 or -1 with err. */
+int dash_db_command(PGconn *conn, const char *sql, dash_dberr_t *err);
+
+/* ---- render.c: query results as JSON or CSV. */
+
+/* Appends the rows of res as a JSON array of objects (column name: value; numbers as
+ * numbers, booleans, NULL as null) to a jansson array it returns (caller decrefs), or NULL
+ * when out of memory. */
+struct json_t;
+struct json_t *dash_render_json_rows(const PGresult *res);
+/* The rows of res as RFC 4180 CSV with a header row; rows where filter_col (if >= 0) does
+ * not equal filter_val are skipped. Returns a malloc'd string (caller frees) with *len, or
+ * NULL when out of memory. */
+char *dash_render_csv(const PGresult *res, int filter_col, const char *filter_val, size_t *len);
+
+/* ---- ratelimit.c: login throttling per client address and per user name. */
+
+void dash_ratelimit_init(void);
+/* Seconds the caller must still wait before another attempt (0: go ahead). */
+int dash_ratelimit_wait(const char *client, const char *user);
+void dash_ratelimit_failure(const char *client, const char *user);
+void dash_ratelimit_success(const char *client, const char *user);
+
+/* ---- session.c: passwords, session tokens and the session of a request. */
+
+typedef struct {
+    char user[72];
+    char role[16];
+    char organisation[40];
+    char db_role[72];
+    unsigned role_bit; /* DASH_ROLE_* */
+    char token_hash_hex[2 * 32 + 1];
+} dash_user_t;
+
+int dash_session_init(void); /* libsodium and the dummy hash; 0 or -1 */
+/* Hashes a password for storage (Argon2id, crypto_pwhash_str). 0 or -1. */
+int dash_session_hash_password(const char *password, char *out, size_t outlen);
+/* Checks a login against the database; on success makes a session and writes its token
+ * (hex) to token_out. Returns 0 ok, 1 refused (wrong user or password), -1 failure. */
+int dash_session_login(PGconn *conn, const dash_config_t *cfg, const char *user,
+                       const char *password, const char *client, char *token_out,
+                       dash_user_t *who);
+/* The live session of a token (hex, from the cookie): 0 found (who filled), 1 none, -1 db
+ * failure. */
+int dash_session_lookup(PGconn *conn, const char *token_hex, dash_user_t *who);
+void dash_session_logout(PGconn *conn, const char *token_hex, const char *client);
+void dash_session_failed(PGconn *conn, const char *user, const char *client);
+/* Starts the request's transaction as the user: BEGIN, the session and client settings,
+ * SET ROLE to the user's database role. 0 or -1 with err (rolled back). */
+int dash_session_begin(PGconn *conn, const dash_user_t *who, const char *client,
+                       dash_dberr_t *err);
+
+/* ---- assets.c: the pages, scripts and styles, from a fixed list read at start-up. */
+
+typedef struct {
+    const char *path;         /* URL path, e.g. /static/app.js */
+    const char *content_type;
+    int public_;              /* served without a session */
+    unsigned roles;           /* for pages: the roles that may open it */
+    const unsigned char *data;
+    size_t len;
+} dash_asset_t;
+
+/* Loads every asset from static_dir (and the chart library); 0 or -1 with errstr. */
+int dash_assets_load(const char *static_dir, char *errstr, size_t errlen);
+void dash_assets_free(void);
+const dash_asset_t *dash_assets_find(const char *path);
+
+/* ---- http.c: the HTTP server. */
+
+typedef struct dash_resp {
+    int status;
+    const char *content_type;
+    char *body;               /* malloc'd, or NULL with static_body */
+    const void *static_body;
+    size_t len;
+    char location[256];       /* Location header when not empty */
+    char cookie[256];         /* Set-Cookie header when not empty */
+    char disposition[160];    /* Content-Disposition when not empty */
+    int retry_after;          /* Retry-After seconds when > 0 */
+    int cacheable;            /* static assets: may be cached briefly */
+} dash_resp_t;
+
+typedef struct dash_req dash_req_t;
+/* A query parameter of the request (NULL when absent). */
+const char *dash_req_arg(dash_req_t *req, const char *name);
+/* 0 if every query parameter is in allowed (NULL-terminated) and short enough; else -1 and
+ * a reason in why. */
+int dash_req_check_args(dash_req_t *req, const char *const *allowed, char *why, size_t whylen);
+
+int dash_http_start(const dash_config_t *cfg, dash_pool_t *pool, char *errstr, size_t errlen);
+void dash_http_stop(void);
+
+/* Response helpers (the body is copied). */
+void dash_resp_text(dash_resp_t *r, int status, const char *content_type, const char *text);
+void dash_resp_json_error(dash_resp_t *r, int status, const char *code, const char *message);
+
+/* ---- api.c: the JSON and CSV API over schema dash. */
+
+/* Serves GET /api/<name>[.csv] for who (logged in). */
+void dash_api_handle(PGconn *conn, const dash_user_t *who, const char *client, const char *name,
+                     dash_req_t *req, dash_resp_t *resp);
+
+/* ---- metrics.c: Prometheus text format. */
+
+void dash_metrics_init(const dash_config_t *cfg);
+void dash_metrics_free(void);
+/* Records one request: a route label (from a fixed set), its status and its duration. */
+void dash_metrics_observe(const char *route, int status, double seconds);
+void dash_metrics_login_failure(void);
+/* The exposition (text format 0.0.4); malloc'd, caller frees; NULL on failure. */
+char *dash_metrics_render(PGconn *conn, size_t *len);
+
+/* ---- user.c: koers-dash user add|passwd|disable|enable|delete|list. */
+
+int dash_user_main(int argc, char **argv, const char *conninfo);
+
+#endif

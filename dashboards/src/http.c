@@ -1,0 +1,594 @@
+/* The HTTP server (libmicrohttpd, a thread per connection, bounded): routes, sessions from
+ * cookies, the login form, security headers on every response. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "dash.h"
+#include "koers/log.h"
+
+#define HTTP_POOL_WAIT_MS 10000
+#define HTTP_URL_MAX 256
+#define HTTP_ARGS_MAX 16
+
+/* No inline script or style anywhere: the pages load their code and styles from 'self'. */
+#define HTTP_CSP                                                                                   \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "             \
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+struct dash_req {
+    struct MHD_Connection *conn;
+    struct timespec start;
+    const char *route; /* metrics label: a constant string */
+    int status;
+    char client[64];
+    char *body;
+    size_t body_len;
+    int body_too_big;
+};
+
+static struct MHD_Daemon *http_daemon;
+static const dash_config_t *http_cfg;
+static dash_pool_t *http_pool;
+
+/* ------------------------------------------------------------------ responses */
+
+void dash_resp_text(dash_resp_t *r, int status, const char *content_type, const char *text)
+{
+    free(r->body);
+    r->status = status;
+    r->content_type = content_type;
+    r->static_body = NULL;
+    r->body = strdup(text);
+    r->len = r->body ? strlen(r->body) : 0;
+}
+
+void dash_resp_json_error(dash_resp_t *r, int status, const char *code, const char *message)
+{
+    char buf[1024], esc[700];
+    size_t j = 0;
+    for (const char *s = message; *s && j + 7 < sizeof esc; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            esc[j++] = '\\';
+            esc[j++] = (char)ch;
+        } else if (ch < 0x20) {
+            j += (size_t)snprintf(esc + j, sizeof esc - j, "\\u%04x", ch);
+        } else {
+            esc[j++] = (char)ch;
+        }
+    }
+    esc[j] = '\0';
+    snprintf(buf, sizeof buf, "{\"error\":\"%s\",\"message\":\"%s\"}", code, esc);
+    dash_resp_text(r, status, "application/json; charset=utf-8", buf);
+}
+
+static void http_redirect(dash_resp_t *r, const char *location)
+{
+    dash_resp_text(r, 303, "text/plain; charset=utf-8", "See Other\n");
+    snprintf(r->location, sizeof r->location, "%s", location);
+}
+
+static enum MHD_Result http_queue(dash_req_t *req, dash_resp_t *r)
+{
+    struct MHD_Response *m;
+    if (r->static_body)
+        m = MHD_create_response_from_buffer(r->len, (void *)r->static_body, MHD_RESPMEM_PERSISTENT);
+    else
+        m = MHD_create_response_from_buffer(r->len, r->body ? r->body : "",
+                                            r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!m) {
+        free(r->body);
+        return MHD_NO;
+    }
+    r->body = NULL; /* MHD owns it now */
+    MHD_add_response_header(m, "Content-Type", r->content_type ? r->content_type : "text/plain");
+    MHD_add_response_header(m, "Content-Security-Policy", HTTP_CSP);
+    MHD_add_response_header(m, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(m, "X-Frame-Options", "DENY");
+    MHD_add_response_header(m, "Referrer-Policy", "same-origin");
+    MHD_add_response_header(m, "Cross-Origin-Opener-Policy", "same-origin");
+    MHD_add_response_header(m, "Cross-Origin-Resource-Policy", "same-origin");
+    MHD_add_response_header(m, "Permissions-Policy", "camera=(), microphone=(), geolocation=()");
+    MHD_add_response_header(m, "Cache-Control", r->cacheable ? "private, max-age=300" : "no-store");
+    if (http_cfg->secure_cookies)
+        MHD_add_response_header(m, "Strict-Transport-Security", "max-age=31536000");
+    if (r->location[0])
+        MHD_add_response_header(m, "Location", r->location);
+    if (r->cookie[0])
+        MHD_add_response_header(m, "Set-Cookie", r->cookie);
+    if (r->disposition[0])
+        MHD_add_response_header(m, "Content-Disposition", r->disposition);
+    if (r->retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", r->retry_after);
+        MHD_add_response_header(m, "Retry-After", ra);
+    }
+    req->status = r->status;
+    enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)r->status, m);
+    MHD_destroy_response(m);
+    return ret;
+}
+
+/* ------------------------------------------------------------------ request helpers */
+
+const char *dash_req_arg(dash_req_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+typedef struct {
+    const char *const *allowed;
+    char *why;
+    size_t whylen;
+    int count, bad;
+} http_argcheck_t;
+
+static enum MHD_Result http_check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    http_argcheck_t *c = cls;
+    if (++c->count > HTTP_ARGS_MAX) {
+        snprintf(c->why, c->whylen, "too many parameters");
+        c->bad = 1;
+        return MHD_NO;
+    }
+    int known = 0;
+    for (const char *const *a = c->allowed; *a; a++)
+        if (strcmp(*a, key) == 0)
+            known = 1;
+    if (!known) {
+        snprintf(c->why, c->whylen, "unknown parameter");
+        c->bad = 1;
+        return MHD_NO;
+    }
+    if (value && strlen(value) > DASH_PARAM_MAX) {
+        snprintf(c->why, c->whylen, "parameter %.32s is too long", key);
+        c->bad = 1;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+int dash_req_check_args(dash_req_t *req, const char *const *allowed, char *why, size_t whylen)
+{
+    http_argcheck_t c = {allowed, why, whylen, 0, 0};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, http_check_arg, &c);
+    return c.bad ? -1 : 0;
+}
+
+static void http_client(struct MHD_Connection *conn, char *out, size_t outlen)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, outlen, "unknown");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)outlen);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)outlen);
+}
+
+static int http_is_loopback(const char *client)
+{
+    return strncmp(client, "127.", 4) == 0 || strcmp(client, "::1") == 0 ||
+           strncmp(client, "::ffff:127.", 11) == 0;
+}
+
+/* Decodes one application/x-www-form-urlencoded value in place. */
+static void http_urldecode(char *s)
+{
+    char *o = s;
+    for (; *s; s++) {
+        if (*s == '+') {
+            *o++ = ' ';
+        } else if (*s == '%' && s[1] && s[2]) {
+            char hex[3] = {s[1], s[2], 0};
+            char *end;
+            long v = strtol(hex, &end, 16);
+            if (*end == '\0' && v > 0) {
+                *o++ = (char)v;
+                s += 2;
+            } else {
+                *o++ = *s;
+            }
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = '\0';
+}
+
+/* The value of field name in a urlencoded body (copied, decoded), or empty. */
+static void http_form_field(const char *body, const char *name, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    size_t nl = strlen(name);
+    for (const char *p = body; p && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        if (len > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            size_t vl = len - nl - 1;
+            if (vl >= outlen)
+                vl = outlen - 1;
+            memcpy(out, p + nl + 1, vl);
+            out[vl] = '\0';
+            http_urldecode(out);
+            return;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+}
+
+static int http_wants_json(dash_req_t *req)
+{
+    const char *accept = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Accept");
+    return accept && strstr(accept, "application/json") && !strstr(accept, "text/html");
+}
+
+/* A POST from another site carries an Origin (or Sec-Fetch-Site) that is not ours: refuse
+ * it. (Cookies are SameSite=Strict too; this also covers login forms posted cross-site.) */
+static int http_same_origin(dash_req_t *req)
+{
+    const char *site = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
+        return 0;
+    const char *origin = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Origin");
+    const char *host = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Host");
+    if (!origin || strcmp(origin, "null") == 0)
+        return origin == NULL;
+    if (!host)
+        return 0;
+    const char *sep = strstr(origin, "://");
+    return sep && strcmp(sep + 3, host) == 0;
+}
+
+static void http_cookie(dash_resp_t *r, const char *value, int max_age)
+{
+    snprintf(r->cookie, sizeof r->cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s",
+             DASH_COOKIE, value, max_age, http_cfg->secure_cookies ? "; Secure" : "");
+}
+
+/* ------------------------------------------------------------------ routes */
+
+static void http_login(dash_req_t *req, dash_resp_t *resp)
+{
+    int json = http_wants_json(req);
+    if (req->body_too_big) {
+        dash_resp_json_error(resp, 413, "too_large", "the form is too large");
+        return;
+    }
+    char user[128], password[512];
+    http_form_field(req->body ? req->body : "", "user", user, sizeof user);
+    http_form_field(req->body ? req->body : "", "password", password, sizeof password);
+    int wait = dash_ratelimit_wait(req->client, user);
+    if (wait > 0) {
+        koers_log_warn("login throttled for %s (user %.64s): %d s", req->client, user, wait);
+        if (json)
+            dash_resp_json_error(resp, 429, "too_many_attempts", "too many failed logins; wait");
+        else
+            http_redirect(resp, "/login?error=wait");
+        resp->retry_after = wait;
+        return;
+    }
+    if (!user[0] || !password[0] || strlen(user) > 64) {
+        if (json)
+            dash_resp_json_error(resp, 401, "login_failed", "user name or password is wrong");
+        else
+            http_redirect(resp, "/login?error=1");
+        return;
+    }
+    PGconn *conn = dash_pool_acquire(http_pool, HTTP_POOL_WAIT_MS);
+    if (!conn) {
+        dash_resp_json_error(resp, 503, "busy", "the server is busy; try again");
+        return;
+    }
+    char token[DASH_TOKEN_HEX + 1];
+    dash_user_t who;
+    int rc = dash_session_login(conn, http_cfg, user, password, req->client, token, &who);
+    memset(password, 0, sizeof password);
+    if (rc == 1) {
+        dash_session_failed(conn, user, req->client);
+        dash_ratelimit_failure(req->client, user);
+        dash_metrics_login_failure();
+        koers_log_info("login refused for user %.64s from %s", user, req->client);
+    }
+    dash_pool_release(http_pool, conn);
+    if (rc < 0) {
+        dash_resp_json_error(resp, 500, "internal", "the login could not be checked");
+    } else if (rc == 1) {
+        if (json)
+            dash_resp_json_error(resp, 401, "login_failed", "user name or password is wrong");
+        else
+            http_redirect(resp, "/login?error=1");
+    } else {
+        dash_ratelimit_success(req->client, user);
+        koers_log_info("login: user %s (%s) from %s", who.user, who.role, req->client);
+        if (json) {
+            char buf[256];
+            snprintf(buf, sizeof buf, "{\"user\":\"%s\",\"role\":\"%s\"}", who.user, who.role);
+            dash_resp_text(resp, 200, "application/json; charset=utf-8", buf);
+        } else {
+            http_redirect(resp, "/");
+        }
+        http_cookie(resp, token, http_cfg->session_ttl);
+    }
+}
+
+static void http_logout(dash_req_t *req, dash_resp_t *resp)
+{
+    const char *token = MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, DASH_COOKIE);
+    if (token) {
+        PGconn *conn = dash_pool_acquire(http_pool, HTTP_POOL_WAIT_MS);
+        if (conn) {
+            dash_session_logout(conn, token, req->client);
+            dash_pool_release(http_pool, conn);
+        }
+    }
+    if (http_wants_json(req))
+        dash_resp_text(resp, 200, "application/json; charset=utf-8", "{\"logged_out\":true}");
+    else
+        http_redirect(resp, "/login?logged_out=1");
+    http_cookie(resp, "", 0);
+}
+
+static void http_metrics(dash_req_t *req, dash_resp_t *resp)
+{
+    if (http_cfg->metrics_token) {
+        const char *auth = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
+        if (!auth || strncmp(auth, "Bearer ", 7) != 0 || strcmp(auth + 7, http_cfg->metrics_token) != 0) {
+            dash_resp_text(resp, 401, "text/plain; charset=utf-8", "a bearer token is required\n");
+            return;
+        }
+    } else if (!http_is_loopback(req->client)) {
+        dash_resp_text(resp, 403, "text/plain; charset=utf-8",
+                       "metrics are served to loopback only (or set --metrics-token-file)\n");
+        return;
+    }
+    PGconn *conn = dash_pool_acquire(http_pool, HTTP_POOL_WAIT_MS);
+    if (!conn) {
+        dash_resp_text(resp, 503, "text/plain; charset=utf-8", "busy\n");
+        return;
+    }
+    size_t len = 0;
+    char *text = dash_metrics_render(conn, &len);
+    dash_pool_release(http_pool, conn);
+    if (!text) {
+        dash_resp_text(resp, 500, "text/plain; charset=utf-8", "metrics failed\n");
+        return;
+    }
+    free(resp->body);
+    resp->status = 200;
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    resp->body = text;
+    resp->len = len;
+}
+
+static void http_asset(dash_resp_t *resp, const dash_asset_t *a, int status)
+{
+    resp->status = status;
+    resp->content_type = a->content_type;
+    resp->static_body = a->data;
+    resp->len = a->len;
+    resp->cacheable = strncmp(a->path, "/static/", 8) == 0;
+}
+
+static void http_route(dash_req_t *req, const char *url, const char *method, dash_resp_t *resp)
+{
+    int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    int post = strcmp(method, "POST") == 0;
+    if (strlen(url) > HTTP_URL_MAX) {
+        req->route = "other";
+        dash_resp_text(resp, 414, "text/plain; charset=utf-8", "URI too long\n");
+        return;
+    }
+    if (strcmp(url, "/healthz") == 0) {
+        req->route = "healthz";
+        dash_resp_text(resp, 200, "text/plain; charset=utf-8", "ok\n");
+        return;
+    }
+    if (strcmp(url, "/metrics") == 0 && get) {
+        req->route = "metrics";
+        http_metrics(req, resp);
+        return;
+    }
+    if ((strcmp(url, "/login") == 0 && post) || (strcmp(url, "/logout") == 0 && post)) {
+        int login = strcmp(url, "/login") == 0;
+        req->route = login ? "login" : "logout";
+        if (!http_same_origin(req)) {
+            dash_resp_text(resp, 403, "text/plain; charset=utf-8", "cross-site request refused\n");
+            return;
+        }
+        if (login)
+            http_login(req, resp);
+        else
+            http_logout(req, resp);
+        return;
+    }
+
+    int api = strncmp(url, "/api/", 5) == 0;
+    const dash_asset_t *asset = api ? NULL : dash_assets_find(url);
+    req->route = api ? "api" : asset ? (strncmp(url, "/static/", 8) == 0 ? "static" : "page") : "other";
+    if (!api && !asset) {
+        dash_resp_text(resp, 404, "text/plain; charset=utf-8", "Not Found\n");
+        return;
+    }
+    if (!get) {
+        dash_resp_text(resp, 405, "text/plain; charset=utf-8", "Method Not Allowed\n");
+        return;
+    }
+    if (asset && asset->public_) {
+        http_asset(resp, asset, 200);
+        return;
+    }
+
+    /* Everything else needs a live session. */
+    const char *token = MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, DASH_COOKIE);
+    PGconn *conn = dash_pool_acquire(http_pool, HTTP_POOL_WAIT_MS);
+    if (!conn) {
+        dash_resp_json_error(resp, 503, "busy", "the server is busy; try again");
+        return;
+    }
+    dash_user_t who;
+    int found = token ? dash_session_lookup(conn, token, &who) : 1;
+    if (found != 0) {
+        dash_pool_release(http_pool, conn);
+        if (found < 0)
+            dash_resp_json_error(resp, 500, "internal", "the session could not be checked");
+        else if (api || !strncmp(url, "/static/", 8))
+            dash_resp_json_error(resp, 401, "no_session", "log in first");
+        else
+            http_redirect(resp, "/login");
+        if (found > 0 && token)
+            http_cookie(resp, "", 0);
+        return;
+    }
+    if (api) {
+        if (strncmp(url + 5, "users", 5) == 0 || strncmp(url + 5, "audit", 5) == 0)
+            req->route = "api_admin";
+        else if (strncmp(url + 5, "timeline", 8) == 0 || strncmp(url + 5, "participants", 12) == 0)
+            req->route = "api_microdata";
+        dash_api_handle(conn, &who, req->client, url + 5, req, resp);
+    } else if (!(asset->roles & who.role_bit)) {
+        const dash_asset_t *denied = dash_assets_find("/denied");
+        http_asset(resp, denied, 403);
+        koers_log_info("user %s (%s) refused page %s", who.user, who.role, url);
+    } else {
+        http_asset(resp, asset, 200);
+    }
+    dash_pool_release(http_pool, conn);
+}
+
+/* ------------------------------------------------------------------ libmicrohttpd glue */
+
+static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                    const char *method, const char *version,
+                                    const char *upload_data, size_t *upload_data_size,
+                                    void **con_cls)
+{
+    (void)cls;
+    (void)version;
+    dash_req_t *req = *con_cls;
+    if (!req) {
+        req = calloc(1, sizeof *req);
+        if (!req)
+            return MHD_NO;
+        req->conn = conn;
+        req->route = "other";
+        clock_gettime(CLOCK_MONOTONIC, &req->start);
+        http_client(conn, req->client, sizeof req->client);
+        *con_cls = req;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (req->body_len + *upload_data_size > DASH_BODY_MAX) {
+            req->body_too_big = 1;
+        } else if (!req->body_too_big) {
+            char *b = realloc(req->body, req->body_len + *upload_data_size + 1);
+            if (!b)
+                return MHD_NO;
+            memcpy(b + req->body_len, upload_data, *upload_data_size);
+            req->body = b;
+            req->body_len += *upload_data_size;
+            req->body[req->body_len] = '\0';
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    dash_resp_t resp;
+    memset(&resp, 0, sizeof resp);
+    http_route(req, url, method, &resp);
+    if (!resp.status)
+        dash_resp_text(&resp, 500, "text/plain; charset=utf-8", "Internal Server Error\n");
+    return http_queue(req, &resp);
+}
+
+static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                           enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    dash_req_t *req = *con_cls;
+    if (!req)
+        return;
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    double secs = (double)(end.tv_sec - req->start.tv_sec) +
+                  (double)(end.tv_nsec - req->start.tv_nsec) / 1e9;
+    dash_metrics_observe(req->route, req->status, secs);
+    free(req->body);
+    free(req);
+    *con_cls = NULL;
+}
+
+static void http_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char buf[512];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    size_t n = strlen(buf);
+    while (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    koers_log_warn("http: %s", buf);
+}
+
+int dash_http_start(const dash_config_t *cfg, dash_pool_t *pool, char *errstr, size_t errlen)
+{
+    http_cfg = cfg;
+    http_pool = pool;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_ERROR_LOG;
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, cfg->listen_host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons(cfg->listen_port);
+    } else if (inet_pton(AF_INET6, cfg->listen_host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(cfg->listen_port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        snprintf(errstr, errlen, "--listen: %s is not an IPv4 or IPv6 address", cfg->listen_host);
+        return -1;
+    }
+    http_daemon = MHD_start_daemon(
+        flags, cfg->listen_port, NULL, NULL, http_handler, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+        MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
+        MHD_OPTION_END);
+    if (!http_daemon) {
+        snprintf(errstr, errlen, "cannot listen on %s:%u (in use, or not an address here?)",
+                 cfg->listen_host, (unsigned)cfg->listen_port);
+        return -1;
+    }
+    return 0;
+}
+
+void dash_http_stop(void)
+{
+    if (http_daemon) {
+        MHD_stop_daemon(http_daemon);
+        http_daemon = NULL;
+    }
+}

@@ -1,0 +1,330 @@
+/* koers-dash: the dashboards for evaluators, funders and partner organisations (HTTP server),
+ * and `koers-dash user ...` to manage their users. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include <microhttpd.h>
+
+#include "dash.h"
+#include "koers/config.h"
+#include "koers/log.h"
+
+#ifndef KOERS_DASH_STATIC_INSTALLED
+#define KOERS_DASH_STATIC_INSTALLED "/usr/local/share/koers/dashboards/static"
+#endif
+#ifndef KOERS_DASH_STATIC_SOURCE
+#define KOERS_DASH_STATIC_SOURCE "dashboards/static"
+#endif
+
+static volatile sig_atomic_t main_stop;
+
+static void main_on_signal(int sig)
+{
+    if (main_stop)
+        _exit(128 + sig); /* a second signal: stop at once */
+    main_stop = 1;
+}
+
+static char *main_read_token(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char buf[256];
+    char *ok = fgets(buf, sizeof buf, f);
+    fclose(f);
+    if (!ok)
+        return NULL;
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return strlen(buf) >= 16 ? strdup(buf) : NULL;
+}
+
+static const char *main_static_dir(const char *given)
+{
+    struct stat st;
+    if (given)
+        return given;
+    if (stat(KOERS_DASH_STATIC_INSTALLED "/app.html", &st) == 0)
+        return KOERS_DASH_STATIC_INSTALLED;
+    return KOERS_DASH_STATIC_SOURCE;
+}
+
+static void main_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: koers-dash [OPTION]...\n"
+            "       koers-dash [-d CONNINFO] user add|passwd|disable|enable|delete|list ...\n"
+            "Serve koers' dashboards (pages and a JSON/CSV API over schema dash) to logged-in\n"
+            "evaluators, funders, partner organisations and admins. PostgreSQL decides what each\n"
+            "role may read and suppresses small cells; koers-dash connects as koers_dash.\n"
+            "\n"
+            "Options ([the key in a --config file]):\n"
+            "  -c, --config FILE          key=value settings (default: $KOERS_CONFIG)\n"
+            "      --dump-config          print the effective settings (secrets redacted) and exit\n"
+            "  -d, --dbname CONNINFO      libpq connection string [dbname] (default: PG* environment);\n"
+            "                             the role must be koers_dash, never a superuser\n"
+            "      --listen ADDR:PORT     address to serve on [listen] (127.0.0.1:8080; [::1]:8080)\n"
+            "      --static-dir DIR       pages and scripts [static.dir] (installed, else source tree)\n"
+            "      --session-ttl SECONDS  a session's lifetime [session.ttl] (28800: 8 hours)\n"
+            "      --session-idle SECONDS idle time that ends a session [session.idle] (1800)\n"
+            "      --max-connections N    concurrent HTTP connections [max.connections] (64)\n"
+            "      --db-connections N     PostgreSQL connections [db.connections] (4)\n"
+            "      --secure-cookies       Secure cookies and HSTS, behind TLS [secure.cookies=true]\n"
+            "      --metrics-token-file F /metrics needs 'Authorization: Bearer <token in F>'\n"
+            "                             [metrics.token.file]; without it, loopback clients only\n"
+            "  -b, --brokers LIST         Kafka brokers, for consumer lag in /metrics [brokers]\n"
+            "                             (default: $KOERS_BROKERS; without them, no lag)\n"
+            "  -g, --group GROUP          consumer group whose lag is shown [group] (koers)\n"
+            "  -X KEY=VALUE               librdkafka property for the lag query [kafka.KEY]\n"
+            "      --log-format FORMAT    logfmt or json [log.format]\n"
+            "  -h, --help                 show this help\n"
+            "  -V, --version              show the version\n"
+            "\n"
+            "koers-dash user --help tells how to manage users.\n"
+            "Exit status: 0 stopped by SIGINT or SIGTERM; 1 could not start; 2 usage or\n"
+            "configuration error.\n");
+}
+
+/* ADDR:PORT, [IPv6]:PORT. */
+static int main_listen(const char *s, dash_config_t *cfg)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s)
+        return -1;
+    const char *host = s;
+    size_t hl = (size_t)(colon - s);
+    if (s[0] == '[') {
+        if (hl < 3 || s[hl - 1] != ']')
+            return -1;
+        host = s + 1;
+        hl -= 2;
+    }
+    if (hl >= sizeof cfg->listen_host)
+        return -1;
+    memcpy(cfg->listen_host, host, hl);
+    cfg->listen_host[hl] = '\0';
+    char *end;
+    long v = strtol(colon + 1, &end, 10);
+    if (*end || v < 1 || v > 65535)
+        return -1;
+    cfg->listen_port = (uint16_t)v;
+    return 0;
+}
+
+static const char *const main_bools[] = {"true", "false", NULL};
+
+/* What a configuration file (-c), the environment or a flag may set; see --dump-config. */
+static const koers_setting_t main_settings[] = {
+    {"dbname", "--dbname", NULL, "", KOERS_SETTING_CONNINFO, 0, 0, 0, NULL},
+    {"listen", "--listen", "KOERS_DASH_LISTEN", "127.0.0.1:8080", KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"static.dir", "--static-dir", "KOERS_DASH_STATIC_DIR", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"session.ttl", "--session-ttl", NULL, "28800", KOERS_SETTING_INT, 60, 86400, 0, NULL},
+    {"session.idle", "--session-idle", NULL, "1800", KOERS_SETTING_INT, 60, 86400, 0, NULL},
+    {"max.connections", "--max-connections", NULL, "64", KOERS_SETTING_INT, 1, 1024, 0, NULL},
+    {"db.connections", "--db-connections", NULL, "4", KOERS_SETTING_INT, 1, 64, 0, NULL},
+    {"secure.cookies", "--secure-cookies", NULL, "false", KOERS_SETTING_TEXT, 0, 0, 0, main_bools},
+    {"metrics.token.file", "--metrics-token-file", NULL, NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"brokers", "--brokers", "KOERS_BROKERS", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"group", "--group", "KOERS_GROUP", "koers", KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"log.format", "--log-format", KOERS_LOG_FORMAT_ENV, "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
+     koers_log_formats},
+};
+
+enum { O_LISTEN = 256, O_STATIC, O_TTL, O_IDLE, O_MAXCONN, O_DBCONN, O_SECURE, O_TOKEN, O_DUMP,
+       O_LOGFMT };
+
+/* Parses the command line into settings. Returns -1 to go on, or an exit status. */
+static int main_options(int argc, char **argv, koers_config_t *settings, const char **config_path,
+                        int *dump)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"dump-config", no_argument, NULL, O_DUMP},
+        {"dbname", required_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"static-dir", required_argument, NULL, O_STATIC},
+        {"session-ttl", required_argument, NULL, O_TTL},
+        {"session-idle", required_argument, NULL, O_IDLE},
+        {"max-connections", required_argument, NULL, O_MAXCONN},
+        {"db-connections", required_argument, NULL, O_DBCONN},
+        {"secure-cookies", no_argument, NULL, O_SECURE},
+        {"metrics-token-file", required_argument, NULL, O_TOKEN},
+        {"brokers", required_argument, NULL, 'b'},
+        {"group", required_argument, NULL, 'g'},
+        {"log-format", required_argument, NULL, O_LOGFMT},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    char errstr[512];
+    int c;
+    /* "+": stop at the first word that is not an option (the user command). */
+    while ((c = getopt_long(argc, argv, "+c:d:b:g:X:hV", opts, NULL)) != -1) {
+        const char *name = NULL, *value = optarg;
+        switch (c) {
+        case 'c': *config_path = optarg; break;
+        case O_DUMP: *dump = 1; break;
+        case 'd': name = "dbname"; break;
+        case O_LISTEN: name = "listen"; break;
+        case O_STATIC: name = "static.dir"; break;
+        case O_TTL: name = "session.ttl"; break;
+        case O_IDLE: name = "session.idle"; break;
+        case O_MAXCONN: name = "max.connections"; break;
+        case O_DBCONN: name = "db.connections"; break;
+        case O_SECURE: name = "secure.cookies"; value = "true"; break;
+        case O_TOKEN: name = "metrics.token.file"; break;
+        case 'b': name = "brokers"; break;
+        case 'g': name = "group"; break;
+        case O_LOGFMT: name = "log.format"; break;
+        case 'X':
+            if (koers_config_set_x(settings, optarg, errstr, sizeof errstr) != 0) {
+                koers_log_error("%s", errstr);
+                return 2;
+            }
+            break;
+        case 'h': main_usage(stdout); return 0;
+        case 'V':
+            printf("koers-dash %s (libmicrohttpd %s, libsodium %s, libpq %d)\n", KOERS_VERSION,
+                   MHD_get_version(), sodium_version_string(), PQlibVersion());
+            return 0;
+        default: main_usage(stderr); return 2;
+        }
+        if (name && koers_config_set_flag(settings, name, value, errstr, sizeof errstr) != 0) {
+            koers_log_error("%s", errstr);
+            return 2;
+        }
+    }
+    return -1;
+}
+
+/* Serves until SIGINT or SIGTERM. Returns the exit status. */
+static int main_serve(dash_config_t *cfg, const char *static_dir)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = main_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char errstr[1024];
+    const char *dir = main_static_dir(static_dir);
+    if (dash_assets_load(dir, errstr, sizeof errstr) != 0) {
+        koers_log_error("%s", errstr);
+        dash_assets_free();
+        return 1;
+    }
+    if (dash_session_init() != 0) {
+        koers_log_error("password hashing could not start");
+        dash_assets_free();
+        return 1;
+    }
+    dash_ratelimit_init();
+    dash_pool_t *pool = dash_pool_new(cfg->conninfo, cfg->db_pool, errstr, sizeof errstr);
+    if (!pool) {
+        koers_log_error("%s", errstr);
+        dash_assets_free();
+        return 1;
+    }
+    dash_metrics_init(cfg);
+    if (dash_http_start(cfg, pool, errstr, sizeof errstr) != 0) {
+        koers_log_error("%s", errstr);
+        dash_metrics_free();
+        dash_pool_free(pool);
+        dash_assets_free();
+        return 1;
+    }
+    int v6 = strchr(cfg->listen_host, ':') != NULL;
+    koers_log_info("serving http://%s%s%s:%u/ (pages from %s)", v6 ? "[" : "", cfg->listen_host,
+                   v6 ? "]" : "", (unsigned)cfg->listen_port, dir);
+    while (!main_stop) {
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    koers_log_info("stopping");
+    dash_http_stop();
+    dash_metrics_free();
+    dash_pool_free(pool);
+    dash_assets_free();
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    char errstr[1024];
+    const char *config_path = NULL;
+    int dump = 0;
+    koers_config_t *settings = koers_config_new("koers-dash", main_settings,
+                                                sizeof main_settings / sizeof main_settings[0]);
+    if (!settings) {
+        koers_log_error("out of memory");
+        return 1;
+    }
+    int rc = main_options(argc, argv, settings, &config_path, &dump);
+    char *conninfo = NULL;
+    if (rc < 0 && (koers_config_resolve(settings, config_path, errstr, sizeof errstr) != 0 ||
+                   !(conninfo = koers_config_conninfo(settings, "dbname", errstr, sizeof errstr)))) {
+        koers_log_error("%s", errstr);
+        rc = 2;
+    }
+    if (rc < 0) {
+        koers_log_set_format(koers_config_get(settings, "log.format"));
+        if (sodium_init() < 0) {
+            koers_log_error("libsodium could not start");
+            rc = 1;
+        }
+    }
+    if (rc < 0 && optind < argc) {
+        if (strcmp(argv[optind], "user") == 0) {
+            rc = dash_user_main(argc - optind, argv + optind, conninfo);
+        } else {
+            fprintf(stderr, "koers-dash: unknown command %s\n", argv[optind]);
+            main_usage(stderr);
+            rc = 2;
+        }
+    }
+    if (rc < 0 && dump)
+        rc = koers_config_dump(settings, stdout) == 0 ? 0 : 1;
+    if (rc < 0) {
+        dash_config_t cfg = {
+            .conninfo = conninfo,
+            .session_ttl = (int)koers_config_get_long(settings, "session.ttl"),
+            .session_idle = (int)koers_config_get_long(settings, "session.idle"),
+            .max_connections = (int)koers_config_get_long(settings, "max.connections"),
+            .db_pool = (int)koers_config_get_long(settings, "db.connections"),
+            .secure_cookies = strcmp(koers_config_get(settings, "secure.cookies"), "true") == 0,
+            .brokers = koers_config_get(settings, "brokers"),
+            .group = koers_config_get(settings, "group"),
+            .settings = settings,
+        };
+        const char *listen = koers_config_get(settings, "listen");
+        const char *token_file = koers_config_get(settings, "metrics.token.file");
+        if (main_listen(listen, &cfg) != 0) {
+            koers_log_error("listen: '%s' is not ADDR:PORT, e.g. 127.0.0.1:8080", listen);
+            rc = 2;
+        } else if (cfg.session_idle > cfg.session_ttl) {
+            koers_log_error("session.idle (%d) cannot exceed session.ttl (%d)", cfg.session_idle,
+                            cfg.session_ttl);
+            rc = 2;
+        } else if (token_file && !(cfg.metrics_token = main_read_token(token_file))) {
+            koers_log_error("%s must hold a token of at least 16 characters", token_file);
+            rc = 2;
+        } else {
+            rc = main_serve(&cfg, koers_config_get(settings, "static.dir"));
+        }
+        free((char *)cfg.metrics_token);
+    }
+    free(conninfo);
+    koers_config_free(settings);
+    return rc;
+}

@@ -1,0 +1,434 @@
+/* koers dashboards: one renderer per page; each turns the API's cells into key figures, charts
+ * and the tables behind them. */
+'use strict';
+(function () {
+  const K = window.K;
+  const t = K.t;
+
+  const DOMAINS = {
+    participation: ['daytime_activity', 'work', 'social_contact', 'family', 'pet', 'leisure'],
+    living_environment: ['housing', 'finances', 'safety_justice', 'self_care'],
+    continuity_of_support: ['physical_health', 'mental_health', 'addiction'],
+    unclassified: ['other'],
+  };
+  const CORNERS = Object.keys(DOMAINS);
+  const STATUSES = ['achieved', 'open', 'revised', 'abandoned'];
+  const PERIODS = ['before', 'during'];
+  const byMonth = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+  const isMonth = (s) => /^\d{4}-\d{2}$/.test(s);
+
+  const grid = (main) => main.appendChild(K.el('div', { class: 'grid' }));
+  const axisFmt = (kind) => ({ callback: (v) => K.fmt(v, kind) });
+  const tooltipFmt = (kind) => ({ callbacks: { label: (ctx) => ctx.dataset.label + ': ' + (ctx.raw === null ? K.supText() : K.fmt(ctx.parsed[ctx.chart.options.indexAxis === 'y' ? 'x' : 'y'], kind)) } });
+
+  /* A bar chart of series (datasets) over categories (labels). */
+  function bars(labels, datasets, kind, opts) {
+    opts = opts || {};
+    return {
+      type: 'bar',
+      data: { labels, datasets },
+      options: {
+        indexAxis: opts.horizontal ? 'y' : 'x',
+        scales: {
+          [opts.horizontal ? 'x' : 'y']: { beginAtZero: true, stacked: !!opts.stacked, ticks: axisFmt(kind), grid: { color: '#e5e7eb' } },
+          [opts.horizontal ? 'y' : 'x']: { stacked: !!opts.stacked, grid: { display: false } },
+        },
+        plugins: { legend: { display: datasets.length > 1, position: 'bottom' }, tooltip: tooltipFmt(kind) },
+      },
+    };
+  }
+  const ds = (label, data, color, extra) => Object.assign({ label, data, backgroundColor: color, borderColor: color }, extra || {});
+
+  /* A breakdown before versus during (series = the kinds, with a total series). */
+  function beforeDuring(main, cells, chart, total, prefix, title, kind) {
+    const sum = (k) => PERIODS.reduce((a, p) => a + (K.v(cells(chart, k, p)) || 0), 0);
+    const kinds = cells.series(chart).filter((s) => s !== total).sort((a, b) => sum(b) - sum(a) || (a < b ? -1 : 1));
+    const labels = kinds.map((k) => K.label(prefix, k));
+    K.card(main, {
+      id: chart.replace('.', '-'), title, csv: [chart.split('.')[0], chart],
+      chart: bars(labels, PERIODS.map((p) => ds(t(p), kinds.map((k) => K.v(cells(chart, k, p))), p === 'before' ? K.before : K.during)), kind, { horizontal: true }),
+      height: 60 + kinds.length * 34,
+      table: {
+        head: ['', t('before'), t('during')],
+        rows: kinds.map((k) => [K.label(prefix, k), ...PERIODS.map((p) => K.fig(cells, chart, k, p, kind))])
+          .concat([{ cls: 'total', cells: [t('total'), ...PERIODS.map((p) => K.fig(cells, chart, total, p, kind))] }]),
+      },
+    });
+  }
+
+  /* ---------------------------------------------------------------- overview */
+
+  K.pages['/'] = async function (main) {
+    const c = K.cells(await K.api('overview'));
+    K.kpis(main, [
+      Object.assign({ label: t('kpi_participants'), sub: t('kpi_participants_sub') }, K.fig(c, 'overview.enrolment', 'new', 'all', 'int')),
+      Object.assign({ label: t('kpi_enrolled_now') }, K.fig(c, 'overview.kpi', 'enrolled_now', 'all', 'int')),
+      Object.assign({ label: t('kpi_goals_set') }, K.fig(c, 'overview.goals', 'set', 'all', 'int')),
+      Object.assign({ label: t('kpi_goals_achieved') }, K.fig(c, 'overview.goals', 'achieved', 'all', 'int')),
+      Object.assign({ label: t('kpi_self_share'), sub: t('kpi_self_share_sub') }, K.fig(c, 'overview.kpi', 'self_set_achieved_share', 'all', 'pct')),
+      Object.assign({ label: t('kpi_tscore'), sub: t('kpi_tscore_sub') }, K.fig(c, 'overview.kpi', 'mean_t_score', 'all', 'dec1')),
+    ]);
+    const g = grid(main);
+
+    const months = c.categories('overview.enrolment').filter(isMonth).sort(byMonth);
+    K.card(g, {
+      id: 'enrolment', wide: true, title: t('ch_enrolment'), desc: t('ch_enrolment_desc'), csv: ['overview', 'overview.enrolment'],
+      chart: {
+        type: 'bar',
+        data: {
+          labels: months.map(K.month),
+          datasets: [
+            ds(t('s_active'), months.map((m) => K.v(c('overview.active', 'active', m))), K.colors[1], { type: 'line', borderWidth: 2, pointRadius: 2, spanGaps: false, order: 0 }),
+            ds(t('s_new'), months.map((m) => K.v(c('overview.enrolment', 'new', m))), K.colors[0], { order: 1 }),
+          ],
+        },
+        options: { scales: { y: { beginAtZero: true, ticks: axisFmt('int') }, x: { grid: { display: false } } }, plugins: { legend: { position: 'bottom' }, tooltip: tooltipFmt('int') } },
+      },
+      table: {
+        head: [t('month'), t('s_new'), t('s_active')],
+        rows: months.map((m) => [K.month(m), K.fig(c, 'overview.enrolment', 'new', m, 'int'), K.fig(c, 'overview.active', 'active', m, 'int')]),
+      },
+    });
+
+    const domains = CORNERS.flatMap((k) => DOMAINS[k]);
+    /* A category whose every figure is hidden says so in its label. */
+    const catLabel = (prefix, g) => K.label(prefix, g) + (c('overview.goals', 'set', g) && c('overview.goals', 'set', g).suppressed ? ' (' + K.supText() + ')' : '');
+    const statusSets = (cats, prefix) => STATUSES.map((s) => ds(t('st_' + s), cats.map((d) => K.v(c('overview.goals', s, d))), K.status[s]));
+    const goalRows = (cats, prefix) => cats.map((d) => [K.label(prefix, d), K.fig(c, 'overview.goals', 'set', d, 'int'), ...STATUSES.map((s) => K.fig(c, 'overview.goals', s, d, 'int'))])
+      .concat([{ cls: 'total', cells: [t('total'), K.fig(c, 'overview.goals', 'set', 'all', 'int'), ...STATUSES.map((s) => K.fig(c, 'overview.goals', s, 'all', 'int'))] }]);
+    K.card(g, {
+      id: 'goals-domain', title: t('ch_goals_domain'), desc: t('ch_goals_domain_desc'), csv: ['overview', 'overview.goals'],
+      chart: bars(domains.map((d) => catLabel('domain', d)), statusSets(domains), 'int', { horizontal: true, stacked: true }),
+      height: 470,
+      table: { head: [t('col_domain'), t('col_set'), ...STATUSES.map((s) => t('st_' + s))], rows: goalRows(domains, 'domain') },
+    });
+    K.card(g, {
+      id: 'goals-corner', title: t('ch_goals_corner'), desc: t('ch_goals_corner_desc'), csv: ['overview', 'overview.goals'],
+      chart: bars(CORNERS.map((k) => catLabel('corner', k)), statusSets(CORNERS), 'int', { horizontal: true, stacked: true }),
+      height: 250,
+      table: { head: [t('col_corner'), t('col_set'), ...STATUSES.map((s) => t('st_' + s))], rows: goalRows(CORNERS, 'corner') },
+    });
+    const setBy = ['participant', 'participant_with_network', 'professional'];
+    K.card(g, {
+      id: 'goals-set-by', title: t('ch_set_by'), desc: t('ch_set_by_desc'), csv: ['overview', 'overview.goals_set_by'],
+      chart: bars(setBy.map((s) => K.label('set_by', s)), [ds(t('kpi_goals_set'), setBy.map((s) => K.v(c('overview.goals_set_by', s, 'all'))), K.colors[2])], 'int', { horizontal: true }),
+      height: 200,
+      table: {
+        head: ['', t('kpi_goals_set')],
+        rows: setBy.map((s) => [K.label('set_by', s), K.fig(c, 'overview.goals_set_by', s, 'all', 'int')])
+          .concat([{ cls: 'total', cells: [t('total'), K.fig(c, 'overview.goals_set_by', 'set', 'all', 'int')] }]),
+      },
+    });
+  };
+
+  /* ---------------------------------------------------------------- crisis and police */
+
+  const MEASURES = ['crisis_events', 'crisis_days', 'police_calls', 'confused_person'];
+  const EVENTS = ['crisis_events', 'police_calls', 'confused_person']; /* days would dwarf them */
+
+  K.pages['/crisis'] = async function (main) {
+    const c = K.cells(await K.api('crisis'));
+    K.kpis(main, [
+      Object.assign({ label: t('kpi_crisis_before') }, K.fig(c, 'crisis.bd_rate', 'crisis_events', 'before', 'dec2')),
+      Object.assign({ label: t('kpi_crisis_during') }, K.fig(c, 'crisis.bd_rate', 'crisis_events', 'during', 'dec2')),
+      Object.assign({ label: t('kpi_police_before') }, K.fig(c, 'crisis.bd_rate', 'police_calls', 'before', 'dec2')),
+      Object.assign({ label: t('kpi_police_during') }, K.fig(c, 'crisis.bd_rate', 'police_calls', 'during', 'dec2')),
+    ]);
+    const g = grid(main);
+    K.card(g, {
+      id: 'bd-rate', title: t('ch_bd_rate'), desc: t('ch_bd_rate_desc'), csv: ['crisis', 'crisis.bd_rate'],
+      chart: bars(EVENTS.map((m) => t('m_' + m)), PERIODS.map((p) => ds(t(p), EVENTS.map((m) => K.v(c('crisis.bd_rate', m, p))), p === 'before' ? K.before : K.during)), 'dec2'),
+      table: { head: ['', t('before'), t('during')], rows: MEASURES.map((m) => [t('m_' + m), ...PERIODS.map((p) => K.fig(c, 'crisis.bd_rate', m, p, 'dec2'))]) },
+    });
+    const rel = c.categories('crisis.trend').filter((x) => /^-?\d+$/.test(x)).sort((a, b) => a - b);
+    const relLabel = (r) => (Number(r) > 0 ? '+' + r : r);
+    K.card(g, {
+      id: 'trend', title: t('ch_trend'), desc: t('ch_trend_desc'), csv: ['crisis', 'crisis.trend'],
+      chart: {
+        type: 'line',
+        data: {
+          labels: rel.map(relLabel),
+          datasets: [
+            ds(t('m_crisis_events'), rel.map((r) => K.v(c('crisis.trend', 'crisis_events', r))), K.colors[1], { borderWidth: 2, pointRadius: 2 }),
+            ds(t('m_police_calls'), rel.map((r) => K.v(c('crisis.trend', 'police_calls', r))), K.colors[0], { borderWidth: 2, pointRadius: 2, borderDash: [6, 3] }),
+          ],
+        },
+        options: {
+          scales: { y: { beginAtZero: true, ticks: axisFmt('dec2') }, x: { title: { display: true, text: t('trend_axis') }, grid: { color: (ctx) => (ctx.tick && ctx.tick.label === '0' ? '#1f2933' : 'transparent') } } },
+          plugins: { legend: { position: 'bottom' }, tooltip: tooltipFmt('dec2') },
+        },
+      },
+      table: {
+        head: [t('trend_axis'), t('m_crisis_events'), t('m_police_calls')],
+        rows: rel.map((r) => [String(relLabel(r)), K.fig(c, 'crisis.trend', 'crisis_events', r, 'dec2'), K.fig(c, 'crisis.trend', 'police_calls', r, 'dec2')]),
+      },
+    });
+    K.card(g, {
+      id: 'bd-count', wide: true, title: t('ch_bd_count'), desc: t('ch_bd_count_desc'), csv: ['crisis', 'crisis.bd_count'],
+      table: {
+        head: ['', t('before'), t('during')],
+        rows: MEASURES.map((m) => [t('m_' + m), ...PERIODS.map((p) => K.fig(c, 'crisis.bd_count', m, p, 'int'))])
+          .concat([{ cls: 'total', cells: [t('person_months'), ...PERIODS.map((p) => K.fig(c, 'crisis.person_months', 'person_months', p, 'dec1'))] }]),
+      },
+    });
+    beforeDuring(g, c, 'crisis.kind', 'crisis_events', 'crisis', t('ch_crisis_kind'), 'int');
+    beforeDuring(g, c, 'crisis.police_kind', 'police_calls', 'police', t('ch_police_kind'), 'int');
+    beforeDuring(g, c, 'crisis.police_caller', 'police_calls', 'caller', t('ch_police_caller'), 'int');
+    beforeDuring(g, c, 'crisis.police_outcome', 'police_calls', 'outcome', t('ch_police_outcome'), 'int');
+  };
+
+  /* ---------------------------------------------------------------- support */
+
+  K.pages['/support'] = async function (main) {
+    const c = K.cells(await K.api('support'));
+    const kpi = (s, key, kind) => Object.assign({ label: t(key) }, K.fig(c, 'support.kpi', s, 'all', kind));
+    K.kpis(main, [
+      kpi('contacts_per_week', 'kpi_contacts_week', 'dec2'), kpi('minutes_per_week', 'kpi_minutes_week', 'int'),
+      kpi('outreach_home_visit_share', 'kpi_outreach_share', 'pct'), kpi('participant_initiated_share', 'kpi_initiated_share', 'pct'),
+      kpi('network_expert_share', 'kpi_network_share', 'pct'),
+    ]);
+    const g = grid(main);
+    const months = c.categories('support.month').filter(isMonth).sort(byMonth);
+    K.card(g, {
+      id: 'support-month', wide: true, title: t('ch_support_month'), desc: t('ch_support_month_desc'), csv: ['support', 'support.month'],
+      chart: {
+        type: 'line',
+        data: { labels: months.map(K.month), datasets: [ds(t('kpi_contacts_week'), months.map((m) => K.v(c('support.month', 'contacts_per_week', m))), K.colors[2], { borderWidth: 2, pointRadius: 2, fill: false })] },
+        options: { scales: { y: { beginAtZero: true, ticks: axisFmt('dec2') }, x: { grid: { display: false } } }, plugins: { legend: { display: false }, tooltip: tooltipFmt('dec2') } },
+      },
+      table: { head: [t('month'), t('kpi_contacts_week')], rows: months.map((m) => [K.month(m), K.fig(c, 'support.month', 'contacts_per_week', m, 'dec2')]) },
+    });
+    const breakdown = (chart, prefix, title, color) => {
+      const kinds = c.series(chart).filter((s) => s !== 'all')
+        .sort((a, b) => (K.v(c(chart, b, 'during')) || 0) - (K.v(c(chart, a, 'during')) || 0) || (a < b ? -1 : 1));
+      K.card(g, {
+        id: chart.replace('.', '-'), title, csv: ['support', chart],
+        chart: bars(kinds.map((k) => K.label(prefix, k)), [ds(t('contacts'), kinds.map((k) => K.v(c(chart, k, 'during'))), color)], 'int', { horizontal: true }),
+        height: 60 + kinds.length * 30,
+        table: {
+          head: ['', t('contacts')],
+          rows: kinds.map((k) => [K.label(prefix, k), K.fig(c, chart, k, 'during', 'int')]).concat([{ cls: 'total', cells: [t('total'), K.fig(c, chart, 'all', 'during', 'int')] }]),
+        },
+      });
+    };
+    breakdown('support.role', 'role', t('ch_support_role'), K.colors[0]);
+    breakdown('support.mode', 'mode', t('ch_support_mode'), K.colors[3]);
+    breakdown('support.initiated', 'init', t('ch_support_initiated'), K.colors[4]);
+    if (c.list('support.own_mode').length) {
+      const om = c.categories('support.own_mode').filter(isMonth).sort(byMonth);
+      const modes = c.series('support.own_mode').filter((s) => s !== 'all');
+      K.card(g, {
+        id: 'own-mode', wide: true, title: t('ch_own_mode'), desc: t('ch_own_mode_desc', { org: K.me.organisation }), csv: ['support', 'support.own_mode'],
+        chart: bars(om.map(K.month), modes.map((m, i) => ds(K.label('mode', m), om.map((x) => K.v(c('support.own_mode', m, x))), K.colors[i % K.colors.length])), 'int', { stacked: true }),
+        table: { head: [t('month'), ...modes.map((m) => K.label('mode', m)), t('total')], rows: om.map((x) => [K.month(x), ...modes.map((m) => K.fig(c, 'support.own_mode', m, x, 'int')), K.fig(c, 'support.own_mode', 'all', x, 'int')]) },
+      });
+    }
+  };
+
+  /* ---------------------------------------------------------------- costs and benefits */
+
+  K.pages['/cost'] = async function (main) {
+    const [doc, uc] = await Promise.all([K.api('cost'), K.api('unit_costs', {})]);
+    const c = K.cells(doc);
+    K.kpis(main, [
+      Object.assign({ label: t('kpi_cost_before') }, K.fig(c, 'cost.per_pm', 'crisis_police', 'before', 'eur')),
+      Object.assign({ label: t('kpi_cost_during') }, K.fig(c, 'cost.per_pm', 'crisis_police', 'during', 'eur')),
+      Object.assign({ label: t('kpi_diff_pm') }, K.fig(c, 'cost.result', 'difference_per_pm', 'all', 'eur')),
+      Object.assign({ label: t('kpi_diff_total') }, K.fig(c, 'cost.result', 'difference_total', 'all', 'eur')),
+      Object.assign({ label: t('kpi_support_cost') }, K.fig(c, 'cost.total', 'support', 'during', 'eur')),
+      Object.assign({ label: t('kpi_net') }, K.fig(c, 'cost.result', 'net_benefit_total', 'all', 'eur')),
+    ]);
+    const g = grid(main);
+    const series = ['crisis', 'police', 'crisis_police', 'support'];
+    K.card(g, {
+      id: 'cost-pm', title: t('ch_cost_pm'), desc: t('ch_cost_pm_desc'), csv: ['cost', 'cost.per_pm'],
+      chart: bars(series.map((s) => t('s_' + s)), PERIODS.map((p) => ds(t(p), series.map((s) => K.v(c('cost.per_pm', s, p))), p === 'before' ? K.before : K.during)), 'eur'),
+      table: { head: [t('per_pm'), t('before'), t('during')], rows: series.map((s) => [t('s_' + s), ...PERIODS.map((p) => (c('cost.per_pm', s, p) ? K.fig(c, 'cost.per_pm', s, p, 'eur') : '\u2013'))]) },
+    });
+    K.card(g, {
+      id: 'cost-total', title: t('ch_cost_total'), csv: ['cost', 'cost.total'],
+      table: {
+        head: ['', t('before'), t('during')],
+        rows: series.map((s) => [t('s_' + s), ...PERIODS.map((p) => (c('cost.total', s, p) ? K.fig(c, 'cost.total', s, p, 'eur') : '\u2013'))])
+          .concat([{ cls: 'total', cells: [t('person_months'), ...PERIODS.map((p) => K.fig(c, 'crisis.person_months', 'person_months', p, 'dec1'))] }]),
+      },
+    });
+    const per = { event: t('per_event'), day: t('per_day'), hour: t('per_hour') };
+    const sec = K.card(g, {
+      id: 'unit-costs', wide: true, title: t('unit_costs'), desc: t('unit_costs_desc'), csvHref: '/api/unit_costs.csv',
+      table: {
+        head: [t('uc_item'), t('uc_amount'), t('uc_per'), t('uc_year'), t('uc_source'), t('uc_prices')],
+        rows: uc.rows.map((r) => ({
+          cls: /ASSUMPTION/.test(r.source) ? 'assumption' : null,
+          cells: [r.item.replace(/_/g, ' '), K.el('td', { class: 'num', text: K.fmt(r.amount_eur, 'dec2') }), per[r.per] || r.per, String(r.price_year), r.source, (r.prices || '').replace(/_/g, ' ')],
+        })),
+      },
+    });
+    const ul = K.el('ul', { class: 'assumptions' }, [1, 2, 3, 4].map((i) => K.el('li', { text: t('assumption_' + i) })));
+    sec.appendChild(K.el('h3', { text: t('assumptions') }));
+    sec.appendChild(ul);
+  };
+
+  /* ---------------------------------------------------------------- data quality */
+
+  K.pages['/quality'] = async function (main) {
+    const c = K.cells(await K.api('quality'));
+    const g = grid(main);
+    const sources = c.series('quality.events').sort();
+    const months = c.categories('quality.events').filter(isMonth).sort(byMonth);
+    K.card(g, {
+      id: 'events', wide: true, title: t('ch_events'), csv: ['quality', 'quality.events'],
+      chart: bars(months.map(K.month), sources.map((s, i) => ds(s, months.map((m) => K.v(c('quality.events', s, m))), K.colors[i % K.colors.length])), 'int', { stacked: true }),
+      height: 320,
+      table: { head: [t('month'), ...sources], rows: months.map((m) => [K.month(m), ...sources.map((s) => K.fig(c, 'quality.events', s, m, 'int'))]) },
+    });
+    const types = ['enrolment', 'contact', 'crisis', 'goal_change', 'police_call', 'correction'];
+    const tsrc = c.series('quality.types').sort();
+    K.card(g, {
+      id: 'types', title: t('ch_types'), csv: ['quality', 'quality.types'],
+      chart: bars(tsrc, types.map((ty, i) => ds(K.label('type', ty), tsrc.map((s) => K.v(c('quality.types', s, ty))), K.colors[i])), 'int', { horizontal: true, stacked: true }),
+      height: 60 + tsrc.length * 30,
+      table: { head: [t('col_source'), ...types.map((ty) => K.label('type', ty))], rows: tsrc.map((s) => [s, ...types.map((ty) => K.fig(c, 'quality.types', s, ty, 'int'))]) },
+    });
+    const lsrc = c.series('quality.lateness').sort();
+    const qs = ['p50_hours', 'p90_hours', 'max_hours'];
+    K.card(g, {
+      id: 'lateness', title: t('ch_lateness'), csv: ['quality', 'quality.lateness'],
+      chart: bars(lsrc, qs.slice(0, 2).map((q, i) => ds(t('q_' + q), lsrc.map((s) => K.v(c('quality.lateness', s, q))), K.colors[i + 5])), 'dec1', { horizontal: true }),
+      height: 60 + lsrc.length * 34,
+      table: { head: [t('col_source'), ...qs.map((q) => t('q_' + q))], rows: lsrc.map((s) => [s, ...qs.map((q) => K.fig(c, 'quality.lateness', s, q, 'dec1'))]) },
+    });
+    const rej = c.list('quality.rejected');
+    const sec = K.card(g, { id: 'rejected', wide: true, title: t('ch_rejected'), csv: ['quality', 'quality.rejected'], table: rej.length ? {
+      head: [t('col_reason'), t('month'), t('messages')],
+      rows: rej.map((r) => [r.series, K.month(r.category), K.fig(c, 'quality.rejected', r.series, r.category, 'int')]),
+    } : null });
+    if (!rej.length) sec.insertBefore(K.el('p', { text: t('no_rejected') }), sec.querySelector('.csv'));
+  };
+
+  /* ---------------------------------------------------------------- timelines (evaluators) */
+
+  const ITEM_STYLE = {
+    goal_set: { style: 'triangle', color: '#1f5fa8', r: 6 },
+    goal_achieved: { style: 'star', color: '#15803d', r: 8 },
+    goal_revised: { style: 'rectRot', color: '#a16207', r: 6 },
+    goal_abandoned: { style: 'crossRot', color: '#9f1239', r: 7 },
+    crisis: { style: 'circle', color: '#c2410c', r: 5 },
+    police_call: { style: 'rect', color: '#1f2933', r: 5 },
+  };
+  const DAY = 86400000;
+  /* Ticks on the first day of every month, every 3rd (or 6th) month when the span is long. */
+  function monthTicks(min, max) {
+    const a = new Date(min), ticks = [];
+    const months = (new Date(max).getUTCFullYear() - a.getUTCFullYear()) * 12 + new Date(max).getUTCMonth() - a.getUTCMonth();
+    const step = months > 36 ? 6 : months > 12 ? 3 : 1;
+    for (let y = a.getUTCFullYear(), m = a.getUTCMonth() + 1; ; m++) {
+      const v = Date.UTC(y + Math.floor(m / 12), m % 12, 1);
+      if (v > max) break;
+      if ((m % 12) % step === 0) ticks.push({ value: v });
+    }
+    return ticks;
+  }
+  const dayMs = (d) => Date.parse(d.slice(0, 10) + 'T00:00:00Z');
+
+  K.pages['/timeline'] = async function (main) {
+    const q = new URLSearchParams(location.search);
+    const limit = 20;
+    const offset = Math.max(0, parseInt(q.get('offset') || '0', 10) || 0);
+    const doc = await K.api('timeline', { offset: String(offset), limit: String(limit) });
+    const rows = doc.rows;
+    const lanes = new Map();
+    for (const r of rows) lanes.set(r.lane, r.participant);
+    const laneNo = [...lanes.keys()].sort((a, b) => a - b);
+    const laneY = new Map(laneNo.map((l, i) => [l, i + 1]));
+    const short = (p) => p.slice(0, 10);
+
+    const nav = K.el('div', { class: 'pager' });
+    const total = doc.lanes_total;
+    nav.appendChild(K.el('p', { class: 'pager-info', 'aria-live': 'polite', text: t('tl_lanes', { from: total ? offset + 1 : 0, to: Math.min(offset + limit, total), n: total }) }));
+    const link = (label, off, disabled) => {
+      const p = new URLSearchParams(location.search);
+      p.set('offset', String(off));
+      return disabled ? K.el('span', { class: 'button secondary disabled', 'aria-disabled': 'true', text: label }) : K.el('a', { class: 'button secondary', href: '?' + p.toString(), text: label });
+    };
+    nav.appendChild(link(t('tl_prev'), Math.max(0, offset - limit), offset === 0));
+    nav.appendChild(link(t('tl_next'), offset + limit, offset + limit >= total));
+    nav.appendChild(K.el('a', { class: 'button secondary', href: K.csvHref('timeline', null, { offset: String(offset), limit: String(limit) }), download: '', text: t('tl_csv') }));
+    const pf = K.filters();
+    delete pf.from;
+    const pq = new URLSearchParams(pf).toString();
+    nav.appendChild(K.el('a', { class: 'button secondary', href: '/api/participants.csv' + (pq ? '?' + pq : ''), download: '', text: t('tl_participants_csv') }));
+    main.appendChild(nav);
+
+    const datasets = [];
+    const spans = [];
+    for (const r of rows.filter((x) => x.item === 'enrolled')) {
+      spans.push({ x: dayMs(r.start_day), y: laneY.get(r.lane) }, { x: dayMs(r.end_day) - DAY, y: laneY.get(r.lane) }, { x: dayMs(r.end_day) - DAY, y: null });
+    }
+    datasets.push({ type: 'line', label: t('it_enrolled'), data: spans, borderColor: 'rgba(31,95,168,0.22)', backgroundColor: 'rgba(31,95,168,0.22)', borderWidth: 14, pointRadius: 0, pointStyle: 'rect', spanGaps: false, order: 9 });
+    const stays = [];
+    for (const r of rows.filter((x) => x.item === 'crisis' && x.days > 0)) {
+      stays.push({ x: dayMs(r.start_day), y: laneY.get(r.lane) }, { x: dayMs(r.end_day), y: laneY.get(r.lane) }, { x: dayMs(r.end_day), y: null });
+    }
+    datasets.push({ type: 'line', label: t('it_crisis') + ' (' + t('m_crisis_days').toLowerCase() + ')', data: stays, borderColor: '#c2410c', backgroundColor: '#c2410c', borderWidth: 4, pointRadius: 0, pointStyle: 'line', spanGaps: false, order: 5 });
+    const contacts = rows.filter((x) => x.item === 'contact').map((r) => ({ x: dayMs(r.start_day) + 3 * DAY, y: laneY.get(r.lane) - 0.28, n: r.events }));
+    datasets.push({ type: 'scatter', label: t('it_contact'), data: contacts, backgroundColor: 'rgba(15,118,110,0.75)', borderColor: '#0f766e', pointRadius: (ctx) => (ctx.raw ? 1.5 + Math.min(3, ctx.raw.n / 2) : 2), order: 4 });
+    for (const [item, st] of Object.entries(ITEM_STYLE)) {
+      const data = rows.filter((x) => x.item === item).map((r) => ({ x: dayMs(item === 'crisis' ? r.end_day || r.start_day : r.start_day), y: laneY.get(r.lane) + (item.startsWith('goal') ? 0.28 : 0), detail: r.detail }));
+      datasets.push({ type: 'scatter', label: t('it_' + item), data, pointStyle: st.style, pointRadius: st.r, backgroundColor: st.color, borderColor: st.color, borderWidth: item === 'goal_abandoned' ? 2 : 1, order: 1 });
+    }
+    const xs = rows.flatMap((r) => [r.start_day, r.end_day]).filter(Boolean).map(dayMs);
+    const sec = K.card(main, {
+      id: 'timeline', wide: true, title: t('tl_title'), csv: null,
+      chart: {
+        type: 'scatter',
+        data: { datasets },
+        options: {
+          parsing: false,
+          normalized: true,
+          scales: {
+            x: { type: 'linear', min: xs.length ? Math.min(...xs) - 15 * DAY : undefined, max: xs.length ? Math.max(...xs) + 15 * DAY : undefined,
+              afterBuildTicks: (ax) => { ax.ticks = monthTicks(ax.min, ax.max); },
+              ticks: { autoSkip: false, maxRotation: 0, callback: (v) => K.month(new Date(v).toISOString().slice(0, 7)) }, grid: { color: '#e5e7eb' } },
+            y: { type: 'linear', reverse: true, min: 0.4, max: laneNo.length + 0.6, afterBuildTicks: (ax) => { ax.ticks = laneNo.map((l, i) => ({ value: i + 1 })); },
+              ticks: { autoSkip: false, font: { family: 'ui-monospace, monospace', size: 11 }, callback: (v) => (Number.isInteger(v) && laneNo[v - 1] ? short(lanes.get(laneNo[v - 1])) : '') }, grid: { color: '#eef0f3' } },
+          },
+          plugins: {
+            legend: { position: 'top', labels: { usePointStyle: true } },
+            tooltip: { callbacks: { label: (ctx) => ctx.dataset.label + ' \u00b7 ' + K.date(new Date(ctx.raw.x).toISOString()) + (ctx.raw.detail ? ' \u00b7 ' + ctx.raw.detail.replace(/_/g, ' ') : '') + (ctx.raw.n ? ' \u00b7 ' + ctx.raw.n : '') } },
+          },
+        },
+      },
+      height: 110 + laneNo.length * 34,
+      table: null,
+    });
+    const table = K.table({
+      head: [t('tl_participant'), t('tl_item'), t('tl_date'), t('tl_end'), t('tl_detail')],
+      rows: rows.map((r) => [short(r.participant), t('it_' + r.item), K.date(r.start_day), r.item === 'enrolled' ? K.date(new Date(dayMs(r.end_day) - DAY).toISOString()) : r.item === 'crisis' && r.days ? K.date(r.end_day) : '',
+        [r.detail ? r.detail.replace(/_/g, ' ') : '', r.events && r.item === 'contact' ? r.events + ' \u00d7, ' + r.days + ' min' : '', r.item === 'crisis' && r.days ? r.days + ' d' : ''].filter(Boolean).join(', ')]),
+    }, t('tl_table'));
+    sec.appendChild(K.el('details', { class: 'table' }, [K.el('summary', { text: t('tl_table') }), table]));
+  };
+
+  /* ---------------------------------------------------------------- administration */
+
+  K.pages['/admin'] = async function (main) {
+    const [users, audit] = await Promise.all([K.api('users', {}), K.api('audit', {})]);
+    const g = grid(main);
+    K.card(g, {
+      id: 'users', wide: true, title: t('ad_users'),
+      table: {
+        head: [t('ad_name'), t('ad_role'), t('ad_org'), t('ad_created'), t('ad_last_login'), t('ad_state'), t('ad_sessions')],
+        rows: users.rows.map((u) => [u.name, t('role_' + u.role), u.organisation || '', K.date(u.created_at), u.last_login_at ? K.date(u.last_login_at) + ' ' + u.last_login_at.slice(11, 16) : '\u2013', u.disabled ? t('ad_disabled') : t('ad_enabled'), String(u.sessions)]),
+      },
+    });
+    K.card(g, {
+      id: 'audit', wide: true, title: t('ad_audit'),
+      table: {
+        head: [t('ad_at'), t('ad_name'), t('ad_role'), t('ad_action'), t('ad_resource'), t('ad_detail'), t('ad_client')],
+        rows: audit.rows.map((a) => [a.at.slice(0, 19).replace('T', ' '), a.user_name || '', a.role ? t('role_' + a.role) : '', K.label('action', a.action), a.resource,
+          a.detail ? Object.entries(a.detail).filter(([, v]) => v !== null).map(([k, v]) => k + '=' + v).join(', ') : '', a.client || '']),
+      },
+    });
+  };
+})();

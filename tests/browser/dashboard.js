@@ -1,0 +1,120 @@
+// Drives Debian's chromium (playwright-core, no browser download) through koers-dash for
+// tests/e2e/test_dashboard_browser.py: logs in as each user of the plan, opens every page,
+// reads the figures shown (every element with data-chart/data-series/data-category), tries
+// the pages the role may not open, and saves a full-page screenshot of each page.
+//
+// usage: node dashboard.js PLAN.json > RESULT.json
+// PLAN: {"base": "http://127.0.0.1:PORT", "out": "DIR", "users": [{"name", "password",
+//        "role", "pages": ["/", ...], "forbidden": ["/timeline", ...]}], "lang": "nl"}
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+async function readPage(page) {
+  return page.evaluate(() => {
+    const figures = [];
+    for (const e of document.querySelectorAll('[data-chart][data-series][data-category]')) {
+      figures.push({
+        chart: e.dataset.chart, series: e.dataset.series, category: e.dataset.category,
+        text: e.textContent.trim(), suppressed: e.classList.contains('suppressed'),
+      });
+    }
+    const canvases = [...document.querySelectorAll('canvas')].map((c) => ({
+      label: c.getAttribute('aria-label'), width: c.width, height: c.height,
+      drawn: !!(window.Chart && window.Chart.getChart(c)),
+    }));
+    return {
+      ready: document.body.dataset.ready || null,
+      lang: document.documentElement.lang,
+      title: document.title,
+      h1: (document.querySelector('h1') || {}).textContent || '',
+      error: (document.getElementById('notice-error') || {}).hidden === false ? document.getElementById('notice-error').textContent : null,
+      figures, canvases,
+      tables: document.querySelectorAll('table').length,
+      csvLinks: [...document.querySelectorAll('a[download]')].map((a) => a.getAttribute('href')),
+      landmarks: {
+        main: document.querySelectorAll('main').length, nav: document.querySelectorAll('nav').length,
+        header: document.querySelectorAll('header').length, footer: document.querySelectorAll('footer').length,
+      },
+      unlabelled: [...document.querySelectorAll('input, select')].filter((i) => !(i.labels && i.labels.length) && !i.getAttribute('aria-label')).length,
+      timelineLanes: document.querySelector('.pager-info') ? document.querySelector('.pager-info').textContent : null,
+    };
+  });
+}
+
+async function main() {
+  const plan = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+  fs.mkdirSync(plan.out, { recursive: true });
+  const result = { users: [] };
+  const consoleErrors = [];
+  for (const u of plan.users) {
+    // A fresh browser profile per user: no cookie or storage crosses from one to the next.
+    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'koers-chromium-'));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: plan.chromium || '/usr/bin/chromium',
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1360, height: 900 },
+      locale: plan.lang === 'en' ? 'en-GB' : 'nl-NL',
+    });
+    try {
+      if (plan.lang) await context.addInitScript((l) => localStorage.setItem('koers.lang', l), plan.lang);
+      const page = await context.newPage();
+      page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(u.name + ': ' + m.text()); });
+      page.on('pageerror', (e) => consoleErrors.push(u.name + ': ' + e.message));
+      const ur = { name: u.name, role: u.role, pages: {}, forbidden: {} };
+
+      await page.goto(plan.base + '/login');
+      if (plan.screenshotLogin && u === plan.users[0]) {
+        await page.screenshot({ path: path.join(plan.out, 'login.png'), fullPage: true });
+      }
+      // Keyboard only: type into the labelled fields and press Enter.
+      await page.getByLabel(/Gebruikersnaam|User name/).fill(u.name);
+      await page.getByLabel(/Wachtwoord|Password/).fill(u.password);
+      await Promise.all([page.waitForURL(plan.base + '/'), page.keyboard.press('Enter')]);
+
+      for (const p of u.pages) {
+        const url = plan.base + p;
+        const resp = await page.goto(url);
+        await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 60000 });
+        await page.waitForTimeout(300); // charts draw after the tables
+        const data = await readPage(page);
+        data.status = resp.status();
+        const name = (u.role + (p === '/' ? '-overview' : p.replace(/[/?=&]+/g, '-'))).replace(/-+$/, '');
+        const shot = path.join(plan.out, name + '.png');
+        await page.screenshot({ path: shot, fullPage: true });
+        data.screenshot = shot;
+        ur.pages[p] = data;
+      }
+      for (const p of u.forbidden || []) {
+        const resp = await page.goto(plan.base + p);
+        const text = await page.textContent('body');
+        ur.forbidden[p] = { status: resp.status(), text: text.replace(/\s+/g, ' ').trim().slice(0, 300) };
+        await page.screenshot({ path: path.join(plan.out, u.role + p.replace(/\//g, '-') + '-refused.png') });
+      }
+      // The API as this user: same cookies, from the page (what a script on it could do).
+      ur.api = await page.evaluate(async (paths) => {
+        const out = {};
+        for (const p of paths) {
+          const r = await fetch(p, { headers: { Accept: 'application/json' } });
+          out[p] = r.status;
+        }
+        return out;
+      }, ['/api/timeline', '/api/participants', '/api/users', '/api/audit', '/api/overview']);
+      result.users.push(ur);
+    } finally {
+      await context.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+    }
+  }
+  result.consoleErrors = consoleErrors;
+  process.stdout.write(JSON.stringify(result));
+}
+
+main().catch((e) => {
+  console.error(e && e.stack ? e.stack : String(e));
+  process.exit(1);
+});

@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""koers-dash over HTTP: no data without a session, hostile parameters refused or harmless,
+logins throttled, sessions that end, the audit of micro-data, CSV exports, /metrics.
+
+Starts a real koers-dash (built with the sanitizers by scripts/test) on a database filled
+through the pipeline (tests/browser/dashfixture.py), and stops it with SIGTERM at the end:
+it must exit 0 without a sanitizer report.
+
+Environment: as the other e2e tests. Last line "N passed, M failed"; exit 1 on any failure.
+"""
+import json
+import socket
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
+import dashfixture  # noqa: E402
+import koers_e2e as e2e  # noqa: E402
+
+API = ("me", "overview", "crisis", "support", "cost", "quality", "unit_costs", "timeline",
+       "participants", "users", "audit", "overview.csv", "timeline.csv", "participants.csv")
+PAGES = ("/", "/crisis", "/support", "/cost", "/quality", "/timeline", "/admin")
+
+
+def raw_request(port, data):
+    """Sends raw bytes; returns the status line."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    try:
+        s.sendall(data)
+        buf = b""
+        while b"\r\n" not in buf:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+        return buf.split(b"\r\n", 1)[0].decode("latin-1")
+    finally:
+        s.close()
+
+
+def main():
+    c = e2e.Checks("test_dashboard_api")
+    fx = c.run(dashfixture.Fixture, c, "dashapi")
+    if fx:
+        c.run(checks, c, fx)
+    c.finish()
+
+
+def checks(c, fx):
+    anon = dashfixture.Client(fx.base)
+    # ---- nothing without a session
+    for name in API:
+        status, headers, body = anon.request("/api/" + name)
+        c.ok(f"no session: /api/{name} is 401 and carries no data", status == 401 and b"rows" not in body
+             and b"participant" not in body, 401, (status, body[:120]))
+    for page in PAGES:
+        status, headers, _ = anon.request(page, headers={"Accept": "text/html"})
+        c.ok(f"no session: {page} redirects to the login", status == 303 and headers.get("Location") == "/login",
+             "303 /login", (status, headers.get("Location")))
+    chart_lib = (e2e.repo_dir() / "dashboards" / "node_modules" / "chart.js" / "dist" / "chart.umd.min.js").exists()
+    for path, want in (("/static/app.js", 401), ("/static/chart.umd.min.js", 401 if chart_lib else 404), ("/login", 200),
+                       ("/static/style.css", 200), ("/static/i18n.js", 200)):
+        status, _, _ = anon.request(path)
+        c.equal(f"no session: {path}", want, status)
+    status, headers, _ = anon.request("/login")
+    csp = headers.get("Content-Security-Policy", "")
+    c.ok("security headers: CSP without inline script, frame-ancestors none",
+         "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp, "CSP", csp)
+    c.equal("security headers: nosniff", "nosniff", headers.get("X-Content-Type-Options"))
+    c.equal("security headers: no framing", "DENY", headers.get("X-Frame-Options"))
+
+    # ---- logins: wrong passwords, throttling, the cookie
+    name, password = fx.users["funder"]
+    status, _, body = anon.login(name, "wrong-password")
+    c.equal("wrong password: 401", 401, status)
+    status, _, _ = anon.login("nobody-" + name, password)
+    c.equal("unknown user: 401", 401, status)
+    status, _, _ = anon.request("/login", {"user": name, "password": password}, headers={"Origin": "http://evil.example"})
+    c.equal("login posted from another site: 403", 403, status)
+    victim, victim_pw = fx.users["partner"]
+    codes = [anon.login(victim, f"guess-{i}")[0] for i in range(7)]
+    c.ok("a user name is throttled after 5 failures (429)", codes[:5] == [401] * 5 and codes[-1] == 429, "401 x5, then 429", codes)
+    status, headers, _ = anon.login(victim, victim_pw)
+    c.ok("while throttled, even the right password waits (429, Retry-After)", status == 429 and int(headers.get("Retry-After", "0")) > 0,
+         "429", (status, headers.get("Retry-After")))
+    failed = e2e.psql(f"SELECT count(*) FROM koers.dash_audit WHERE action = 'login_failed' AND user_name = '{victim}'", fx.db)[0][0]
+    c.ok("failed logins are audited", int(failed) >= 5, ">= 5", failed)
+
+    funder = dashfixture.Client(fx.base)
+    status, headers, body = funder.login(name, password)
+    cookie = headers.get("Set-Cookie", "")
+    c.ok("login: 200 and a session cookie, HttpOnly, SameSite=Strict",
+         status == 200 and "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Max-Age=" in cookie, "cookie", (status, cookie))
+    token = dashfixture.session_of(funder)
+    stored = e2e.psql("SELECT count(*) FROM koers.dash_session WHERE token_hash = sha256(decode("
+                      f"'{token}', 'hex'))", fx.db)[0][0] if token else "0"
+    c.equal("the database keeps the SHA-256 of the token, never the token", "1", stored)
+    hashes = e2e.psql("SELECT password_hash FROM koers.dash_user", fx.db)
+    c.ok("passwords are stored as Argon2id hashes only", all(h[0].startswith("$argon2id$") for h in hashes)
+         and all(fx.users[r][1] not in h[0] for r in fx.users for h in hashes), "$argon2id$...", hashes[:1])
+
+    # ---- the funder's data: suppressed, no micro-data
+    status, doc = funder.json("/api/overview")
+    c.ok("funder: overview", status == 200 and doc and doc.get("suppressed_below") == 5 and doc["rows"], "rows, k 5",
+         (status, doc and doc.get("suppressed_below")))
+    hidden = [r for r in doc["rows"] if r["suppressed"]] if doc else []
+    c.ok("funder: some cells hidden, none with a value", hidden and all(r["value"] is None for r in hidden), "hidden cells", len(hidden))
+    for name_ in ("timeline", "participants", "users", "audit", "timeline.csv", "participants.csv"):
+        status, _, body = funder.request("/api/" + name_)
+        c.ok(f"funder: /api/{name_} is 403", status == 403 and b"participant" not in body, 403, (status, body[:100]))
+    status, headers, body = funder.request("/api/overview.csv?chart=overview.goals")
+    lines = body.decode().splitlines()
+    c.ok("funder: CSV of one chart, with <5 where hidden", status == 200 and headers.get("Content-Type", "").startswith("text/csv")
+         and "attachment" in headers.get("Content-Disposition", "") and lines[0] == "chart,series,category,value,suppressed,shown_as"
+         and all(l.startswith("overview.goals,") for l in lines[1:]) and any(l.endswith(",,t,<5") for l in lines[1:]),
+         "text/csv", (status, lines[:3]))
+    status, doc = funder.json("/api/crisis?cohort=klein")
+    c.ok("funder: a filter that isolates 3 participants is refused (422)", status == 422 and doc.get("error") == "filter_refused",
+         422, (status, doc))
+
+    # ---- hostile parameters: refused, or harmless
+    counts_before = e2e.psql("SELECT (SELECT count(*) FROM koers.contact), (SELECT count(*) FROM koers.dash_user),"
+                             " (SELECT count(*) FROM koers.participant)", fx.db)
+    hostile = [
+        "/api/overview?cohort=%27%20OR%201%3D1--", "/api/overview?cohort=noord%27%3B%20DROP%20TABLE%20koers.contact%3B--",
+        "/api/overview?organisation=%3Cscript%3Ealert(1)%3C%2Fscript%3E", "/api/overview?from=2024-13",
+        "/api/overview?to=2024-01-01%27%3A%3Adate", "/api/overview?chart=..%2F..%2Fetc%2Fpasswd",
+        "/api/overview.csv?chart=overview.goals%27--", "/api/overview?cohort=" + "a" * 5000,
+        "/api/overview?x=1", "/api/overview?cohort=noord&cohort=zuid&" + "&".join(f"p{i}=1" for i in range(20)),
+        "/api/timeline?offset=-1", "/api/audit?limit=99999999999",
+    ]
+    for path in hostile:
+        status, _, body = funder.request(path)
+        c.ok(f"hostile parameter refused: {path[:70]}", status in (400, 403, 414, 431), "400", (status, body[:120]))
+    for path in ("/static/../../../../etc/passwd", "/static/%2e%2e/%2e%2e/etc/passwd", "/api/../login",
+                 "/api/..%2f..%2fetc%2fpasswd", "/../../etc/shadow", "/static/", "/static/app.js/../../../etc/passwd"):
+        status, _, body = funder.request(path)
+        c.ok(f"path traversal harmless: {path}", status in (400, 404) and b"root:" not in body, 404, (status, body[:80]))
+    status, _, body = funder.request("/static/app.js%00.png")
+    app_js = (e2e.repo_dir() / "dashboards" / "static" / "app.js").read_bytes()
+    c.ok("a NUL in the path serves at most a file of the fixed list", status in (400, 404) or body == app_js,
+         "404 or app.js", (status, body[:60]))
+    status = raw_request(fx.port, b"GET /api/overview?" + b"a=" + b"b" * 100000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    c.ok("a 100 kB request line is refused", any(code in status for code in ("414", "431", "400", "413")), "414", status)
+    status = raw_request(fx.port, b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                                  b"Content-Length: 20000\r\n\r\n" + b"user=" + b"x" * 19995)
+    c.ok("an oversized login form is refused", "413" in status or "401" in status, "413", status)
+    counts_after = e2e.psql("SELECT (SELECT count(*) FROM koers.contact), (SELECT count(*) FROM koers.dash_user),"
+                            " (SELECT count(*) FROM koers.participant)", fx.db)
+    c.equal("after the hostile requests the data are unchanged", counts_before, counts_after)
+    status, _, _ = funder.request("/api/overview", method="DELETE")
+    c.equal("other methods: 405", 405, status)
+
+    # ---- the evaluator: micro-data, audited
+    ename, epw = fx.users["evaluator"]
+    ev = dashfixture.Client(fx.base)
+    ev.login(ename, epw)
+    audit0 = int(e2e.psql("SELECT count(*) FROM koers.dash_audit WHERE resource IN ('timeline', 'participants')", fx.db)[0][0])
+    status, doc = ev.json("/api/timeline?limit=5&cohort=zuid")
+    lanes = {r["lane"] for r in doc["rows"]} if status == 200 else set()
+    c.ok("evaluator: timeline of 5 lanes of cohort zuid", status == 200 and len(lanes) == 5 and doc["lanes_total"] == 24
+         and all(len(r["participant"]) == 64 for r in doc["rows"]), "5 lanes of 24", (status, len(lanes), doc and doc.get("lanes_total")))
+    status, headers, body = ev.request("/api/participants.csv?cohort=noord")
+    c.ok("evaluator: participants CSV (41 lines: header and 40)", status == 200 and len(body.decode().splitlines()) == 41,
+         41, (status, len(body.decode().splitlines())))
+    rows = e2e.psql("SELECT user_name, role, action, resource, detail->>'cohort', client FROM koers.dash_audit"
+                    " WHERE resource IN ('timeline', 'participants') ORDER BY id", fx.db)[audit0:]
+    c.equal("micro-data access audited: who, what, how, filters, from where",
+            [[ename, "evaluator", "view", "timeline", "zuid", "127.0.0.1"], [ename, "evaluator", "export", "participants", "noord", "127.0.0.1"]], rows)
+    status, doc = ev.json("/api/users")
+    c.equal("evaluator: /api/users is 403", 403, status)
+
+    # ---- admin: users and audit, no micro-data
+    aname, apw = fx.users["admin"]
+    ad = dashfixture.Client(fx.base)
+    ad.login(aname, apw)
+    status, doc = ad.json("/api/users")
+    c.ok("admin: users, without password hashes", status == 200 and len(doc["rows"]) == 4 and "password_hash" not in json.dumps(doc),
+         "4 users", (status, doc and len(doc.get("rows", []))))
+    status, doc = ad.json("/api/audit?limit=50")
+    c.ok("admin: the audit trail", status == 200 and any(r["action"] == "login" for r in doc["rows"]), "rows", status)
+    status, _, _ = ad.request("/api/timeline")
+    c.equal("admin: /api/timeline is 403", 403, status)
+
+    # ---- sessions end: logout, idle time, expiry
+    status, _, _ = funder.request("/logout", data=b"", headers={"Origin": fx.base})
+    status2, _, _ = funder.request("/api/overview")
+    c.ok("after logout the session is gone", status == 200 and status2 == 401, "200 then 401", (status, status2))
+    e2e.psql(f"UPDATE koers.dash_session SET last_seen_at = now() - interval '2 hours' WHERE user_name = '{ename}'", fx.db)
+    status, _, _ = ev.request("/api/me")
+    c.equal("an idle session (past --session-idle) is refused", 401, status)
+    ad_status0, _ = ad.json("/api/me")
+    e2e.psql(f"UPDATE koers.dash_session SET expires_at = now() - interval '1 second' WHERE user_name = '{aname}'", fx.db)
+    status, _, _ = ad.request("/api/me")
+    c.ok("an expired session is refused", ad_status0 == 200 and status == 401, "200 then 401", (ad_status0, status))
+    status, _, _ = anon.request("/api/me", headers={"Cookie": "koers_session=" + "0" * 64})
+    c.equal("a made-up token is refused", 401, status)
+    status, _, _ = anon.request("/api/me", headers={"Cookie": "koers_session=%27%20OR%201=1"})
+    c.equal("a malformed token is refused", 401, status)
+
+    # ---- /metrics
+    status, headers, body = anon.request("/metrics")
+    text = body.decode()
+    contacts = e2e.psql("SELECT count(*) FROM koers.contact", fx.db)[0][0]
+    c.ok("/metrics: Prometheus text format", status == 200 and headers.get("Content-Type", "").startswith("text/plain; version=0.0.4"),
+         200, status)
+    c.ok("/metrics: events stored per type", f'koers_events_stored_total{{event_type="contact"}} {contacts}' in text,
+         f"contact {contacts}", [l for l in text.splitlines() if l.startswith("koers_events_stored_total")])
+    c.ok("/metrics: rejects, consumer lag per partition, request latencies",
+         "koers_events_rejected_total" in text and f'koers_consumer_lag{{group="{fx.group}",topic="{fx.prefix}contact",partition="0"}} 0' in text
+         and 'koers_dash_http_request_duration_seconds_bucket{route="api",le="0.5"}' in text
+         and "koers_dash_login_failures_total" in text, "all present",
+         [l for l in text.splitlines() if "lag{" in l][:3])
+
+
+if __name__ == "__main__":
+    main()

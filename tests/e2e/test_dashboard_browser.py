@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""The dashboards in a real browser: headless Debian chromium driven by playwright-core
+(tests/browser/dashboard.js; scripts/install-web --tests installs it from its lock file).
+
+Logs in as each role through the login form, opens every page the role may open, reads every
+figure shown (KPIs and table cells carry data-chart/-series/-category) and compares it with
+the database: with the same function called by a login role of the same group, and for the
+headline figures with counts made here from the prepared tables. A funder sees "<5" exactly
+where the database hides a cell, and is refused the evaluator's and admin's pages. Checks the
+basics of accessibility (landmarks, lang, labels, a table and a text alternative for every
+chart), the English pages, and saves a screenshot of every page in tests/artifacts/dashboard/
+(or $KOERS_ARTIFACTS_DIR/dashboard/).
+
+Environment: as the other e2e tests; /usr/bin/chromium (scripts/install-deps) and npm.
+Last line "N passed, M failed"; exit 1 on any failure.
+"""
+import json
+import os
+import re
+import secrets
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
+import dashfixture  # noqa: E402
+import koers_e2e as e2e  # noqa: E402
+
+BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
+ALL_PAGES = ["/", "/crisis", "/support", "/cost", "/quality"]
+PLAN = {
+    "funder": {"pages": ALL_PAGES, "forbidden": ["/timeline", "/admin"]},
+    "partner": {"pages": ["/", "/support"], "forbidden": ["/timeline"]},
+    "evaluator": {"pages": ["/timeline", "/", "/crisis"], "forbidden": ["/admin"]},
+    "admin": {"pages": ["/admin", "/cost"], "forbidden": ["/timeline"]},
+}
+PAGE_FN = {"/": "overview", "/crisis": "crisis", "/support": "support", "/cost": "cost", "/quality": "quality"}
+
+
+def parse_shown(text):
+    """A figure as the page shows it (nl-NL): '1.234' 1234, '0,93', '78%', '€ 1.564', '-€ 12'.
+    Returns (value, decimals, percent)."""
+    t = text.replace("\u00a0", " ").replace("\u202f", " ").replace("€", "").replace(" ", "").replace("\u2212", "-")
+    percent = t.endswith("%")
+    t = t.rstrip("%").replace(".", "").replace(",", ".")
+    decimals = len(t.split(".")[1]) if "." in t else 0
+    return float(t), decimals, percent
+
+
+def db_cells(db, role, fn):
+    r = e2e.run(["psql", "-X", "-At", "-F", "|", "-P", "null=NULL", "-U", role, "-d", db, "-c",
+                 f"SELECT chart, series, category, value, suppressed FROM dash.{fn}(NULL, NULL, NULL, NULL)"])
+    if r.rc != 0:
+        raise RuntimeError(r.err)
+    out = {}
+    for line in r.out.splitlines():
+        ch, s, g, v, sup = line.split("|")
+        out[(ch, s, g)] = (None if v == "NULL" else float(v), sup == "t")
+    return out
+
+
+def compare_figures(c, who, page, figures, cells):
+    wrong, hidden_ok, hidden_bad, missing = [], 0, [], []
+    for f in figures:
+        key = (f["chart"], f["series"], f["category"])
+        if key not in cells:
+            missing.append(key)
+            continue
+        value, suppressed = cells[key]
+        if suppressed:
+            if f["text"] == "<5" and f["suppressed"]:
+                hidden_ok += 1
+            else:
+                hidden_bad.append((key, f["text"]))
+            continue
+        if f["text"] == "<5" or f["suppressed"]:
+            hidden_bad.append((key, f["text"], "shown in the database"))
+            continue
+        shown, decimals, percent = parse_shown(f["text"])
+        want = value * 100 if percent else value
+        if abs(shown - want) > 0.5 * 10 ** -decimals + 1e-9:
+            wrong.append((key, f["text"], value))
+    c.ok(f"{who} {page}: every figure is a cell of the database", not missing, "none missing", missing[:5])
+    c.ok(f"{who} {page}: {len(figures) - hidden_ok - len(hidden_bad)} figures shown equal the database",
+         not wrong, "equal", wrong[:5])
+    c.ok(f"{who} {page}: '<5' exactly where the database hides ({hidden_ok} cells)", not hidden_bad, "consistent", hidden_bad[:5])
+    return hidden_ok
+
+
+def run_browser(c, fx, users, lang, tag):
+    plan = {"base": fx.base, "out": str(dashfixture.artifacts_dir()), "lang": lang, "screenshotLogin": lang == "nl",
+            "users": users}
+    plan_path = Path(e2e.tempdir(c, "dash-plan")) / f"plan-{tag}.json"
+    plan_path.write_text(json.dumps(plan))
+    r = e2e.run(["node", str(BROWSER_DIR / "dashboard.js"), str(plan_path)], timeout=600)
+    if not c.ok(f"browser run ({tag}) completes", r.rc == 0, "exit 0", r.describe()):
+        return None
+    return json.loads(r.out)
+
+
+def main():
+    c = e2e.Checks("test_dashboard_browser")
+    r = e2e.run([str(e2e.repo_dir() / "scripts" / "install-web"), "--tests"], timeout=600)
+    ok = c.program("scripts/install-web --tests", r)
+    c.ok("Debian's chromium is installed", os.access("/usr/bin/chromium", os.X_OK), "/usr/bin/chromium", "missing")
+    if ok and os.access("/usr/bin/chromium", os.X_OK):
+        fx = c.run(dashfixture.Fixture, c, "dashweb")
+        if fx:
+            c.run(checks, c, fx)
+    c.finish()
+
+
+def checks(c, fx):
+    db = fx.db
+    tag = secrets.token_hex(3)
+    members = {"evaluator": "koers_evaluator", "funder": "koers_funder", "admin": "koers_admin",
+               "partner": "koers_partner_" + dashfixture.PARTNER_ORG}
+    db_role = {}
+    for role, group in members.items():
+        name = f"t{tag}_{role}"
+        e2e.psql(f'CREATE ROLE "{name}" LOGIN IN ROLE {group}', db)
+        c.cleanup(e2e.psql, f'DROP ROLE IF EXISTS "{name}"', db)
+        db_role[role] = name
+
+    users = [{"name": fx.users[role][0], "password": fx.users[role][1], "role": role, **PLAN[role]} for role in PLAN]
+    result = run_browser(c, fx, users, "nl", "nl")
+    if not result:
+        return
+    unexpected = [e for e in result["consoleErrors"] if "403" not in e and "favicon" not in e and "404" not in e]
+    c.equal("no script errors in the browser console", [], unexpected)
+
+    as_of_funder = e2e.psql("SELECT (date_trunc('month', koers.today()) - interval '1 day')::date", db)[0][0]
+    for ur in result["users"]:
+        role = ur["role"]
+        for page, d in ur["pages"].items():
+            who = f"{role} {page}"
+            c.ok(f"{who}: 200 and rendered", d["status"] == 200 and d["ready"] == "true" and not d["error"], "ready",
+                 (d["status"], d["ready"], d["error"]))
+            c.equal(f"{who}: landmarks header, nav, main, footer", {"main": 1, "nav": 1, "header": 1, "footer": 1}, d["landmarks"])
+            c.equal(f"{who}: <html lang>", "nl", d["lang"])
+            c.equal(f"{who}: every input and select has a label", 0, d["unlabelled"])
+            c.ok(f"{who}: every chart drawn, with a text alternative", all(cv["drawn"] and cv["label"] for cv in d["canvases"]),
+                 "drawn, labelled", d["canvases"][:3])
+            c.ok(f"{who}: a table behind every chart", d["tables"] >= len(d["canvases"]), f">= {len(d['canvases'])}", d["tables"])
+            shot = Path(d["screenshot"])
+            c.ok(f"{who}: screenshot {shot.name}", shot.exists() and shot.stat().st_size > 20000, "> 20 kB",
+                 shot.stat().st_size if shot.exists() else "missing")
+            if page in PAGE_FN:
+                c.ok(f"{who}: figures on the page", len(d["figures"]) > 5, "> 5", len(d["figures"]))
+                cells = db_cells(db, db_role[role], PAGE_FN[page])
+                hidden = compare_figures(c, role, page, d["figures"], cells)
+                if role in ("funder", "partner") and page in ("/", "/quality"):
+                    c.ok(f"{who}: small cells shown as <5", hidden > 0, "> 0", hidden)
+                if role in ("evaluator", "admin"):
+                    c.equal(f"{who}: nothing hidden from an {role}", 0, hidden)
+                if page in ("/", "/crisis", "/cost", "/support"):
+                    c.ok(f"{who}: every chart's data downloadable as CSV", len(d["csvLinks"]) >= len(d["canvases"]),
+                         f">= {len(d['canvases'])}", d["csvLinks"][:3])
+        for page, f in ur["forbidden"].items():
+            c.ok(f"{role}: refused {page} (403, 'Geen toegang')", f["status"] == 403 and "Geen toegang" in f["text"],
+                 "403", f)
+        api = ur["api"]
+        want = {"/api/timeline": 200 if role == "evaluator" else 403, "/api/participants": 200 if role == "evaluator" else 403,
+                "/api/users": 200 if role == "admin" else 403, "/api/audit": 200 if role == "admin" else 403, "/api/overview": 200}
+        c.equal(f"{role}: the API as the page's script sees it", want, api)
+
+    by_role = {ur["role"]: ur for ur in result["users"]}
+    # Headline figures against counts made here, not by the dashboard's functions.
+    funder_figs = {(f["chart"], f["series"], f["category"]): f["text"] for f in by_role["funder"]["pages"]["/"]["figures"]}
+    participants = e2e.psql(f"SELECT count(*) FROM koers.participant WHERE first_enrolled <= '{as_of_funder}'", db)[0][0]
+    c.equal("funder overview: participants = enrolled by the as-of date", participants,
+            funder_figs.get(("overview.enrolment", "new", "all")))
+    achieved = e2e.psql(f"SELECT count(*) FROM koers.goal_status_at('{as_of_funder}') g JOIN koers.participant p"
+                        f" USING (participant) WHERE p.first_enrolled <= '{as_of_funder}' AND g.status = 'achieved'", db)[0][0]
+    c.equal("funder overview: goals achieved", f"{int(achieved):,}".replace(",", "."), funder_figs.get(("overview.goals", "achieved", "all")))
+    crisis_figs = {(f["chart"], f["series"], f["category"]): f["text"] for f in by_role["funder"]["pages"]["/crisis"]["figures"]}
+    bd = e2e.psql(f"SELECT sum(crisis_before), sum(crisis_during), sum(police_before), sum(police_during)"
+                  f" FROM koers.before_during_cohort('{as_of_funder}')", db)[0]
+    nl = lambda n: f"{int(n):,}".replace(",", ".")  # noqa: E731
+    c.equal("funder crisis: crisis and police before/during = koers.before_during_cohort",
+            [nl(x) for x in bd], [crisis_figs.get(("crisis.bd_count", m, p)) for m, p in
+                                  (("crisis_events", "before"), ("crisis_events", "during"), ("police_calls", "before"), ("police_calls", "during"))])
+    cost_figs = {(f["chart"], f["series"], f["category"]): f["text"] for f in by_role["funder"]["pages"]["/cost"]["figures"]}
+    cb = e2e.psql(f"SELECT round(sum(support_cost_during)) FROM koers.cost_benefit_cohort('{as_of_funder}')", db)[0][0]
+    c.ok("funder cost: support cost = koers.cost_benefit_cohort", parse_shown(cost_figs.get(("cost.total", "support", "during"), "0"))[0] == float(cb),
+         cb, cost_figs.get(("cost.total", "support", "during")))
+    c.ok("funder cost: the unit costs with their sources are shown", by_role["funder"]["pages"]["/cost"]["tables"] >= 3, ">= 3 tables",
+         by_role["funder"]["pages"]["/cost"]["tables"])
+
+    tl = by_role["evaluator"]["pages"]["/timeline"]
+    c.ok("evaluator: timeline of the first 20 of 67 participants", tl["timelineLanes"] and re.search(r"1.20 van 67", tl["timelineLanes"]),
+         "1-20 van 67", tl["timelineLanes"])
+    ename = fx.users["evaluator"][0]
+    audited = e2e.psql(f"SELECT count(*) FROM koers.dash_audit WHERE user_name = '{ename}' AND resource = 'timeline' AND action = 'view'", db)[0][0]
+    c.ok("evaluator: the timeline view is in the audit trail", int(audited) >= 1, ">= 1", audited)
+    own = [f for f in by_role["partner"]["pages"]["/support"]["figures"] if f["chart"] == "support.own_mode"]
+    c.ok("partner: own organisation's contacts per month and mode", len(own) > 20, "> 20 figures", len(own))
+    c.ok("funder: no own-organisation chart", not [f for f in by_role["funder"]["pages"]["/support"]["figures"] if f["chart"] == "support.own_mode"],
+         "none", "some")
+
+    # English.
+    result = run_browser(c, fx, [{"name": fx.users["funder"][0], "password": fx.users["funder"][1], "role": "funder-en",
+                                  "pages": ["/", "/cost"], "forbidden": []}], "en", "en")
+    if result:
+        for page, d in result["users"][0]["pages"].items():
+            c.ok(f"English {page}: lang en, English heading", d["lang"] == "en" and d["h1"] in ("Overview", "Costs and benefits"),
+                 "en", (d["lang"], d["h1"]))
+    print(f"# screenshots: {dashfixture.artifacts_dir()}")
+
+
+if __name__ == "__main__":
+    main()
