@@ -1,5 +1,6 @@
 /* Avro Parsing Canonical Form and CRC-64-AVRO fingerprints, for the single-object encoding. */
 #include "koers/schema.h"
+#include "koers/log.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -165,6 +166,8 @@ static void schema_append_quoted(schema_out_t *o, const char *s)
     schema_append_str(o, s);
     schema_append_bytes(o, "\"", 1);
 }
+
+static int schema_set_error(schema_ctx_t *c, const char *fmt, ...) KOERS_PRINTF(2, 3);
 
 static int schema_set_error(schema_ctx_t *c, const char *fmt, ...)
 {
