@@ -4,12 +4,13 @@
 SQL mode (default): the blocks of --queries ("-- name: X" then one statement) run --runs times
 each, round robin, in one psql session with \\timing; the time psql reports (send to last
 row received) is the latency. HTTP mode (--url BASE with --endpoints FILE of "name path"
-lines, --login USER:PASSWORD): logs in, then GETs BASE+path --runs times each, round robin,
+lines, --login USER:PASSWORD or $BENCH_DASH_LOGIN): logs in, then GETs BASE+path --runs times each, round robin,
 with urllib, timed from the request to the last byte of the answer.
 Prints key=value lines for bench/report.py: dash_<name>_p50, dash_<name>_p95 (milliseconds),
 dash_<name>_rows. Python standard library only; the PG* environment selects the database.
 """
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -86,8 +87,9 @@ def http_mode(args):
     endpoints = [line.split(None, 1) for line in open(args.endpoints) if line.strip()
                  and not line.startswith("#")]
     headers = {}
-    if args.login:
-        args.cookie = login(args.url, args.login)
+    user_password = args.login or os.environ.get("BENCH_DASH_LOGIN")
+    if user_password:
+        args.cookie = login(args.url, user_password)
     if args.cookie:
         headers["Cookie"] = args.cookie
     samples = {name: [] for name, _ in endpoints}
@@ -137,7 +139,8 @@ def main():
     ap.add_argument("--url")
     ap.add_argument("--endpoints")
     ap.add_argument("--cookie")
-    ap.add_argument("--login", help="USER:PASSWORD for POST /login")
+    ap.add_argument("--login", help="USER:PASSWORD for POST /login (or $BENCH_DASH_LOGIN, "
+                    "which keeps it off the command line)")
     ap.add_argument("--budget", type=float, default=60,
                     help="seconds an endpoint's timed requests may take in all (HTTP mode)")
     args = ap.parse_args()

@@ -35,8 +35,9 @@ def main():
 
     w("# koers benchmarks")
     w("")
-    w(f"Written by `{r['command'].strip()}` on {r['date']} (one run; every figure below comes "
-      "from it). Reproduce on this machine with the same command from the checkout; the "
+    took = f", {r['run_minutes']} minutes" if "run_minutes" in r else ""
+    w(f"Written by `{r['command'].strip()}`, started {r['date']}{took} (one run; every figure "
+      "below comes from it). Reproduce on this machine with the same command from the checkout; the "
       "services must be startable with `scripts/services start`. The load average (1 min) "
       "beside each figure was read when that measurement started: other work shares the "
       "machine.")
