@@ -32,6 +32,7 @@ typedef struct {
     int session_idle;          /* --session-idle seconds: idle timeout */
     int max_connections;       /* --max-connections: concurrent HTTP connections (threads) */
     int db_pool;               /* --db-connections: PostgreSQL connections */
+    int cache_refresh;         /* --cache-refresh seconds between background refreshes; 0: off */
     int secure_cookies;        /* --secure-cookies: add Secure (behind TLS) */
     const char *metrics_token; /* read from --metrics-token-file; NULL: loopback only */
     const char *brokers;       /* -b / KOERS_BROKERS: for consumer lag in /metrics */
@@ -64,6 +65,16 @@ PGresult *dash_db_exec(PGconn *conn, const char *sql, int n, const char *const *
                        ExecStatusType want, dash_dberr_t *err);
 /* BEGIN / COMMIT / ROLLBACK; 0 or -1 with err. */
 int dash_db_command(PGconn *conn, const char *sql, dash_dberr_t *err);
+
+/* ---- refresh.c: recomputes the cached answers whose data changed, in the background. */
+
+typedef struct dash_refresh dash_refresh_t;
+
+/* Starts a thread that every interval seconds calls dash.cache_refresh on a connection of the
+ * pool. Returns NULL with errstr on failure. */
+dash_refresh_t *dash_refresh_start(dash_pool_t *pool, int interval, char *errstr, size_t errlen);
+/* Stops it, cancelling a refresh that is running. */
+void dash_refresh_stop(dash_refresh_t *r);
 
 /* ---- render.c: query results as JSON or CSV. */
 

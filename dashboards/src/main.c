@@ -78,6 +78,8 @@ static void main_usage(FILE *out)
             "      --session-idle SECONDS idle time that ends a session [session.idle] (1800)\n"
             "      --max-connections N    concurrent HTTP connections [max.connections] (64)\n"
             "      --db-connections N     PostgreSQL connections [db.connections] (4)\n"
+            "      --cache-refresh SECONDS recompute cached answers whose data changed, in the\n"
+            "                             background, this often [cache.refresh] (30; 0: never)\n"
             "      --secure-cookies       Secure cookies and HSTS, behind TLS [secure.cookies=true]\n"
             "      --metrics-token-file F /metrics needs 'Authorization: Bearer <token in F>'\n"
             "                             [metrics.token.file]; without it, loopback clients only\n"
@@ -131,6 +133,7 @@ static const koers_setting_t main_settings[] = {
     {"session.idle", "--session-idle", NULL, "1800", KOERS_SETTING_INT, 60, 86400, 0, NULL},
     {"max.connections", "--max-connections", NULL, "64", KOERS_SETTING_INT, 1, 1024, 0, NULL},
     {"db.connections", "--db-connections", NULL, "4", KOERS_SETTING_INT, 1, 64, 0, NULL},
+    {"cache.refresh", "--cache-refresh", NULL, "30", KOERS_SETTING_INT, 0, 86400, 0, NULL},
     {"secure.cookies", "--secure-cookies", NULL, "false", KOERS_SETTING_TEXT, 0, 0, 0, main_bools},
     {"metrics.token.file", "--metrics-token-file", NULL, NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
     {"brokers", "--brokers", "KOERS_BROKERS", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
@@ -140,7 +143,7 @@ static const koers_setting_t main_settings[] = {
 };
 
 enum { O_LISTEN = 256, O_STATIC, O_TTL, O_IDLE, O_MAXCONN, O_DBCONN, O_SECURE, O_TOKEN, O_DUMP,
-       O_LOGFMT };
+       O_LOGFMT, O_REFRESH };
 
 /* Parses the command line into settings. Returns -1 to go on, or an exit status. */
 static int main_options(int argc, char **argv, koers_config_t *settings, const char **config_path,
@@ -156,6 +159,7 @@ static int main_options(int argc, char **argv, koers_config_t *settings, const c
         {"session-idle", required_argument, NULL, O_IDLE},
         {"max-connections", required_argument, NULL, O_MAXCONN},
         {"db-connections", required_argument, NULL, O_DBCONN},
+        {"cache-refresh", required_argument, NULL, O_REFRESH},
         {"secure-cookies", no_argument, NULL, O_SECURE},
         {"metrics-token-file", required_argument, NULL, O_TOKEN},
         {"brokers", required_argument, NULL, 'b'},
@@ -180,6 +184,7 @@ static int main_options(int argc, char **argv, koers_config_t *settings, const c
         case O_IDLE: name = "session.idle"; break;
         case O_MAXCONN: name = "max.connections"; break;
         case O_DBCONN: name = "db.connections"; break;
+        case O_REFRESH: name = "cache.refresh"; break;
         case O_SECURE: name = "secure.cookies"; value = "true"; break;
         case O_TOKEN: name = "metrics.token.file"; break;
         case 'b': name = "brokers"; break;
@@ -244,6 +249,10 @@ static int main_serve(dash_config_t *cfg, const char *static_dir)
         dash_assets_free();
         return 1;
     }
+    dash_refresh_t *refresh = NULL;
+    if (cfg->cache_refresh > 0 &&
+        !(refresh = dash_refresh_start(pool, cfg->cache_refresh, errstr, sizeof errstr)))
+        koers_log_warn("%s; pages are computed when asked for", errstr);
     int v6 = strchr(cfg->listen_host, ':') != NULL;
     koers_log_info("serving http://%s%s%s:%u/ (pages from %s)", v6 ? "[" : "", cfg->listen_host,
                    v6 ? "]" : "", (unsigned)cfg->listen_port, dir);
@@ -252,6 +261,7 @@ static int main_serve(dash_config_t *cfg, const char *static_dir)
         nanosleep(&ts, NULL);
     }
     koers_log_info("stopping");
+    dash_refresh_stop(refresh);
     dash_http_stop();
     dash_metrics_free();
     dash_pool_free(pool);
@@ -302,6 +312,7 @@ int main(int argc, char **argv)
             .session_idle = (int)koers_config_get_long(settings, "session.idle"),
             .max_connections = (int)koers_config_get_long(settings, "max.connections"),
             .db_pool = (int)koers_config_get_long(settings, "db.connections"),
+            .cache_refresh = (int)koers_config_get_long(settings, "cache.refresh"),
             .secure_cookies = strcmp(koers_config_get(settings, "secure.cookies"), "true") == 0,
             .brokers = koers_config_get(settings, "brokers"),
             .group = koers_config_get(settings, "group"),
