@@ -11,6 +11,7 @@
 
 #include "koers/config.h"
 #include "koers/log.h"
+#include "koers/pg_oid.h"
 
 #define EXIT_DB 1
 #define EXIT_USAGE 2
@@ -18,17 +19,6 @@
 #define SHORT_PSEUDONYM 12
 #define REPORT_TEXT_WIDTH 160   /* wider tables are transposed or printed as blocks */
 #define REPORT_TRANSPOSE_ROWS 8 /* at most this many rows are transposed */
-
-/* Type oids of the columns the report formats as numbers. */
-#define OID_BOOL 16
-#define OID_INT8 20
-#define OID_INT2 21
-#define OID_INT4 23
-#define OID_FLOAT4 700
-#define OID_FLOAT8 701
-#define OID_NUMERIC 1700
-#define OID_TEXT 25
-#define OID_DATE 1082
 
 enum { FMT_TEXT, FMT_CSV, FMT_JSON };
 
@@ -204,8 +194,8 @@ static int report_valid_date(const char *s)
 
 static int report_is_number(Oid t)
 {
-    return t == OID_INT2 || t == OID_INT4 || t == OID_INT8 || t == OID_FLOAT4 || t == OID_FLOAT8 ||
-           t == OID_NUMERIC;
+    return t == KOERS_OID_INT2 || t == KOERS_OID_INT4 || t == KOERS_OID_INT8 || t == KOERS_OID_FLOAT4 || t == KOERS_OID_FLOAT8 ||
+           t == KOERS_OID_NUMERIC;
 }
 
 /* The value shown in text: "-" for NULL, pseudonyms shortened. */
@@ -411,11 +401,11 @@ static json_t *report_json_rows(const PGresult *res)
             Oid t = PQftype(res, c);
             if (PQgetisnull(res, r, c))
                 v = json_null();
-            else if (t == OID_BOOL)
+            else if (t == KOERS_OID_BOOL)
                 v = json_boolean(s[0] == 't');
-            else if (t == OID_INT2 || t == OID_INT4 || t == OID_INT8)
+            else if (t == KOERS_OID_INT2 || t == KOERS_OID_INT4 || t == KOERS_OID_INT8)
                 v = json_integer(strtoll(s, NULL, 10));
-            else if (t == OID_FLOAT4 || t == OID_FLOAT8 || t == OID_NUMERIC)
+            else if (t == KOERS_OID_FLOAT4 || t == KOERS_OID_FLOAT8 || t == KOERS_OID_NUMERIC)
                 v = json_real(strtod(s, NULL));
             else
                 v = json_string(s);
@@ -445,7 +435,7 @@ static PGresult *report_query(PGconn *conn, const char *what, const char *sql,
                               const char *const params[4])
 {
     /* Declared types, so that a query need not use all four. */
-    static const Oid types[4] = {OID_TEXT, OID_DATE, OID_DATE, OID_DATE};
+    static const Oid types[4] = {KOERS_OID_TEXT, KOERS_OID_DATE, KOERS_OID_DATE, KOERS_OID_DATE};
     PGresult *res = PQexecParams(conn, sql, 4, types, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         koers_log_error("%s: %s", what, PQresultErrorMessage(res));

@@ -206,27 +206,41 @@ static const char *api_or_null(const char *s)
     return s && *s ? s : NULL;
 }
 
+/* The one row of a query as a JSON object (NULL if out of memory); on a database error the
+ * response is that error and *failed is set. */
+static json_t *api_row_object(PGconn *conn, const char *sql, const char *what, dash_resp_t *resp,
+                              int *failed)
+{
+    dash_dberr_t err;
+    PGresult *res = dash_db_exec(conn, sql, 0, NULL, PGRES_TUPLES_OK, &err);
+    if (!res) {
+        api_db_error(resp, &err, what);
+        *failed = 1;
+        return NULL;
+    }
+    json_t *rows = dash_render_json_rows(res);
+    json_t *obj = rows && json_array_size(rows) == 1 ? json_incref(json_array_get(rows, 0)) : NULL;
+    json_decref(rows);
+    PQclear(res);
+    return obj;
+}
+
 /* /api/me: who the user is, and the choices of the filters. */
 static void api_me(PGconn *conn, dash_resp_t *resp)
 {
-    dash_dberr_t err;
-    PGresult *w = dash_db_exec(conn, "SELECT user_name, role, organisation, suppressed_below, as_of"
-                                     " FROM dash.whoami()",
-                               0, NULL, PGRES_TUPLES_OK, &err);
-    if (!w) {
-        api_db_error(resp, &err, "whoami");
+    int failed = 0;
+    json_t *doc = api_row_object(conn, "SELECT user_name, role, organisation, suppressed_below, as_of"
+                                       " FROM dash.whoami()", "whoami", resp, &failed);
+    if (failed)
         return;
-    }
+    dash_dberr_t err;
     PGresult *f = dash_db_exec(conn, "SELECT name, value FROM dash.filters()", 0, NULL,
                                PGRES_TUPLES_OK, &err);
     if (!f) {
-        PQclear(w);
+        json_decref(doc);
         api_db_error(resp, &err, "filters");
         return;
     }
-    json_t *rows = dash_render_json_rows(w);
-    json_t *doc = rows && json_array_size(rows) == 1 ? json_incref(json_array_get(rows, 0)) : NULL;
-    json_decref(rows);
     json_t *cohorts = json_array(), *orgs = json_array();
     for (int r = 0; doc && cohorts && orgs && r < PQntuples(f); r++) {
         const char *name = PQgetvalue(f, r, 0), *value = PQgetvalue(f, r, 1);
@@ -244,7 +258,6 @@ static void api_me(PGconn *conn, dash_resp_t *resp)
         json_decref(cohorts);
         json_decref(orgs);
     }
-    PQclear(w);
     PQclear(f);
     api_json(resp, doc);
 }
@@ -273,17 +286,14 @@ static void api_cells(PGconn *conn, const char *name, int csv, const api_params_
         PQclear(res);
         return;
     }
-    PGresult *w = dash_db_exec(conn, "SELECT suppressed_below, as_of FROM dash.whoami()", 0, NULL,
-                               PGRES_TUPLES_OK, &err);
-    if (!w) {
+    int failed = 0;
+    json_t *doc = api_row_object(conn, "SELECT suppressed_below, as_of FROM dash.whoami()",
+                                 "whoami", resp, &failed);
+    if (failed) {
         PQclear(res);
-        api_db_error(resp, &err, "whoami");
         return;
     }
     json_t *rows = dash_render_json_rows(res);
-    json_t *meta = dash_render_json_rows(w);
-    json_t *doc = meta && json_array_size(meta) == 1 ? json_incref(json_array_get(meta, 0)) : NULL;
-    json_decref(meta);
     if (doc && rows) {
         json_object_set_new(doc, "page", json_string(name));
         json_object_set_new(doc, "rows", rows);
@@ -293,7 +303,6 @@ static void api_cells(PGconn *conn, const char *name, int csv, const api_params_
         doc = NULL;
     }
     PQclear(res);
-    PQclear(w);
     api_json(resp, doc);
 }
 

@@ -5,16 +5,7 @@
 #include <jansson.h>
 
 #include "dash.h"
-
-/* PostgreSQL type OIDs (pg_type.dat) that the renderers treat specially. */
-#define OID_BOOL 16
-#define OID_INT8 20
-#define OID_INT2 21
-#define OID_INT4 23
-#define OID_FLOAT4 700
-#define OID_FLOAT8 701
-#define OID_NUMERIC 1700
-#define OID_JSONB 3802
+#include "koers/pg_oid.h"
 
 static json_t *render_value(const PGresult *res, int row, int col)
 {
@@ -22,17 +13,17 @@ static json_t *render_value(const PGresult *res, int row, int col)
         return json_null();
     const char *v = PQgetvalue(res, row, col);
     switch (PQftype(res, col)) {
-    case OID_BOOL:
+    case KOERS_OID_BOOL:
         return json_boolean(v[0] == 't');
-    case OID_INT2:
-    case OID_INT4:
-    case OID_INT8:
+    case KOERS_OID_INT2:
+    case KOERS_OID_INT4:
+    case KOERS_OID_INT8:
         return json_integer(strtoll(v, NULL, 10));
-    case OID_FLOAT4:
-    case OID_FLOAT8:
-    case OID_NUMERIC:
+    case KOERS_OID_FLOAT4:
+    case KOERS_OID_FLOAT8:
+    case KOERS_OID_NUMERIC:
         return json_real(strtod(v, NULL));
-    case OID_JSONB: {
+    case KOERS_OID_JSONB: {
         json_t *j = json_loads(v, JSON_DECODE_ANY, NULL);
         return j ? j : json_string(v);
     }
@@ -130,8 +121,8 @@ char *dash_render_csv(const PGresult *res, int filter_col, const char *filter_va
                 render_put(&b, ",", 1);
             if (!PQgetisnull(res, r, c)) {
                 Oid t = PQftype(res, c);
-                int numeric = t == OID_INT2 || t == OID_INT4 || t == OID_INT8 || t == OID_NUMERIC ||
-                              t == OID_FLOAT4 || t == OID_FLOAT8;
+                int numeric = t == KOERS_OID_INT2 || t == KOERS_OID_INT4 || t == KOERS_OID_INT8 || t == KOERS_OID_NUMERIC ||
+                              t == KOERS_OID_FLOAT4 || t == KOERS_OID_FLOAT8;
                 render_csv_field(&b, PQgetvalue(res, r, c), numeric);
             }
         }

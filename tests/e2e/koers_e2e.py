@@ -322,6 +322,19 @@ def offsets(db, group=None):
         " ORDER BY 1, 2", db))
 
 
+def wait_backends_gone(db, timeout=20):
+    """Waits until no other session is connected to db (a killed consumer's server process
+    may still be finishing a COMMIT it had sent; only then is the stored state final)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        n = psql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                 " AND pid <> pg_backend_pid()", db)
+        if n == [["0"]]:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def pg_dump_bytes(db):
     p = subprocess.run(["pg_dump", "-d", db], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=120)
@@ -486,6 +499,16 @@ def kcat_messages(topic, timeout=60):
         at += max(plen, 0)
         out.append({"partition": part, "offset": off, "key": key, "payload": payload})
     return out
+
+
+def messages_blob(prefix):
+    """Every key and payload (decompressed) on the topics of a run, NUL-separated: what a
+    search for identifiers in the messages reads."""
+    blob = b""
+    for t in EVENT_TYPES + ("dead_letter",):
+        for m in kcat_messages(prefix + t):
+            blob += (m["key"] or b"") + b"\0" + (m["payload"] or b"") + b"\0"
+    return blob
 
 
 def kcat_headers(topic, partition, offset):

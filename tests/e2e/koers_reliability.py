@@ -226,19 +226,6 @@ def month_count_mismatches(db):
     return len(set(k.count_month_rows(db)) ^ set(k.recount_month_rows(db)))
 
 
-def wait_backends_gone(db, timeout=20):
-    """Waits until no other session is connected to db (a killed consumer's server process
-    may still be finishing a COMMIT it had sent; only then is the stored state final)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        n = k.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                   " AND pid <> pg_backend_pid()", db)
-        if n == [["0"]]:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 # ---------------------------------------------------------------- processes and services
 
 GROUP_X = ["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"]

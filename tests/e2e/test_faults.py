@@ -109,7 +109,7 @@ class Run:
         time.sleep(delay)
         alive = self.consumer.kill()
         self.consumer.wait()
-        if not rel.wait_backends_gone(self.db_b):
+        if not k.wait_backends_gone(self.db_b):
             self.c.ok(f"{label}: the killed consumer's database session ends", False,
                       "no session left", "still connected after 20 s")
         self.progress = rel.stored_progress(self.db_b, self.group_b)
@@ -386,7 +386,7 @@ def inject(c, run, chunks):
     if run.consumer and run.consumer.alive():
         run.consumer.kill()
         run.consumer.wait()
-    rel.wait_backends_gone(run.db_b)
+    k.wait_backends_gone(run.db_b)
 
 
 def finish_and_compare(c, run, expected, n):

@@ -38,19 +38,6 @@ def stored_offsets(db, group):
     return int(rows[0][0])
 
 
-def wait_backends_gone(db, timeout=15):
-    """Waits until no other session is connected to db: the killed consumer's server process
-    may still be finishing a COMMIT it had sent; only then is the stored state final."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        n = k.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                   " AND pid <> pg_backend_pid()", db)
-        if n == [["0"]]:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def produce_stream(c, run):
     r = k.produce("synth", "--participants", str(PARTICIPANTS), "--months", str(MONTHS),
                   "--seed", str(SYNTH_SEED), "--topic-prefix", run["prefix"], timeout=300)
@@ -102,7 +89,7 @@ def consume_with_kills(c, run, n, rng, tmp):
             os.kill(p.pid, signal.SIGKILL)
         p.wait()
         log.close()
-        if not wait_backends_gone(db):
+        if not k.wait_backends_gone(db, timeout=15):
             c.ok(f"attempt {attempt}: the killed consumer's database session ends", False,
                  "no session left", "still connected after 15 s")
         before, progress = progress, stored_offsets(db, group)

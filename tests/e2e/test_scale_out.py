@@ -145,7 +145,7 @@ def main():
             c.ok(f"{m.name}: no sanitizer report", bad not in m.stderr(), "none", bad)
     stored_by = {m.name: (k.consume_counts(m.stderr()) or (0,))[0] for m in members}
     print(f"# stored per member (new events): {stored_by}")
-    rel.wait_backends_gone(db_b)
+    k.wait_backends_gone(db_b)
 
     r = k.consume(db_a, prefix, group + "-a", "--until-caught-up", *rel.GROUP_X, timeout=600)
     c.program("database A: one consumer, one uninterrupted run", r, 0)
