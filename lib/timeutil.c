@@ -101,6 +101,101 @@ static int time_get_month_days(int year, int month)
     return days[month - 1];
 }
 
+/* Reads one or two decimal digits at s[*at]; returns -1 if there is none. */
+static int time_read_1or2_digits(const char *s, size_t len, size_t *at, int *value)
+{
+    if (time_read_digits(s, len, at, 2, value) == 0 ||
+        time_read_digits(s, len, at, 1, value) == 0)
+        return 0;
+    return -1;
+}
+
+/* Checks a date's year, month and day; returns 0, or -1 with the reason. */
+static int time_check_date(const char *s, size_t len, int year, int month, int day,
+                           char *errstr, size_t errlen)
+{
+    if (year < 1)
+        return time_set_error(errstr, errlen, s, len, "year 0000 is out of range");
+    if (month < 1 || month > 12)
+        return time_set_error(errstr, errlen, s, len, "month %02d out of range", month);
+    if (day < 1 || day > time_get_month_days(year, month))
+        return time_set_error(errstr, errlen, s, len, "day %02d out of range for %04d-%02d", day,
+                              year, month);
+    return 0;
+}
+
+/* A wall-clock time in the programme's zone. In a DST gap mktime picks a neighbouring
+ * time; no zone koers is meant for moves its clocks at midnight. */
+static int time_local_ms(const char *s, size_t len, int year, int month, int day, int hour,
+                         int minute, int second, int64_t *ms, char *errstr, size_t errlen)
+{
+    struct tm tm = {0};
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = minute;
+    tm.tm_sec = second;
+    tm.tm_isdst = -1;
+    errno = 0;
+    time_t t = mktime(&tm);
+    if (t == (time_t)-1 && errno != 0)
+        return time_set_error(errstr, errlen, s, len, "not representable in the local zone");
+    *ms = (int64_t)t * 1000;
+    return 0;
+}
+
+/* "D-M-YYYY[ H:MM[:SS]]", local time. */
+static int time_parse_dmy(const char *s, size_t len, int64_t *ms, char *errstr, size_t errlen)
+{
+    static const char expected[] = "expected YYYY-MM-DD or D-M-YYYY, with H:MM[:SS] after a "
+                                   "space";
+    size_t at = 0;
+    int year, month, day, hour = 0, minute = 0, second = 0;
+    if (time_read_1or2_digits(s, len, &at, &day) < 0 || at >= len ||
+        (s[at] != '-' && s[at] != '/' && s[at] != '.'))
+        return time_set_error(errstr, errlen, s, len, "%s", expected);
+    char sep = s[at++];
+    if (time_read_1or2_digits(s, len, &at, &month) < 0 ||
+        time_expect_char(s, len, &at, sep) < 0 || time_read_digits(s, len, &at, 4, &year) < 0)
+        return time_set_error(errstr, errlen, s, len, "%s", expected);
+    if (time_check_date(s, len, year, month, day, errstr, errlen) < 0)
+        return -1;
+    if (at < len) {
+        if (time_expect_char(s, len, &at, ' ') < 0 ||
+            time_read_1or2_digits(s, len, &at, &hour) < 0 ||
+            time_expect_char(s, len, &at, ':') < 0 ||
+            time_read_digits(s, len, &at, 2, &minute) < 0)
+            return time_set_error(errstr, errlen, s, len, "%s", expected);
+        if (time_expect_char(s, len, &at, ':') == 0 &&
+            time_read_digits(s, len, &at, 2, &second) < 0)
+            return time_set_error(errstr, errlen, s, len, "%s", expected);
+        if (at != len)
+            return time_set_error(errstr, errlen, s, len,
+                                  "unexpected characters after the time (a day-first time is "
+                                  "local, without an offset)");
+        if (hour > 23)
+            return time_set_error(errstr, errlen, s, len, "hour %02d out of range", hour);
+        if (minute > 59)
+            return time_set_error(errstr, errlen, s, len, "minute %02d out of range", minute);
+        if (second > 59)
+            return time_set_error(errstr, errlen, s, len, "second %02d out of range", second);
+    }
+    return time_local_ms(s, len, year, month, day, hour, minute, second, ms, errstr, errlen);
+}
+
+int koers_time_parse_order(const char *s, size_t len, koers_date_order_t order, int64_t *ms,
+                           char *errstr, size_t errlen)
+{
+    /* Four digits and a dash can only start an ISO date. */
+    int iso = len >= 5 && s[4] == '-';
+    for (size_t i = 0; iso && i < 4; i++)
+        iso = s[i] >= '0' && s[i] <= '9';
+    if (order == KOERS_DATE_DMY && !iso && len > 0)
+        return time_parse_dmy(s, len, ms, errstr, errlen);
+    return koers_time_parse(s, len, ms, errstr, errlen);
+}
+
 /* Days from 1970-01-01 to a valid proleptic Gregorian date (Hinnant's days_from_civil): the
  * arithmetic of timegm without its normalisation, at a twentieth of the cost. */
 static int64_t time_civil_days(int64_t y, int m, int d)
@@ -124,29 +219,10 @@ int koers_time_parse(const char *s, size_t len, int64_t *ms, char *errstr, size_
         time_read_digits(s, len, &at, 2, &month) < 0 ||
         time_expect_char(s, len, &at, '-') < 0 || time_read_digits(s, len, &at, 2, &day) < 0)
         return time_set_error(errstr, errlen, s, len, "expected YYYY-MM-DD");
-    if (year < 1)
-        return time_set_error(errstr, errlen, s, len, "year 0000 is out of range");
-    if (month < 1 || month > 12)
-        return time_set_error(errstr, errlen, s, len, "month %02d out of range", month);
-    if (day < 1 || day > time_get_month_days(year, month))
-        return time_set_error(errstr, errlen, s, len, "day %02d out of range for %04d-%02d", day,
-                              year, month);
-
-    if (at == len) {
-        /* Local midnight. In a DST gap mktime picks a neighbouring time; no zone koers is
-         * meant for moves its clocks at midnight. */
-        struct tm tm = {0};
-        tm.tm_year = year - 1900;
-        tm.tm_mon = month - 1;
-        tm.tm_mday = day;
-        tm.tm_isdst = -1;
-        errno = 0;
-        time_t t = mktime(&tm);
-        if (t == (time_t)-1 && errno != 0)
-            return time_set_error(errstr, errlen, s, len, "not representable in the local zone");
-        *ms = (int64_t)t * 1000;
-        return 0;
-    }
+    if (time_check_date(s, len, year, month, day, errstr, errlen) < 0)
+        return -1;
+    if (at == len) /* local midnight */
+        return time_local_ms(s, len, year, month, day, 0, 0, 0, ms, errstr, errlen);
 
     if (s[at] != 'T' && s[at] != ' ')
         return time_set_error(errstr, errlen, s, len, "expected 'T' or end after the date");

@@ -16,6 +16,20 @@ int koers_time_set_zone(const char *zone, char *errstr, size_t errlen);
  * the T). Returns 0 with ms since the epoch, or -1 with the reason. */
 int koers_time_parse(const char *s, size_t len, int64_t *ms, char *errstr, size_t errlen);
 
+/* The order of a date's parts that koers_time_parse_order accepts besides ISO 8601. */
+typedef enum {
+    KOERS_DATE_ISO, /* ISO 8601 only: "2025-03-14" */
+    KOERS_DATE_DMY  /* also day first, as spreadsheets in a Dutch locale write it */
+} koers_date_order_t;
+
+/* Like koers_time_parse; with KOERS_DATE_DMY also "D-M-YYYY" (day and month of one or two
+ * digits, '-', '/' or '.' between the parts), local midnight, or that followed by a space
+ * and "H:MM" or "H:MM:SS": a local time in the programme's zone, since such exports carry
+ * no offset (in the hour that occurs twice when clocks go back, mktime picks one). ISO
+ * values are accepted in either order. Returns 0 with ms, or -1 with the reason. */
+int koers_time_parse_order(const char *s, size_t len, koers_date_order_t order, int64_t *ms,
+                           char *errstr, size_t errlen);
+
 /* Formats ms as "YYYY-MM-DDTHH:MM:SS.fffZ" (out holds at least 32 bytes). */
 void koers_time_format(int64_t ms, char *out, size_t outlen);
 

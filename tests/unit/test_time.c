@@ -223,6 +223,84 @@ static void test_time_format(void)
     CU_ASSERT(strlen(out) < 32 && out[strlen(out) - 1] == 'Z');
 }
 
+/* Day-first dates with KOERS_DATE_DMY: local times in Europe/Amsterdam; expected ms from
+ *   datetime(y, m, d, H, M, S, tzinfo=ZoneInfo("Europe/Amsterdam")).timestamp() * 1000 */
+static const struct {
+    const char *in;
+    int64_t want;
+} time_dmy_valid[] = {
+    {"14-03-2025", 1741906800000},
+    {"14-3-2025", 1741906800000},
+    {"14/03/2025", 1741906800000},
+    {"14.03.2025", 1741906800000},
+    {"14-03-2025 10:30", 1741944600000},
+    {"4-3-2025 9:05", 1741075500000},
+    {"04-03-2025 09:05:00", 1741075500000},
+    {"15-07-2024 23:59:59", 1721080799000}, /* summer time */
+    {"29-02-2024", 1709161200000},
+    {"30-03-2025 12:00", 1743328800000}, /* the day clocks go forward, after the change */
+    /* ISO values keep their meaning in either order. */
+    {"2025-03-14", 1741906800000},
+    {"2024-01-15T10:30:00Z", 1705314600000},
+};
+
+static const struct {
+    const char *in;
+    const char *err;
+} time_dmy_invalid[] = {
+    {"31-04-2025", "invalid time \"31-04-2025\": day 31 out of range for 2025-04"},
+    {"29-02-2025", "invalid time \"29-02-2025\": day 29 out of range for 2025-02"},
+    {"14-13-2025", "invalid time \"14-13-2025\": month 13 out of range"},
+    {"14-03-25", "invalid time \"14-03-25\": expected YYYY-MM-DD or D-M-YYYY, with H:MM[:SS] "
+                 "after a space"},
+    {"14-03/2025", "invalid time \"14-03/2025\": expected YYYY-MM-DD or D-M-YYYY, with "
+                   "H:MM[:SS] after a space"},
+    {"114-03-2025", "invalid time \"114-03-2025\": expected YYYY-MM-DD or D-M-YYYY, with "
+                    "H:MM[:SS] after a space"},
+    {"14-03-2025T10:30", "invalid time \"14-03-2025T10:30\": expected YYYY-MM-DD or D-M-YYYY, "
+                         "with H:MM[:SS] after a space"},
+    {"14-03-2025 10:30Z", "invalid time \"14-03-2025 10:30Z\": unexpected characters after "
+                          "the time (a day-first time is local, without an offset)"},
+    {"14-03-2025 24:00", "invalid time \"14-03-2025 24:00\": hour 24 out of range"},
+    {"14-03-2025 10:60", "invalid time \"14-03-2025 10:60\": minute 60 out of range"},
+    {"14-03-2025 10:3", "invalid time \"14-03-2025 10:3\": expected YYYY-MM-DD or D-M-YYYY, "
+                        "with H:MM[:SS] after a space"},
+    {"03-14-2025", "invalid time \"03-14-2025\": month 14 out of range"}, /* month first */
+};
+
+static void test_time_parse_dmy(void)
+{
+    char err[256];
+    CU_ASSERT_EQUAL_FATAL(koers_time_set_zone(KOERS_DEFAULT_TIME_ZONE, err, sizeof err), 0);
+    for (size_t i = 0; i < sizeof time_dmy_valid / sizeof time_dmy_valid[0]; i++) {
+        int64_t ms = 42;
+        err[0] = '\0';
+        int rc = koers_time_parse_order(time_dmy_valid[i].in, strlen(time_dmy_valid[i].in),
+                                        KOERS_DATE_DMY, &ms, err, sizeof err);
+        CU_ASSERT_EQUAL(rc, 0);
+        CU_ASSERT_EQUAL(ms, time_dmy_valid[i].want);
+        if (rc != 0 || ms != time_dmy_valid[i].want)
+            fprintf(stderr, "\n%s: rc %d ms %lld (%s), want %lld\n", time_dmy_valid[i].in, rc,
+                    (long long)ms, err, (long long)time_dmy_valid[i].want);
+    }
+    for (size_t i = 0; i < sizeof time_dmy_invalid / sizeof time_dmy_invalid[0]; i++) {
+        int64_t ms = 42;
+        err[0] = '\0';
+        int rc = koers_time_parse_order(time_dmy_invalid[i].in, strlen(time_dmy_invalid[i].in),
+                                        KOERS_DATE_DMY, &ms, err, sizeof err);
+        CU_ASSERT_EQUAL(rc, -1);
+        CU_ASSERT_STRING_EQUAL(err, time_dmy_invalid[i].err);
+        if (rc != -1 || strcmp(err, time_dmy_invalid[i].err) != 0)
+            fprintf(stderr, "\n%s:\n got: %s\nwant: %s\n", time_dmy_invalid[i].in, err,
+                    time_dmy_invalid[i].err);
+    }
+    /* Never guessed: without the order a day-first date is refused, as before. */
+    int64_t ms;
+    CU_ASSERT_EQUAL(koers_time_parse_order("14-03-2025", 10, KOERS_DATE_ISO, &ms, err, sizeof err),
+                    -1);
+    CU_ASSERT_STRING_EQUAL(err, "invalid time \"14-03-2025\": expected YYYY-MM-DD");
+}
+
 static void test_time_now(void)
 {
     int64_t before = (int64_t)time(NULL) * 1000;
@@ -246,6 +324,7 @@ int main(void)
         CU_add_test(s, "length-bounded input", test_time_parse_length_bounded) == NULL ||
         CU_add_test(s, "time zone", test_time_zone) == NULL ||
         CU_add_test(s, "formatting and round trip", test_time_format) == NULL ||
+        CU_add_test(s, "day-first dates", test_time_parse_dmy) == NULL ||
         CU_add_test(s, "clock", test_time_now) == NULL) {
         CU_cleanup_registry();
         return CU_get_error();
