@@ -13,17 +13,59 @@
 #include "produce.h"
 
 #define IMPORT_MAX_FIELD 65536 /* far above any valid value; stops a runaway field early */
+/* Rows of one file refused as not UTF-8 from which on the file, not a row, is the likely
+ * cause: a spreadsheet's export in Windows-1252. */
+#define IMPORT_ENCODING_HINT_ROWS 3
 
 typedef struct {
     long rows, sent, refused;
+    long not_utf8; /* rows refused as not UTF-8 */
     int file_refused;
 } import_stats_t;
 
+/* Says once that a file looks like Windows-1252, and both ways out. */
+static void import_hint_encoding(const char *path, long rows)
+{
+    koers_log_warn("%s: %ld rows are not UTF-8: the file looks like Windows-1252, as "
+                   "spreadsheets save it; import it with --encoding windows-1252, or convert it "
+                   "first: iconv -f cp1252 -t utf-8 %s > converted.csv",
+                   path, rows, path);
+}
+
+/* A header read as one column that holds another separator: the file is separated by that
+ * one. Says what was seen and what to give; returns 1 if it did. */
+static int import_explain_header(const char *path, char delim, char **fields, size_t *lens,
+                                 size_t n)
+{
+    if (n != 1)
+        return 0;
+    const char *seen = NULL, *fix = NULL;
+    if (delim != ';' && memchr(fields[0], ';', lens[0])) {
+        seen = "semicolons";
+        fix = "leave --delimiter out to detect it, or give --delimiter ';'";
+    } else if (delim != ',' && memchr(fields[0], ',', lens[0])) {
+        seen = "commas";
+        fix = "leave --delimiter out to detect it, or give --delimiter ,";
+    } else if (memchr(fields[0], '\t', lens[0])) {
+        seen = "tabs";
+        fix = "tab-separated files are not read: save it as CSV (comma or semicolon)";
+    }
+    if (!seen)
+        return 0;
+    koers_log_error("%s:1: the header is one column, '%.*s%s', read with separator '%c': it "
+                    "looks separated by %s; %s",
+                    path, (int)(lens[0] > 60 ? 60 : lens[0]), fields[0], lens[0] > 60 ? "..." : "",
+                    delim, seen, fix);
+    return 1;
+}
+
 /* Maps header columns to produce_columns positions; refuses unknown, doubled and missing
  * columns, since an unexpected column may carry free text such as names. */
-static int import_map_header(const char *path, koers_event_type_t t, char **fields,
+static int import_map_header(const char *path, koers_event_type_t t, char delim, char **fields,
                              size_t *lens, size_t n, int *map)
 {
+    if (import_explain_header(path, delim, fields, lens, n))
+        return -1;
     produce_columns_t cols;
     produce_columns(t, &cols);
     int seen[PRODUCE_MAX_COLS] = {0};
@@ -55,8 +97,35 @@ static int import_map_header(const char *path, koers_event_type_t t, char **fiel
     return ok ? 0 : -1;
 }
 
+/* Opens path's reader with the import's separator and encoding. Returns NULL (after
+ * saying why, with *fatal set when the run should stop) on failure. */
+static koers_csv_t *import_open_reader(FILE *f, const char *path, const produce_import_t *imp,
+                                       int *fatal)
+{
+    char errstr[512];
+    koers_csv_t *r = koers_csv_open(f, path, IMPORT_MAX_FIELD);
+    if (!r) {
+        koers_log_error("out of memory");
+        *fatal = 1;
+        return NULL;
+    }
+    if (koers_csv_set_delimiter(r, imp->delimiter) != 0) {
+        koers_log_error("%s: separator '%c' is neither ',' nor ';'", path, imp->delimiter);
+        koers_csv_close(r);
+        return NULL;
+    }
+    if (koers_csv_set_encoding(r, imp->encoding, errstr, sizeof errstr) != 0) {
+        koers_log_error("%s: %s", path, errstr);
+        koers_csv_close(r);
+        *fatal = 1;
+        return NULL;
+    }
+    return r;
+}
+
 static int import_file(produce_emitter_t *e, const koers_key_t *key, const char *path,
-                       koers_event_type_t t, const volatile sig_atomic_t *stop, import_stats_t *st)
+                       koers_event_type_t t, const produce_import_t *imp,
+                       const volatile sig_atomic_t *stop, import_stats_t *st)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -64,11 +133,12 @@ static int import_file(produce_emitter_t *e, const koers_key_t *key, const char 
         st->file_refused = 1;
         return 0;
     }
-    koers_csv_t *r = koers_csv_open(f, path, IMPORT_MAX_FIELD);
+    int fatal = 0;
+    koers_csv_t *r = import_open_reader(f, path, imp, &fatal);
     if (!r) {
         fclose(f);
-        koers_log_error("out of memory");
-        return -1;
+        st->file_refused = 1;
+        return fatal ? -1 : 0;
     }
     char errstr[512];
     char **fields;
@@ -76,33 +146,46 @@ static int import_file(produce_emitter_t *e, const koers_key_t *key, const char 
     int map[PRODUCE_MAX_COLS * 2];
     size_t ncols = 0;
     int rc = 0, got = koers_csv_next(r, &fields, &lens, &n, errstr, sizeof errstr);
-    if (got == 0) {
+    if (got == KOERS_CSV_END) {
         koers_log_error("%s: empty file, no header row", path);
         st->file_refused = 1;
     } else if (got < 0) {
+        /* No encoding hint here: the contract's column names are ASCII, so a header that is
+         * not UTF-8 is binary data rather than a spreadsheet's Windows-1252. */
         koers_log_error("%s", errstr);
         st->file_refused = 1;
     } else if (n > PRODUCE_MAX_COLS * 2) {
         koers_log_error("%s:1: %zu columns, more than the contract has", path, n);
         st->file_refused = 1;
-    } else if (import_map_header(path, t, fields, lens, n, map) != 0) {
+    } else if (import_map_header(path, t, koers_csv_delimiter(r), fields, lens, n, map) != 0) {
         st->file_refused = 1;
     } else {
         ncols = n;
+        if (imp->delimiter == 0 && koers_csv_delimiter(r) != ',')
+            koers_log_info("%s: separated by '%c' (detected from the header)", path,
+                           koers_csv_delimiter(r));
     }
     produce_columns_t cols;
     produce_columns(t, &cols);
     int64_t recorded_at = koers_time_now_ms();
     while (ncols && !(stop && *stop)) {
         got = koers_csv_next(r, &fields, &lens, &n, errstr, sizeof errstr);
-        if (got == 0)
+        if (got == KOERS_CSV_END)
             break;
-        if (got < 0) {
+        if (got == KOERS_CSV_FAILED) {
             koers_log_error("%s (the rest of the file is not read)", errstr);
             st->file_refused = 1;
             break;
         }
         st->rows++;
+        if (got == KOERS_CSV_REFUSED) {
+            /* Bad bytes spoil one record only: the reader has skipped to its end. */
+            koers_log_error("%s", errstr);
+            st->refused++;
+            if (koers_csv_problem(r) == KOERS_CSV_BAD_ENCODING)
+                st->not_utf8++;
+            continue;
+        }
         long line = koers_csv_line(r);
         if (n != ncols) {
             koers_log_error("%s:%ld: %zu fields, the header has %zu", path, line, n, ncols);
@@ -120,7 +203,8 @@ static int import_file(produce_emitter_t *e, const koers_key_t *key, const char 
         }
         koers_event_t ev;
         int bad;
-        if (produce_row_to_event(t, &row, key, recorded_at, &ev, &bad, errstr, sizeof errstr)) {
+        if (produce_row_to_event(t, &row, key, recorded_at, imp->date_order, &ev, &bad, errstr,
+                                 sizeof errstr)) {
             if (bad >= 0)
                 koers_log_error("%s:%ld: column %s: %s", path, line, cols.names[bad], errstr);
             else
@@ -135,6 +219,8 @@ static int import_file(produce_emitter_t *e, const koers_key_t *key, const char 
         }
         st->sent++;
     }
+    if (st->not_utf8 >= IMPORT_ENCODING_HINT_ROWS && imp->encoding == KOERS_CSV_UTF8)
+        import_hint_encoding(path, st->not_utf8);
     koers_csv_close(r);
     fclose(f);
     return rc;
@@ -152,7 +238,8 @@ static int import_type_of(const char *path)
 }
 
 static int import_one(produce_emitter_t *e, const koers_key_t *key, const char *path,
-                      const volatile sig_atomic_t *stop, import_stats_t *st)
+                      const produce_import_t *imp, const volatile sig_atomic_t *stop,
+                      import_stats_t *st)
 {
     int t = import_type_of(path);
     if (t < 0) {
@@ -163,7 +250,7 @@ static int import_one(produce_emitter_t *e, const koers_key_t *key, const char *
         return 0;
     }
     import_stats_t fs = {0};
-    int rc = import_file(e, key, path, (koers_event_type_t)t, stop, &fs);
+    int rc = import_file(e, key, path, (koers_event_type_t)t, imp, stop, &fs);
     koers_log_info("%s: %ld row(s) read, %ld sent, %ld refused%s", path, fs.rows, fs.sent,
                    fs.refused, fs.file_refused ? " (file refused or cut short)" : "");
     st->rows += fs.rows;
@@ -176,7 +263,8 @@ static int import_one(produce_emitter_t *e, const koers_key_t *key, const char *
 /* A directory holds the six files, any of which may be missing; other files are refused
  * loudly rather than skipped, so a misnamed export is not silently left out. */
 static int import_dir(produce_emitter_t *e, const koers_key_t *key, const char *dir,
-                      const volatile sig_atomic_t *stop, import_stats_t *st)
+                      const produce_import_t *imp, const volatile sig_atomic_t *stop,
+                      import_stats_t *st)
 {
     DIR *d = opendir(dir);
     if (!d) {
@@ -198,13 +286,14 @@ static int import_dir(produce_emitter_t *e, const koers_key_t *key, const char *
         snprintf(path, sizeof path, "%s/%s.csv", dir, koers_types[t].name);
         if (access(path, F_OK) != 0)
             continue;
-        if (import_one(e, key, path, stop, st) != 0)
+        if (import_one(e, key, path, imp, stop, st) != 0)
             return -1;
     }
     return 0;
 }
 
-int produce_import(const produce_options_t *o, const koers_key_t *key, char **paths, int npaths)
+int produce_import(const produce_options_t *o, const koers_key_t *key, const produce_import_t *imp,
+                   char **paths, int npaths)
 {
     char errstr[512];
     produce_emitter_t *e = produce_emitter_new(o, errstr, sizeof errstr);
@@ -217,9 +306,9 @@ int produce_import(const produce_options_t *o, const koers_key_t *key, char **pa
     for (int i = 0; i < npaths && rc == 0 && !(o->stop && *o->stop); i++) {
         struct stat sb;
         if (stat(paths[i], &sb) == 0 && S_ISDIR(sb.st_mode))
-            rc = import_dir(e, key, paths[i], o->stop, &st);
+            rc = import_dir(e, key, paths[i], imp, o->stop, &st);
         else
-            rc = import_one(e, key, paths[i], o->stop, &st);
+            rc = import_one(e, key, paths[i], imp, o->stop, &st);
     }
     long sent = 0;
     long failed = produce_emitter_close(e, 60000, &sent);

@@ -21,6 +21,12 @@ static void main_on_signal(int sig)
     stop_requested = 1;
 }
 
+/* How import reads CSV files. A spreadsheet in a Dutch locale saves semicolons,
+ * Windows-1252 and day-first dates; the separator can be detected, the others cannot. */
+static const char *const main_delimiters[] = {"auto", ",", ";", "comma", "semicolon", NULL};
+static const char *const main_encodings[] = {"utf-8", "windows-1252", "cp1252", NULL};
+static const char *const main_date_orders[] = {"iso", "dmy", NULL};
+
 /* What a configuration file (-c), the environment or a flag may set; see --dump-config. */
 static const koers_setting_t main_settings[] = {
     {"brokers", "--brokers", "KOERS_BROKERS", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
@@ -32,7 +38,28 @@ static const koers_setting_t main_settings[] = {
      0, 0, 0, NULL},
     {"log.format", "--log-format", KOERS_LOG_FORMAT_ENV, "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
      koers_log_formats},
+    {"csv.delimiter", "--delimiter", "KOERS_CSV_DELIMITER", "auto", KOERS_SETTING_TEXT, 0, 0, 0,
+     main_delimiters},
+    {"csv.encoding", "--encoding", "KOERS_CSV_ENCODING", "utf-8", KOERS_SETTING_TEXT, 0, 0, 0,
+     main_encodings},
+    {"csv.date.order", "--date-order", "KOERS_DATE_ORDER", "iso", KOERS_SETTING_TEXT, 0, 0, 0,
+     main_date_orders},
 };
+
+/* The import settings, checked against their choices by koers_config_resolve. */
+static void main_import_settings(const koers_config_t *cfg, produce_import_t *imp)
+{
+    const char *d = koers_config_get(cfg, "csv.delimiter");
+    imp->delimiter = strcmp(d, ",") == 0 || strcmp(d, "comma") == 0       ? ','
+                     : strcmp(d, ";") == 0 || strcmp(d, "semicolon") == 0 ? ';'
+                                                                          : 0;
+    imp->encoding = strcmp(koers_config_get(cfg, "csv.encoding"), "utf-8") == 0
+                        ? KOERS_CSV_UTF8
+                        : KOERS_CSV_WINDOWS_1252;
+    imp->date_order = strcmp(koers_config_get(cfg, "csv.date.order"), "dmy") == 0
+                          ? KOERS_DATE_DMY
+                          : KOERS_DATE_ISO;
+}
 
 static void main_usage(FILE *out)
 {
@@ -46,6 +73,8 @@ static void main_usage(FILE *out)
         "crisis.csv, goal_change.csv, police_call.csv, correction.csv), or directories\n"
         "holding them. Bad rows are refused with file:line: column: reason and not sent;\n"
         "the good rows around them are sent.\n"
+        "Exports saved by a spreadsheet in a Dutch locale: --encoding windows-1252\n"
+        "--date-order dmy (the semicolons are detected).\n"
         "synth makes a synthetic cohort; the same seed gives the same events (registrations\n"
         "the story places after today are held back until then).\n"
         "\n"
@@ -53,7 +82,8 @@ static void main_usage(FILE *out)
         "  -c, --config FILE       configuration file, key=value lines (default:\n"
         "                          $KOERS_CONFIG; none if unset). Precedence: file <\n"
         "                          environment < flags. Keys: brokers, topic.prefix,\n"
-        "                          partitions, key.file, time.zone, log.format, and\n"
+        "                          partitions, key.file, time.zone, log.format,\n"
+        "                          csv.delimiter, csv.encoding, csv.date.order, and\n"
         "                          kafka.<librdkafka property>\n"
         "      --dump-config       print the effective settings (secrets redacted), exit\n"
         "      --log-format F      logfmt (default) or json (default: $KOERS_LOG_FORMAT)\n"
@@ -67,6 +97,16 @@ static void main_usage(FILE *out)
         "                          be readable by group or others\n"
         "      --time-zone ZONE    zone of date-only values (default: $KOERS_TIME_ZONE or\n"
         "                          Europe/Amsterdam)\n"
+        "import options:\n"
+        "      --delimiter SEP     field separator: ',' (or comma), ';' (or semicolon), or\n"
+        "                          auto: detected from each file's header (default:\n"
+        "                          $KOERS_CSV_DELIMITER or auto)\n"
+        "      --encoding ENC      utf-8, or windows-1252 (cp1252), converted to UTF-8\n"
+        "                          (default: $KOERS_CSV_ENCODING or utf-8)\n"
+        "      --date-order ORDER  iso: occurred_at is ISO 8601 only; dmy: also day first,\n"
+        "                          14-03-2025 or 14-3-2025 10:30 (a local time in the zone of\n"
+        "                          --time-zone); never guessed (default: $KOERS_DATE_ORDER\n"
+        "                          or iso)\n"
         "synth options:\n"
         "      --participants N    participants (default 50)\n"
         "      --months M          months of programme after --start (default 24)\n"
@@ -96,7 +136,7 @@ static int main_parse_int(const char *s, long lo, long hi, long *out)
 int main(int argc, char **argv)
 {
     enum { O_PREFIX = 256, O_PARTITIONS, O_KEY, O_TZ, O_PARTICIPANTS, O_MONTHS, O_SEED,
-           O_START, O_COHORT, O_CSV, O_DUMP, O_LOGFMT };
+           O_START, O_COHORT, O_CSV, O_DUMP, O_LOGFMT, O_DELIM, O_ENCODING, O_DATE_ORDER };
     static const struct option longopts[] = {
         {"brokers", required_argument, NULL, 'b'},
         {"topic-prefix", required_argument, NULL, O_PREFIX},
@@ -112,6 +152,9 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"dump-config", no_argument, NULL, O_DUMP},
         {"log-format", required_argument, NULL, O_LOGFMT},
+        {"delimiter", required_argument, NULL, O_DELIM},
+        {"encoding", required_argument, NULL, O_ENCODING},
+        {"date-order", required_argument, NULL, O_DATE_ORDER},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
@@ -147,6 +190,9 @@ int main(int argc, char **argv)
         case O_KEY: setting = "key.file"; break;
         case O_TZ: setting = "time.zone"; break;
         case O_PARTITIONS: setting = "partitions"; break;
+        case O_DELIM: setting = "csv.delimiter"; break;
+        case O_ENCODING: setting = "csv.encoding"; break;
+        case O_DATE_ORDER: setting = "csv.date.order"; break;
         case O_START: s.start = optarg; break;
         case O_COHORT: s.cohort = optarg; break;
         case O_CSV: o.csv_dir = optarg; break;
@@ -257,7 +303,9 @@ int main(int argc, char **argv)
             koers_log_error("--csv is for synth only");
             goto out;
         }
-        rc = produce_import(&o, &key, argv + optind, argc - optind);
+        produce_import_t imp;
+        main_import_settings(cfg, &imp);
+        rc = produce_import(&o, &key, &imp, argv + optind, argc - optind);
     }
 out:
     koers_config_free(cfg);

@@ -9,9 +9,11 @@
 #include <librdkafka/rdkafka.h>
 
 #include "koers/codec.h"
+#include "koers/csv.h"
 #include "koers/config.h"
 #include "koers/event.h"
 #include "koers/pseudo.h"
+#include "koers/timeutil.h"
 
 /* Columns every CSV file has, before the type's own. A correction's own columns are
  * target_record_id, target_type and action (see produce_columns). */
@@ -32,11 +34,12 @@ typedef struct {
     size_t len[PRODUCE_MAX_COLS];
 } produce_row_t;
 
-/* Turns a row into a pseudonymised, validated event; recorded_at is given. Returns 0, or -1
- * with *bad_col set to the offending column (or -1) and the reason in errstr. */
+/* Turns a row into a pseudonymised, validated event; recorded_at is given, order says which
+ * dates occurred_at may hold besides ISO 8601. Returns 0, or -1 with *bad_col set to the
+ * offending column (or -1) and the reason in errstr. */
 int produce_row_to_event(koers_event_type_t t, const produce_row_t *row, const koers_key_t *key,
-                         int64_t recorded_at, koers_event_t *ev, int *bad_col, char *errstr,
-                         size_t errlen);
+                         int64_t recorded_at, koers_date_order_t order, koers_event_t *ev,
+                         int *bad_col, char *errstr, size_t errlen);
 
 /* Where events go: Kafka (idempotent producer) or, for synth --csv, files. */
 typedef struct produce_emitter produce_emitter_t;
@@ -62,8 +65,16 @@ int produce_emitter_send(produce_emitter_t *e, const koers_event_t *ev, const pr
  * events not delivered (0 when all were); *sent gets the number delivered. */
 long produce_emitter_close(produce_emitter_t *e, int timeout_ms, long *sent);
 
+/* How import reads its files. */
+typedef struct {
+    char delimiter;                /* ',' or ';', or 0: detected from each file's header */
+    koers_csv_encoding_t encoding; /* UTF-8, or Windows-1252 converted to it */
+    koers_date_order_t date_order; /* KOERS_DATE_DMY: occurred_at may also be day-first */
+} produce_import_t;
+
 /* The subcommands. Return the process exit code. */
-int produce_import(const produce_options_t *o, const koers_key_t *key, char **paths, int npaths);
+int produce_import(const produce_options_t *o, const koers_key_t *key, const produce_import_t *imp,
+                   char **paths, int npaths);
 
 typedef struct {
     int participants;

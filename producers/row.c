@@ -169,9 +169,25 @@ static int row_parse_value(const koers_field_t *f, const char *s, size_t len, ko
     return -1;
 }
 
+/* occurred_at. A day-first date is never guessed (is 03-04-2025 the 3rd of April or the
+ * 4th of March?), but when the value would parse as one the reason names the option. */
+static int row_parse_time(const char *s, size_t len, koers_date_order_t order, int64_t *ms,
+                          char *errstr, size_t errlen)
+{
+    if (koers_time_parse_order(s, len, order, ms, errstr, errlen) == 0)
+        return 0;
+    int64_t ignored;
+    if (order != KOERS_DATE_DMY &&
+        koers_time_parse_order(s, len, KOERS_DATE_DMY, &ignored, NULL, 0) == 0) {
+        size_t k = strlen(errstr);
+        snprintf(errstr + k, errlen - k, " (a day-first date: give --date-order dmy)");
+    }
+    return -1;
+}
+
 int produce_row_to_event(koers_event_type_t t, const produce_row_t *row, const koers_key_t *key,
-                         int64_t recorded_at, koers_event_t *ev, int *bad_col, char *errstr,
-                         size_t errlen)
+                         int64_t recorded_at, koers_date_order_t order, koers_event_t *ev,
+                         int *bad_col, char *errstr, size_t errlen)
 {
     char why[256];
     memset(ev, 0, sizeof *ev);
@@ -188,8 +204,8 @@ int produce_row_to_event(koers_event_type_t t, const produce_row_t *row, const k
                                  why, sizeof why) != 0)
         return row_fail(COL_SOURCE, bad_col, errstr, errlen, why);
     memcpy(ev->source, row->v[COL_SOURCE], row->len[COL_SOURCE]);
-    if (koers_time_parse(row->v[COL_OCCURRED_AT], row->len[COL_OCCURRED_AT], &ev->occurred_at,
-                         why, sizeof why) != 0)
+    if (row_parse_time(row->v[COL_OCCURRED_AT], row->len[COL_OCCURRED_AT], order,
+                       &ev->occurred_at, why, sizeof why) != 0)
         return row_fail(COL_OCCURRED_AT, bad_col, errstr, errlen, why);
 
     const koers_type_t *type = &koers_types[t];

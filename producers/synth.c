@@ -442,8 +442,8 @@ int produce_synth(const produce_options_t *o, const koers_key_t *key, const prod
             }
             koers_event_t ev;
             int bad;
-            if (produce_row_to_event(se->type, &row, key, se->recorded_at, &ev, &bad, errstr,
-                                     sizeof errstr) != 0) {
+            if (produce_row_to_event(se->type, &row, key, se->recorded_at, KOERS_DATE_ISO, &ev,
+                                     &bad, errstr, sizeof errstr) != 0) {
                 /* A generator bug, not bad input: stop rather than emit a partial cohort. */
                 koers_log_error("synth %s %s: %s", koers_types[se->type].name,
                                 se->text[COL_RECORD_ID], errstr);

@@ -176,9 +176,11 @@ def run(argv, timeout=120, stdin_bytes=None, env=None):
 
 def program_env():
     """The environment for the programs, without the settings a test passes explicitly or
-    whose defaults its expectations rely on (time zone Europe/Amsterdam; synth's seed key)."""
+    whose defaults its expectations rely on (time zone Europe/Amsterdam; synth's seed key;
+    how import reads CSV)."""
     env = dict(os.environ)
-    for v in ("KOERS_TIME_ZONE", "KOERS_KEY_FILE", "KOERS_TOPIC_PREFIX", "KOERS_GROUP"):
+    for v in ("KOERS_TIME_ZONE", "KOERS_KEY_FILE", "KOERS_TOPIC_PREFIX", "KOERS_GROUP",
+              "KOERS_CSV_DELIMITER", "KOERS_CSV_ENCODING", "KOERS_DATE_ORDER"):
         env.pop(v, None)
     return env
 

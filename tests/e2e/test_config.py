@@ -27,7 +27,8 @@ import koers_e2e as k  # noqa: E402
 PROGRAMS = ("koers-produce", "koers-consume", "koers-report")
 CONFIG_ENV = ("KOERS_CONFIG", "KOERS_BROKERS", "KOERS_TOPIC_PREFIX", "KOERS_GROUP",
               "KOERS_BATCH_SIZE", "KOERS_BATCH_WAIT_MS", "KOERS_PARTITIONS", "KOERS_LOG_FORMAT",
-              "KOERS_KEY_FILE", "KOERS_TIME_ZONE")
+              "KOERS_KEY_FILE", "KOERS_TIME_ZONE", "KOERS_CSV_DELIMITER", "KOERS_CSV_ENCODING",
+              "KOERS_DATE_ORDER")
 
 
 def clean_env(**extra):

@@ -36,8 +36,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 /* The first byte picks the event type; the rest is a CSV file whose records are read like
  * an import reads them: fields in the type's column order. The reader must return records
- * whose fields are NUL-terminated and within the limit, or a "path:line: reason" error, and
- * stop; a row is either a valid event or refused with a column and a reason. */
+ * whose fields are NUL-terminated and within the limit, refused records with a
+ * "path:line: reason", or a final "path:line: reason" error; a row is either a valid event
+ * or refused with a column and a reason. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const koers_key_t *key = fuzz_key();
@@ -61,7 +62,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char **fields, err[512];
     size_t *lens, n;
     int rc, records = 0;
-    while ((rc = koers_csv_next(r, &fields, &lens, &n, err, sizeof err)) == 1) {
+    while ((rc = koers_csv_next(r, &fields, &lens, &n, err, sizeof err)) == KOERS_CSV_RECORD ||
+           rc == KOERS_CSV_REFUSED) {
+        /* A refused record names its file and line and leaves the reader going. */
+        if (rc == KOERS_CSV_REFUSED) {
+            if (strncmp(err, "fuzz.csv:", 9) != 0 || koers_csv_problem(r) == KOERS_CSV_OK ||
+                koers_csv_line(r) < 1)
+                abort();
+            continue;
+        }
         if (n == 0 || koers_csv_line(r) < 1)
             abort();
         for (size_t i = 0; i < n; i++)
@@ -76,17 +85,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         koers_event_t ev;
         int bad;
         err[0] = '\0';
-        if (produce_row_to_event(t, &row, key, 1735689600000LL, &ev, &bad, err, sizeof err) != 0) {
+        if (produce_row_to_event(t, &row, key, 1735689600000LL, KOERS_DATE_ISO, &ev, &bad, err,
+                                 sizeof err) != 0) {
             if (!err[0] || bad >= cols.n)
                 abort();
         } else if (koers_event_validate(&ev, err, sizeof err) != 0) {
             abort();
         }
     }
-    if (rc == -1 && strncmp(err, "fuzz.csv:", 9) != 0)
+    if (rc == KOERS_CSV_FAILED && strncmp(err, "fuzz.csv:", 9) != 0)
         abort();
-    /* An error is final. */
-    if (rc == -1 && koers_csv_next(r, &fields, &lens, &n, err, sizeof err) != -1)
+    /* A failure is final. */
+    if (rc == KOERS_CSV_FAILED &&
+        koers_csv_next(r, &fields, &lens, &n, err, sizeof err) != KOERS_CSV_FAILED)
         abort();
     (void)records;
     koers_csv_close(r);
