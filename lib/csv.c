@@ -192,9 +192,17 @@ static int csv_set_error(koers_csv_t *r, long line, koers_csv_problem_t problem,
 {
     va_list ap;
     va_start(ap, fmt);
-    csv_format_error(r, line, fmt, ap);
+    if (r->skipping) {
+        /* The record's own problem came first and is the likely cause: keep it in front. */
+        size_t k = strlen(r->err);
+        int m = snprintf(r->err + k, sizeof r->err - k, "; then, on line %ld: ", line);
+        if (m > 0 && (size_t)m < sizeof r->err - k)
+            vsnprintf(r->err + k + (size_t)m, sizeof r->err - k - (size_t)m, fmt, ap);
+    } else {
+        csv_format_error(r, line, fmt, ap);
+        r->problem = problem;
+    }
     va_end(ap);
-    r->problem = problem;
     r->failed = 1;
     return -1;
 }
@@ -452,6 +460,7 @@ static int csv_read_record(koers_csv_t *r, int *blank)
             r->problem = KOERS_CSV_NUL_BYTE;
 
         /* The byte that was refused still counts for where the record ends. */
+    again:
         switch (st) {
         case CSV_FIELD_START:
             if (c == '"') {
@@ -517,6 +526,12 @@ static int csv_read_record(koers_csv_t *r, int *blank)
             }
             break;
         case CSV_CR_SEEN:
+            if (c != '\n' && r->skipping) {
+                /* In a refused record (UTF-16, say) a lone CR is one more bad byte; only a
+                 * line feed outside quotes ends it. */
+                st = CSV_UNQUOTED;
+                goto again;
+            }
             if (c != '\n')
                 return csv_set_error(r, here, KOERS_CSV_SYNTAX,
                                      "carriage return not followed by line feed");

@@ -182,9 +182,16 @@ static const struct csv_case csv_cases[] = {
     {"a refused last record without a newline", "a\nb,\xFF", 0, BIG,
      "1#1:a\n2#R:t.csv:2: invalid UTF-8 in field 2\n", NULL},
     {"a stray quote in a refused record is still final", "\xFF,a\"b\nc\n", 0, BIG,
-     "E:t.csv:1: quote inside unquoted field 2", NULL},
+     "E:t.csv:1: invalid UTF-8 in field 1; then, on line 1: quote inside unquoted field 2",
+     NULL},
     {"an unterminated quote in a refused record is still final", "ok\n\xFF,\"ab\nc\n", 0, BIG,
-     "1#1:ok\nE:t.csv:2: unterminated quoted field 2", NULL},
+     "1#1:ok\nE:t.csv:2: invalid UTF-8 in field 1; then, on line 2: unterminated quoted "
+     "field 2",
+     NULL},
+    {"a lone CR in a refused record is one more bad byte", "\xFF\r,\r\rx\r\nok\n", 0, BIG,
+     "1#R:t.csv:1: invalid UTF-8 in field 1\n2#1:ok\n", NULL},
+    {"UTF-16: the header is refused, the rest read", "\xFF\xFE" "a\0,\0b\0\r\0\n\0", 12, BIG,
+     "1#R:t.csv:1: invalid UTF-8 in field 1\n2#R:t.csv:2: NUL byte in field 1\n", NULL},
 
     /* Separators. */
     {"semicolon separator", "a;b,c;\"d;e\"\n1;2\n", 0, BIG, "1#3:a|b,c|d;e\n2#2:1|2\n", ";"},
