@@ -209,11 +209,11 @@ static int csv_set_error(koers_csv_t *r, long line, koers_csv_problem_t problem,
 
 /* Refuses the record being read and skips the rest of it. The first problem is the one
  * reported. Returns 0: reading goes on. */
-static int csv_refuse(koers_csv_t *r, long line, koers_csv_problem_t problem, const char *fmt,
-                      ...) KOERS_PRINTF(4, 5);
+static int csv_refuse_record(koers_csv_t *r, long line, koers_csv_problem_t problem,
+                             const char *fmt, ...) KOERS_PRINTF(4, 5);
 
-static int csv_refuse(koers_csv_t *r, long line, koers_csv_problem_t problem, const char *fmt,
-                      ...)
+static int csv_refuse_record(koers_csv_t *r, long line, koers_csv_problem_t problem,
+                             const char *fmt, ...)
 {
     if (r->skipping)
         return 0;
@@ -369,7 +369,7 @@ static int csv_push_byte(koers_csv_t *r, unsigned char c, size_t field_off, long
     if (r->skipping)
         return 0;
     if (r->data_len - field_off >= r->max_field)
-        return csv_refuse(r, line, KOERS_CSV_LONG_FIELD, "field %zu longer than %zu bytes",
+        return csv_refuse_record(r, line, KOERS_CSV_LONG_FIELD, "field %zu longer than %zu bytes",
                           r->n + 1, r->max_field);
     /* One spare byte so that ending the field never needs to grow the buffer. */
     if (csv_reserve_data(r, 2) < 0)
@@ -385,7 +385,7 @@ static int csv_end_field(koers_csv_t *r, size_t *field_off, long line)
         return 0;
     }
     if (r->n == CSV_MAX_FIELDS)
-        return csv_refuse(r, line, KOERS_CSV_MANY_FIELDS, "more than %d fields",
+        return csv_refuse_record(r, line, KOERS_CSV_MANY_FIELDS, "more than %d fields",
                           CSV_MAX_FIELDS);
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 16;
@@ -446,13 +446,13 @@ static int csv_read_record(koers_csv_t *r, int *blank)
             r->line++;
         if (!r->skipping) {
             if (csv_check_utf8(r, c) < 0)
-                csv_refuse(r, here, KOERS_CSV_BAD_ENCODING,
+                csv_refuse_record(r, here, KOERS_CSV_BAD_ENCODING,
                            r->enc == KOERS_CSV_UTF8 ? "invalid UTF-8 in field %zu"
                                                     : "a byte Windows-1252 does not define "
                                                       "in field %zu",
                            r->n + 1);
             else if (c == '\0')
-                csv_refuse(r, here, KOERS_CSV_NUL_BYTE, "NUL byte in field %zu", r->n + 1);
+                csv_refuse_record(r, here, KOERS_CSV_NUL_BYTE, "NUL byte in field %zu", r->n + 1);
         }
         /* A NUL byte says binary data, whatever else is wrong with the record: no
          * text encoding would make it readable. */
@@ -559,7 +559,7 @@ static int csv_read_record(koers_csv_t *r, int *blank)
         break;
     }
     if (r->u8_need > 0)
-        csv_refuse(r, r->line, KOERS_CSV_BAD_ENCODING,
+        csv_refuse_record(r, r->line, KOERS_CSV_BAD_ENCODING,
                    "invalid UTF-8 at end of input (truncated sequence)");
     return csv_end_field(r, &field_off, r->line) < 0 ? -1 : 1;
 }

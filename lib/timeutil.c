@@ -126,7 +126,7 @@ static int time_check_date(const char *s, size_t len, int year, int month, int d
 
 /* A wall-clock time in the programme's zone. In a DST gap mktime picks a neighbouring
  * time; no zone koers is meant for moves its clocks at midnight. */
-static int time_local_ms(const char *s, size_t len, int year, int month, int day, int hour,
+static int time_make_local_ms(const char *s, size_t len, int year, int month, int day, int hour,
                          int minute, int second, int64_t *ms, char *errstr, size_t errlen)
 {
     struct tm tm = {0};
@@ -181,7 +181,7 @@ static int time_parse_dmy(const char *s, size_t len, int64_t *ms, char *errstr, 
         if (second > 59)
             return time_set_error(errstr, errlen, s, len, "second %02d out of range", second);
     }
-    return time_local_ms(s, len, year, month, day, hour, minute, second, ms, errstr, errlen);
+    return time_make_local_ms(s, len, year, month, day, hour, minute, second, ms, errstr, errlen);
 }
 
 int koers_time_parse_order(const char *s, size_t len, koers_date_order_t order, int64_t *ms,
@@ -222,7 +222,7 @@ int koers_time_parse(const char *s, size_t len, int64_t *ms, char *errstr, size_
     if (time_check_date(s, len, year, month, day, errstr, errlen) < 0)
         return -1;
     if (at == len) /* local midnight */
-        return time_local_ms(s, len, year, month, day, 0, 0, 0, ms, errstr, errlen);
+        return time_make_local_ms(s, len, year, month, day, 0, 0, 0, ms, errstr, errlen);
 
     if (s[at] != 'T' && s[at] != ' ')
         return time_set_error(errstr, errlen, s, len, "expected 'T' or end after the date");

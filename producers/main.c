@@ -47,7 +47,7 @@ static const koers_setting_t main_settings[] = {
 };
 
 /* The import settings, checked against their choices by koers_config_resolve. */
-static void main_import_settings(const koers_config_t *cfg, produce_import_t *imp)
+static void main_get_import_settings(const koers_config_t *cfg, produce_import_t *imp)
 {
     const char *d = koers_config_get(cfg, "csv.delimiter");
     imp->delimiter = strcmp(d, ",") == 0 || strcmp(d, "comma") == 0       ? ','
@@ -304,7 +304,7 @@ int main(int argc, char **argv)
             goto out;
         }
         produce_import_t imp;
-        main_import_settings(cfg, &imp);
+        main_get_import_settings(cfg, &imp);
         rc = produce_import(&o, &key, &imp, argv + optind, argc - optind);
     }
 out:

@@ -56,9 +56,9 @@ int koers_csv_set_encoding(koers_csv_t *r, koers_csv_encoding_t enc, char *errst
  * the record after it; or KOERS_CSV_FAILED with "path:line: reason" for what leaves the
  * record boundaries unknown (an unterminated quote, a stray quote, a bare CR outside a
  * refused record) and for read errors; when that happens in a refused record, the record's
- * own reason comes first. A failure is final: later calls return it again. A UTF-8 byte-order mark at the
- * start is skipped; CRLF and LF both end a record; quoted fields may hold separators,
- * quotes ("") and newlines. */
+ * own reason comes first. A failure is final: later calls return it again. A UTF-8
+ * byte-order mark at the start is skipped; CRLF and LF both end a record; quoted fields may
+ * hold separators, quotes ("") and newlines. */
 int koers_csv_next(koers_csv_t *r, char ***fields, size_t **lens, size_t *n, char *errstr,
                    size_t errlen);
 
