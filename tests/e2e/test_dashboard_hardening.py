@@ -26,7 +26,7 @@ import koers_e2e as e2e  # noqa: E402
 
 PER_ADDRESS = 4
 DEADLINE = 3
-SLOW = 10          # slow connections from one address (more than PER_ADDRESS)
+SLOW = 20          # slow connections from one address: more than --max-connections
 
 
 def main():
