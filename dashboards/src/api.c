@@ -24,6 +24,8 @@ typedef struct {
     api_kind_t kind;
     unsigned roles;      /* checked here first; the database checks again */
     const char *const *args;
+    long limit_max;      /* the largest limit parameter (rows or lanes), when it takes one */
+    const char *limit_default;
 } api_endpoint_t;
 
 static const char *const api_args_none[] = {NULL};
@@ -34,17 +36,17 @@ static const char *const api_args_participants[] = {"cohort", "organisation", "t
 static const char *const api_args_audit[] = {"limit", NULL};
 
 static const api_endpoint_t api_endpoints[] = {
-    {"me", API_ME, DASH_ROLE_ANY, api_args_none},
-    {"overview", API_CELLS, DASH_ROLE_ANY, api_args_cells},
-    {"crisis", API_CELLS, DASH_ROLE_ANY, api_args_cells},
-    {"support", API_CELLS, DASH_ROLE_ANY, api_args_cells},
-    {"cost", API_CELLS, DASH_ROLE_ANY, api_args_cells},
-    {"quality", API_CELLS, DASH_ROLE_ANY, api_args_cells},
-    {"unit_costs", API_UNIT_COSTS, DASH_ROLE_ANY, api_args_none},
-    {"timeline", API_TIMELINE, DASH_ROLE_EVALUATOR, api_args_timeline},
-    {"participants", API_PARTICIPANTS, DASH_ROLE_EVALUATOR, api_args_participants},
-    {"users", API_USERS, DASH_ROLE_ADMIN, api_args_none},
-    {"audit", API_AUDIT, DASH_ROLE_ADMIN, api_args_audit},
+    {"me", API_ME, DASH_ROLE_ANY, api_args_none, 0, NULL},
+    {"overview", API_CELLS, DASH_ROLE_ANY, api_args_cells, 0, NULL},
+    {"crisis", API_CELLS, DASH_ROLE_ANY, api_args_cells, 0, NULL},
+    {"support", API_CELLS, DASH_ROLE_ANY, api_args_cells, 0, NULL},
+    {"cost", API_CELLS, DASH_ROLE_ANY, api_args_cells, 0, NULL},
+    {"quality", API_CELLS, DASH_ROLE_ANY, api_args_cells, 0, NULL},
+    {"unit_costs", API_UNIT_COSTS, DASH_ROLE_ANY, api_args_none, 0, NULL},
+    {"timeline", API_TIMELINE, DASH_ROLE_EVALUATOR, api_args_timeline, 500, "25"},
+    {"participants", API_PARTICIPANTS, DASH_ROLE_EVALUATOR, api_args_participants, 0, NULL},
+    {"users", API_USERS, DASH_ROLE_ADMIN, api_args_none, 0, NULL},
+    {"audit", API_AUDIT, DASH_ROLE_ADMIN, api_args_audit, 10000, "200"},
 };
 
 /* [a-z0-9_-]{1,32}: a cohort or source name. */
@@ -107,8 +109,8 @@ typedef struct {
     int has_from, has_to;
 } api_params_t;
 
-/* Reads and checks the filter parameters; 0, or -1 with a 400 response. */
-static int api_params(dash_req_t *req, api_params_t *p, dash_resp_t *resp)
+/* Reads and checks the parameters of endpoint ep; 0, or -1 with a 400 response. */
+static int api_params(dash_req_t *req, const api_endpoint_t *ep, api_params_t *p, dash_resp_t *resp)
 {
     memset(p, 0, sizeof *p);
     const char *v;
@@ -143,9 +145,13 @@ static int api_params(dash_req_t *req, api_params_t *p, dash_resp_t *resp)
         goto bad;
     snprintf(p->offset, sizeof p->offset, "%s", v && *v ? v : "0");
     v = dash_req_arg(req, "limit");
-    if (v && *v && !api_valid_int(v, 1, 500, &n))
-        goto bad;
-    snprintf(p->limit, sizeof p->limit, "%s", v && *v ? v : "25");
+    if (v && *v && !api_valid_int(v, 1, ep->limit_max, &n)) {
+        char why[64];
+        snprintf(why, sizeof why, "limit is a number 1..%ld", ep->limit_max);
+        dash_resp_json_error(resp, 400, "bad_parameter", why);
+        return -1;
+    }
+    snprintf(p->limit, sizeof p->limit, "%s", v && *v ? v : ep->limit_default ? ep->limit_default : "");
     return 0;
 bad:
     dash_resp_json_error(resp, 400, "bad_parameter",
@@ -158,7 +164,10 @@ bad:
 static void api_db_error(dash_resp_t *resp, const dash_dberr_t *err, const char *what)
 {
     if (strcmp(err->sqlstate, "KS001") == 0) {
-        dash_resp_json_error(resp, 422, "filter_refused", err->message);
+        /* One text for every reason: which check refused (too few, or too few apart from a
+         * wider setting) would tell how small a group is. */
+        dash_resp_json_error(resp, 422, "filter_refused",
+                             "the filter would single out too small a group");
     } else if (strcmp(err->sqlstate, "42501") == 0) {
         dash_resp_json_error(resp, 403, "forbidden", "your role may not read this");
     } else if (strncmp(err->sqlstate, "28", 2) == 0) {
@@ -199,11 +208,6 @@ static void api_csv(dash_resp_t *resp, const PGresult *res, int filter_col, cons
     resp->body = csv;
     resp->len = len;
     snprintf(resp->disposition, sizeof resp->disposition, "attachment; filename=\"%s\"", filename);
-}
-
-static const char *api_or_null(const char *s)
-{
-    return s && *s ? s : NULL;
 }
 
 /* The one row of a query as a JSON object (NULL if out of memory); on a database error the
@@ -408,7 +412,7 @@ void dash_api_handle(PGconn *conn, const dash_user_t *who, const char *client, c
         return;
     }
     api_params_t p;
-    if (api_params(req, &p, resp) != 0)
+    if (api_params(req, ep, &p, resp) != 0)
         return;
 
     dash_dberr_t err;
@@ -441,14 +445,9 @@ void dash_api_handle(PGconn *conn, const dash_user_t *who, const char *client, c
         api_rows(conn, "users", "SELECT * FROM dash.users()", 0, NULL, 0, NULL, resp);
         break;
     case API_AUDIT: {
-        const char *params[1] = {api_or_null(dash_req_arg(req, "limit"))};
-        long lim;
-        if (params[0] && !api_valid_int(params[0], 1, 10000, &lim)) {
-            dash_resp_json_error(resp, 400, "bad_parameter", "limit is a number 1..10000");
-            break;
-        }
-        api_rows(conn, "audit", "SELECT * FROM dash.audit_log(coalesce($1::integer, 200))", 1,
-                 params, 0, NULL, resp);
+        const char *params[1] = {p.limit};
+        api_rows(conn, "audit", "SELECT * FROM dash.audit_log($1::integer)", 1, params, 0, NULL,
+                 resp);
         break;
     }
     }

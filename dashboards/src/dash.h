@@ -31,10 +31,12 @@ typedef struct {
     int session_ttl;           /* --session-ttl seconds: absolute lifetime of a session */
     int session_idle;          /* --session-idle seconds: idle timeout */
     int max_connections;       /* --max-connections: concurrent HTTP connections (threads) */
+    int max_connections_per_address; /* --max-connections-per-address: of those, from one address */
+    int request_deadline;      /* --request-deadline seconds to receive a whole request */
     int db_pool;               /* --db-connections: PostgreSQL connections */
     int cache_refresh;         /* --cache-refresh seconds between background refreshes; 0: off */
     int secure_cookies;        /* --secure-cookies: add Secure (behind TLS) */
-    const char *metrics_token; /* read from --metrics-token-file; NULL: loopback only */
+    const char *metrics_token; /* read from --metrics-token-file; NULL: no /metrics (404) */
     const char *brokers;       /* -b / KOERS_BROKERS: for consumer lag in /metrics */
     const char *group;         /* --group: consumer group whose lag is shown */
     const struct koers_config *settings; /* all settings, for the Kafka properties (-X) */
@@ -88,13 +90,34 @@ struct json_t *dash_render_json_rows(const PGresult *res);
  * NULL when out of memory. */
 char *dash_render_csv(const PGresult *res, int filter_col, const char *filter_val, size_t *len);
 
-/* ---- ratelimit.c: login throttling per client address and per user name. */
+/* ---- ratelimit.c: login throttling per client address, per user name and in all. */
 
-void dash_ratelimit_init(void);
+typedef struct {
+    size_t slots;   /* addresses and user names kept at once */
+    int window;     /* seconds in which failures count */
+    int max_user;   /* failures of a user name within a window before it waits */
+    int max_client; /* the same for a client address */
+    int max_global; /* failures of all keys together within a window before every login waits */
+    int lock_max;   /* the longest wait; a wait starts at window and doubles per failure beyond */
+} dash_ratelimit_conf_t;
+
+typedef struct dash_ratelimit dash_ratelimit_t;
+
+/* A limiter whose slots are chosen by SipHash (crypto_shorthash) under key (16 bytes; NULL:
+ * a random one, as the server uses; tests give a fixed one). A live entry is never evicted:
+ * when no slot is free, new keys are refused until one runs out. NULL when conf is not
+ * valid or out of memory. Free with dash_ratelimit_free(). Thread-safe; now is in seconds
+ * of any monotonic clock. */
+dash_ratelimit_t *dash_ratelimit_new(const dash_ratelimit_conf_t *conf, const unsigned char *key);
+void dash_ratelimit_free(dash_ratelimit_t *rl);
 /* Seconds the caller must still wait before another attempt (0: go ahead). */
-int dash_ratelimit_wait(const char *client, const char *user);
-void dash_ratelimit_failure(const char *client, const char *user);
-void dash_ratelimit_success(const char *client, const char *user);
+int dash_ratelimit_wait(dash_ratelimit_t *rl, const char *client, const char *user, long now);
+/* Counts a failed login; 0, or -1 when a key could not be kept (the limiter is full: its
+ * next attempts wait). */
+int dash_ratelimit_failure(dash_ratelimit_t *rl, const char *client, const char *user, long now);
+void dash_ratelimit_success(dash_ratelimit_t *rl, const char *client, const char *user, long now);
+/* The first slot tried for a user name (for tests that look for colliding names). */
+size_t dash_ratelimit_user_slot(const dash_ratelimit_t *rl, const char *user);
 
 /* ---- session.c: passwords, session tokens and the session of a request. */
 
@@ -163,7 +186,10 @@ const char *dash_req_arg(dash_req_t *req, const char *name);
  * a reason in why. */
 int dash_req_check_args(dash_req_t *req, const char *const *allowed, char *why, size_t whylen);
 
-int dash_http_start(const dash_config_t *cfg, dash_pool_t *pool, char *errstr, size_t errlen);
+/* Serves cfg with pool; rl throttles logins (both must outlive dash_http_stop()). 0, or -1
+ * with errstr. */
+int dash_http_start(const dash_config_t *cfg, dash_pool_t *pool, dash_ratelimit_t *rl, char *errstr,
+                    size_t errlen);
 void dash_http_stop(void);
 
 /* Response helpers (the body is copied). */

@@ -1,7 +1,9 @@
 /* The HTTP server (libmicrohttpd, a thread per connection, bounded): routes, sessions from
- * cookies, the login form, security headers on every response. */
+ * cookies, the login form, security headers on every response, and a deadline for receiving
+ * each request. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include <time.h>
 
 #include <microhttpd.h>
+#include <sodium.h>
 
 #include "dash.h"
 #include "koers/log.h"
@@ -35,9 +38,38 @@ struct dash_req {
     int body_too_big;
 };
 
+/* A connection while it is open: the guard thread shuts down the socket of one that has not
+ * sent its whole request (headers and body) within --request-deadline seconds, however
+ * slowly it trickles (libmicrohttpd's own timeout only counts idle time). */
+typedef struct http_conn {
+    struct http_conn *prev, *next;
+    int fd;
+    long since_ms;  /* the connection's start, or the end of its previous request */
+    int reading;    /* a request is being received: the deadline applies */
+    int cut;        /* past the deadline: its socket was shut down */
+    char client[64];
+} http_conn_t;
+
+typedef struct {
+    pthread_mutex_t lock;
+    http_conn_t *head;
+    pthread_t thread;
+    int stop;
+    long deadline_ms;
+} http_guard_t;
+
 static struct MHD_Daemon *http_daemon;
 static const dash_config_t *http_cfg;
 static dash_pool_t *http_pool;
+static dash_ratelimit_t *http_rl;
+static http_guard_t *http_guard;
+
+static long http_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ------------------------------------------------------------------ responses */
 
@@ -182,12 +214,6 @@ static void http_client(struct MHD_Connection *conn, char *out, size_t outlen)
                   (socklen_t)outlen);
 }
 
-static int http_is_loopback(const char *client)
-{
-    return strncmp(client, "127.", 4) == 0 || strcmp(client, "::1") == 0 ||
-           strncmp(client, "::ffff:127.", 11) == 0;
-}
-
 /* Decodes one application/x-www-form-urlencoded value in place. */
 static void http_urldecode(char *s)
 {
@@ -274,7 +300,8 @@ static void http_login(dash_req_t *req, dash_resp_t *resp)
     char user[128], password[512];
     http_form_field(req->body ? req->body : "", "user", user, sizeof user);
     http_form_field(req->body ? req->body : "", "password", password, sizeof password);
-    int wait = dash_ratelimit_wait(req->client, user);
+    long now = http_now_ms() / 1000;
+    int wait = dash_ratelimit_wait(http_rl, req->client, user, now);
     if (wait > 0) {
         koers_log_warn("login throttled for %s (user %.64s): %d s", req->client, user, wait);
         if (json)
@@ -302,7 +329,8 @@ static void http_login(dash_req_t *req, dash_resp_t *resp)
     memset(password, 0, sizeof password);
     if (rc == 1) {
         dash_session_failed(conn, user, req->client);
-        dash_ratelimit_failure(req->client, user);
+        if (dash_ratelimit_failure(http_rl, req->client, user, now) != 0)
+            koers_log_warn("login throttle full: new names and addresses wait until entries run out");
         dash_metrics_login_failure();
         koers_log_info("login refused for user %.64s from %s", user, req->client);
     }
@@ -315,7 +343,7 @@ static void http_login(dash_req_t *req, dash_resp_t *resp)
         else
             http_redirect(resp, "/login?error=1");
     } else {
-        dash_ratelimit_success(req->client, user);
+        dash_ratelimit_success(http_rl, req->client, user, now);
         koers_log_info("login: user %s (%s) from %s", who.user, who.role, req->client);
         if (json) {
             char buf[256];
@@ -345,17 +373,27 @@ static void http_logout(dash_req_t *req, dash_resp_t *resp)
     http_cookie(resp, "", 0);
 }
 
+/* Whether the request carries "Authorization: Bearer <the metrics token>", compared in
+ * constant time. */
+static int http_metrics_authorized(dash_req_t *req)
+{
+    const char *auth = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
+    const char *token = http_cfg->metrics_token;
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        return 0;
+    size_t n = strlen(token);
+    return strlen(auth + 7) == n && sodium_memcmp(auth + 7, token, n) == 0;
+}
+
 static void http_metrics(dash_req_t *req, dash_resp_t *resp)
 {
-    if (http_cfg->metrics_token) {
-        const char *auth = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
-        if (!auth || strncmp(auth, "Bearer ", 7) != 0 || strcmp(auth + 7, http_cfg->metrics_token) != 0) {
-            dash_resp_text(resp, 401, "text/plain; charset=utf-8", "a bearer token is required\n");
-            return;
-        }
-    } else if (!http_is_loopback(req->client)) {
-        dash_resp_text(resp, 403, "text/plain; charset=utf-8",
-                       "metrics are served to loopback only (or set --metrics-token-file)\n");
+    /* Every client of a reverse proxy is loopback: the address proves nothing, a token does. */
+    if (!http_cfg->metrics_token) {
+        dash_resp_text(resp, 404, "text/plain; charset=utf-8", "Not Found\n");
+        return;
+    }
+    if (!http_metrics_authorized(req)) {
+        dash_resp_text(resp, 401, "text/plain; charset=utf-8", "a bearer token is required\n");
         return;
     }
     PGconn *conn = dash_pool_acquire(http_pool, HTTP_POOL_WAIT_MS);
@@ -472,6 +510,175 @@ static void http_route(dash_req_t *req, const char *url, const char *method, das
     dash_pool_release(http_pool, conn);
 }
 
+/* ------------------------------------------------------------------ the request deadline */
+
+static http_conn_t *http_conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Marks the connection as receiving a request (reading) or done with it; a new request on a
+ * kept-alive connection gets a deadline of its own. Returns whether the deadline has passed. */
+static int http_conn_mark(struct MHD_Connection *conn, int reading)
+{
+    http_conn_t *c = http_conn_of(conn);
+    if (!c || !http_guard)
+        return 0;
+    pthread_mutex_lock(&http_guard->lock);
+    long now = http_now_ms();
+    int late = c->cut || (c->reading && now - c->since_ms > http_guard->deadline_ms);
+    if (reading && !c->reading)
+        c->since_ms = now;
+    c->reading = reading;
+    pthread_mutex_unlock(&http_guard->lock);
+    return late;
+}
+
+static void http_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                                   enum MHD_ConnectionNotificationCode toe)
+{
+    http_guard_t *g = cls;
+    http_conn_t *c = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        /* libmicrohttpd closes the socket after this: the guard never shuts down a number
+         * that another connection has been given since. */
+        if (!c)
+            return;
+        pthread_mutex_lock(&g->lock);
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            g->head = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        pthread_mutex_unlock(&g->lock);
+        free(c);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int fd = ci ? ci->connect_fd : -1;
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        /* Without an entry no deadline could apply: refuse the connection instead. */
+        if (fd >= 0)
+            shutdown(fd, SHUT_RDWR);
+        return;
+    }
+    c->fd = fd;
+    c->since_ms = http_now_ms();
+    c->reading = 1;
+    http_client(conn, c->client, sizeof c->client);
+    pthread_mutex_lock(&g->lock);
+    c->next = g->head;
+    if (g->head)
+        g->head->prev = c;
+    g->head = c;
+    pthread_mutex_unlock(&g->lock);
+    *socket_context = c;
+}
+
+/* Every 100 ms: shuts down the sockets of connections past the deadline. A shut-down socket
+ * reads as closed, so the connection's thread ends it. */
+static void *http_guard_run(void *arg)
+{
+    http_guard_t *g = arg;
+    pthread_mutex_lock(&g->lock);
+    while (!g->stop) {
+        long now = http_now_ms();
+        for (http_conn_t *c = g->head; c; c = c->next) {
+            if (c->reading && !c->cut && c->fd >= 0 && now - c->since_ms > g->deadline_ms) {
+                shutdown(c->fd, SHUT_RDWR);
+                c->cut = 1;
+                koers_log_warn("closed a connection from %s: no complete request within %ld s",
+                               c->client, g->deadline_ms / 1000);
+            }
+        }
+        pthread_mutex_unlock(&g->lock);
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&g->lock);
+    }
+    pthread_mutex_unlock(&g->lock);
+    return NULL;
+}
+
+static http_guard_t *http_guard_start(int deadline_s, char *errstr, size_t errlen)
+{
+    http_guard_t *g = calloc(1, sizeof *g);
+    if (!g || pthread_mutex_init(&g->lock, NULL) != 0) {
+        free(g);
+        snprintf(errstr, errlen, "out of memory");
+        return NULL;
+    }
+    g->deadline_ms = (long)deadline_s * 1000;
+    if (pthread_create(&g->thread, NULL, http_guard_run, g) != 0) {
+        pthread_mutex_destroy(&g->lock);
+        free(g);
+        snprintf(errstr, errlen, "cannot start the request deadline thread");
+        return NULL;
+    }
+    return g;
+}
+
+static void http_guard_stop(http_guard_t *g)
+{
+    pthread_mutex_lock(&g->lock);
+    g->stop = 1;
+    pthread_mutex_unlock(&g->lock);
+    pthread_join(g->thread, NULL);
+}
+
+/* Called once the daemon has stopped: every connection has been closed (and unlinked). */
+static void http_guard_free(http_guard_t *g)
+{
+    while (g->head) {
+        http_conn_t *c = g->head;
+        g->head = c->next;
+        free(c);
+    }
+    pthread_mutex_destroy(&g->lock);
+    free(g);
+}
+
+/* ------------------------------------------------------------------ request framing */
+
+typedef struct {
+    int host, content_length, transfer_encoding;
+} http_framing_t;
+
+static enum MHD_Result http_count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         const char *value)
+{
+    (void)kind;
+    (void)value;
+    http_framing_t *f = cls;
+    if (strcasecmp(key, "Host") == 0)
+        f->host++;
+    else if (strcasecmp(key, "Content-Length") == 0)
+        f->content_length++;
+    else if (strcasecmp(key, "Transfer-Encoding") == 0)
+        f->transfer_encoding++;
+    return MHD_YES;
+}
+
+/* A request whose length two parties could read differently (request smuggling through a
+ * proxy), or without exactly one Host, is refused: NULL if it is well framed, else why. */
+static const char *http_bad_framing(struct MHD_Connection *conn)
+{
+    http_framing_t f = {0, 0, 0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, http_count_header, &f);
+    if (f.host != 1)
+        return "exactly one Host header is required\n";
+    if (f.content_length > 1)
+        return "more than one Content-Length\n";
+    if (f.content_length && f.transfer_encoding)
+        return "Content-Length together with Transfer-Encoding\n";
+    return NULL;
+}
+
 /* ------------------------------------------------------------------ libmicrohttpd glue */
 
 static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -491,9 +698,21 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, cons
         clock_gettime(CLOCK_MONOTONIC, &req->start);
         http_client(conn, req->client, sizeof req->client);
         *con_cls = req;
-        return MHD_YES;
+        const char *bad = http_bad_framing(conn);
+        if (!bad)
+            return MHD_YES;
+        /* Answered before any body is read; libmicrohttpd then closes the connection. */
+        http_conn_mark(conn, 0);
+        dash_resp_t resp;
+        memset(&resp, 0, sizeof resp);
+        dash_resp_text(&resp, 400, "text/plain; charset=utf-8", bad);
+        return http_queue(req, &resp);
     }
     if (*upload_data_size > 0) {
+        if (http_conn_mark(conn, 1)) {
+            koers_log_warn("closed a connection from %s: its body took too long", req->client);
+            return MHD_NO;
+        }
         if (req->body_len + *upload_data_size > DASH_BODY_MAX) {
             req->body_too_big = 1;
         } else if (!req->body_too_big) {
@@ -508,6 +727,12 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, cons
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (req->status)
+        return MHD_YES; /* refused on the first call; the answer is queued */
+    /* The whole request is in: answering may take long (a page computed), that is no
+     * client's doing. */
+    if (http_conn_mark(conn, 0))
+        return MHD_NO;
     dash_resp_t resp;
     memset(&resp, 0, sizeof resp);
     http_route(req, url, method, &resp);
@@ -520,8 +745,8 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
                            enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)conn;
     (void)toe;
+    http_conn_mark(conn, 1); /* a kept-alive connection: the next request's deadline starts */
     dash_req_t *req = *con_cls;
     if (!req)
         return;
@@ -546,10 +771,12 @@ static void http_log(void *cls, const char *fmt, va_list ap)
     koers_log_warn("http: %s", buf);
 }
 
-int dash_http_start(const dash_config_t *cfg, dash_pool_t *pool, char *errstr, size_t errlen)
+int dash_http_start(const dash_config_t *cfg, dash_pool_t *pool, dash_ratelimit_t *rl, char *errstr,
+                    size_t errlen)
 {
     http_cfg = cfg;
     http_pool = pool;
+    http_rl = rl;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
@@ -567,19 +794,27 @@ int dash_http_start(const dash_config_t *cfg, dash_pool_t *pool, char *errstr, s
         snprintf(errstr, errlen, "--listen: %s is not an IPv4 or IPv6 address", cfg->listen_host);
         return -1;
     }
+    if (!(http_guard = http_guard_start(cfg->request_deadline, errstr, errlen)))
+        return -1;
+    /* One address may hold only a part of the connections (a thread each), so that clients
+     * that never finish their requests cannot take all of them. */
     http_daemon = MHD_start_daemon(
         flags, cfg->listen_port, NULL, NULL, http_handler, NULL,
         MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_address,
         MHD_OPTION_CONNECTION_TIMEOUT, 30u,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+        MHD_OPTION_NOTIFY_CONNECTION, http_notify_connection, http_guard,
         MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
         MHD_OPTION_END);
     if (!http_daemon) {
         snprintf(errstr, errlen, "cannot listen on %s:%u (in use, or not an address here?)",
                  cfg->listen_host, (unsigned)cfg->listen_port);
+        http_guard_stop(http_guard);
+        http_guard_free(http_guard);
+        http_guard = NULL;
         return -1;
     }
     return 0;
@@ -587,8 +822,14 @@ int dash_http_start(const dash_config_t *cfg, dash_pool_t *pool, char *errstr, s
 
 void dash_http_stop(void)
 {
+    if (http_guard)
+        http_guard_stop(http_guard);
     if (http_daemon) {
         MHD_stop_daemon(http_daemon);
         http_daemon = NULL;
+    }
+    if (http_guard) {
+        http_guard_free(http_guard);
+        http_guard = NULL;
     }
 }

@@ -77,12 +77,20 @@ static void main_usage(FILE *out)
             "      --session-ttl SECONDS  a session's lifetime [session.ttl] (28800: 8 hours)\n"
             "      --session-idle SECONDS idle time that ends a session [session.idle] (1800)\n"
             "      --max-connections N    concurrent HTTP connections [max.connections] (64)\n"
+            "      --max-connections-per-address N\n"
+            "                             of those, from one client address\n"
+            "                             [max.connections.per.address] (8; behind a reverse\n"
+            "                             proxy, most of them: every client has its address)\n"
+            "      --request-deadline SECONDS\n"
+            "                             close a connection that has not sent its whole request\n"
+            "                             (headers and body) by then [request.deadline] (10)\n"
             "      --db-connections N     PostgreSQL connections [db.connections] (4)\n"
             "      --cache-refresh SECONDS recompute cached answers whose data changed, in the\n"
             "                             background, this often [cache.refresh] (30; 0: never)\n"
             "      --secure-cookies       Secure cookies and HSTS, behind TLS [secure.cookies=true]\n"
             "      --metrics-token-file F /metrics needs 'Authorization: Bearer <token in F>'\n"
-            "                             [metrics.token.file]; without it, loopback clients only\n"
+            "                             [metrics.token.file] (default: $KOERS_DASH_METRICS_TOKEN_FILE);\n"
+            "                             without a token there is no /metrics (404)\n"
             "  -b, --brokers LIST         Kafka brokers, for consumer lag in /metrics [brokers]\n"
             "                             (default: $KOERS_BROKERS; without them, no lag)\n"
             "  -g, --group GROUP          consumer group whose lag is shown [group] (koers)\n"
@@ -132,10 +140,14 @@ static const koers_setting_t main_settings[] = {
     {"session.ttl", "--session-ttl", NULL, "28800", KOERS_SETTING_INT, 60, 86400, 0, NULL},
     {"session.idle", "--session-idle", NULL, "1800", KOERS_SETTING_INT, 60, 86400, 0, NULL},
     {"max.connections", "--max-connections", NULL, "64", KOERS_SETTING_INT, 1, 1024, 0, NULL},
+    {"max.connections.per.address", "--max-connections-per-address", NULL, "8", KOERS_SETTING_INT,
+     1, 1024, 0, NULL},
+    {"request.deadline", "--request-deadline", NULL, "10", KOERS_SETTING_INT, 1, 300, 0, NULL},
     {"db.connections", "--db-connections", NULL, "4", KOERS_SETTING_INT, 1, 64, 0, NULL},
     {"cache.refresh", "--cache-refresh", NULL, "30", KOERS_SETTING_INT, 0, 86400, 0, NULL},
     {"secure.cookies", "--secure-cookies", NULL, "false", KOERS_SETTING_TEXT, 0, 0, 0, main_bools},
-    {"metrics.token.file", "--metrics-token-file", NULL, NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"metrics.token.file", "--metrics-token-file", "KOERS_DASH_METRICS_TOKEN_FILE", NULL,
+     KOERS_SETTING_TEXT, 0, 0, 0, NULL},
     {"brokers", "--brokers", "KOERS_BROKERS", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
     {"group", "--group", "KOERS_GROUP", "koers", KOERS_SETTING_TEXT, 0, 0, 0, NULL},
     {"log.format", "--log-format", KOERS_LOG_FORMAT_ENV, "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
@@ -143,7 +155,7 @@ static const koers_setting_t main_settings[] = {
 };
 
 enum { O_LISTEN = 256, O_STATIC, O_TTL, O_IDLE, O_MAXCONN, O_DBCONN, O_SECURE, O_TOKEN, O_DUMP,
-       O_LOGFMT, O_REFRESH };
+       O_LOGFMT, O_REFRESH, O_MAXCONN_ADDR, O_DEADLINE };
 
 /* Parses the command line into settings. Returns -1 to go on, or an exit status. */
 static int main_options(int argc, char **argv, koers_config_t *settings, const char **config_path,
@@ -158,6 +170,8 @@ static int main_options(int argc, char **argv, koers_config_t *settings, const c
         {"session-ttl", required_argument, NULL, O_TTL},
         {"session-idle", required_argument, NULL, O_IDLE},
         {"max-connections", required_argument, NULL, O_MAXCONN},
+        {"max-connections-per-address", required_argument, NULL, O_MAXCONN_ADDR},
+        {"request-deadline", required_argument, NULL, O_DEADLINE},
         {"db-connections", required_argument, NULL, O_DBCONN},
         {"cache-refresh", required_argument, NULL, O_REFRESH},
         {"secure-cookies", no_argument, NULL, O_SECURE},
@@ -183,6 +197,8 @@ static int main_options(int argc, char **argv, koers_config_t *settings, const c
         case O_TTL: name = "session.ttl"; break;
         case O_IDLE: name = "session.idle"; break;
         case O_MAXCONN: name = "max.connections"; break;
+        case O_MAXCONN_ADDR: name = "max.connections.per.address"; break;
+        case O_DEADLINE: name = "request.deadline"; break;
         case O_DBCONN: name = "db.connections"; break;
         case O_REFRESH: name = "cache.refresh"; break;
         case O_SECURE: name = "secure.cookies"; value = "true"; break;
@@ -234,18 +250,29 @@ static int main_serve(dash_config_t *cfg, const char *static_dir)
         dash_assets_free();
         return 1;
     }
-    dash_ratelimit_init();
+    /* Logins: 5 failures of a user name or 20 of an address within 10 minutes, or 200 in
+     * all, make the next ones wait (10 minutes, doubling to an hour). 8192 slots hold more
+     * names and addresses than the failure budget can create within an hour. */
+    static const dash_ratelimit_conf_t rl_conf = {8192, 600, 5, 20, 200, 3600};
+    dash_ratelimit_t *rl = dash_ratelimit_new(&rl_conf, NULL);
+    if (!rl) {
+        koers_log_error("out of memory");
+        dash_assets_free();
+        return 1;
+    }
     dash_pool_t *pool = dash_pool_new(cfg->conninfo, cfg->db_pool, errstr, sizeof errstr);
     if (!pool) {
         koers_log_error("%s", errstr);
+        dash_ratelimit_free(rl);
         dash_assets_free();
         return 1;
     }
     dash_metrics_init(cfg);
-    if (dash_http_start(cfg, pool, errstr, sizeof errstr) != 0) {
+    if (dash_http_start(cfg, pool, rl, errstr, sizeof errstr) != 0) {
         koers_log_error("%s", errstr);
         dash_metrics_free();
         dash_pool_free(pool);
+        dash_ratelimit_free(rl);
         dash_assets_free();
         return 1;
     }
@@ -265,6 +292,7 @@ static int main_serve(dash_config_t *cfg, const char *static_dir)
     dash_http_stop();
     dash_metrics_free();
     dash_pool_free(pool);
+    dash_ratelimit_free(rl);
     dash_assets_free();
     return 0;
 }
@@ -311,6 +339,9 @@ int main(int argc, char **argv)
             .session_ttl = (int)koers_config_get_long(settings, "session.ttl"),
             .session_idle = (int)koers_config_get_long(settings, "session.idle"),
             .max_connections = (int)koers_config_get_long(settings, "max.connections"),
+            .max_connections_per_address =
+                (int)koers_config_get_long(settings, "max.connections.per.address"),
+            .request_deadline = (int)koers_config_get_long(settings, "request.deadline"),
             .db_pool = (int)koers_config_get_long(settings, "db.connections"),
             .cache_refresh = (int)koers_config_get_long(settings, "cache.refresh"),
             .secure_cookies = strcmp(koers_config_get(settings, "secure.cookies"), "true") == 0,
@@ -318,6 +349,8 @@ int main(int argc, char **argv)
             .group = koers_config_get(settings, "group"),
             .settings = settings,
         };
+        if (cfg.max_connections_per_address > cfg.max_connections)
+            cfg.max_connections_per_address = cfg.max_connections; /* one address may use all */
         const char *listen = koers_config_get(settings, "listen");
         const char *token_file = koers_config_get(settings, "metrics.token.file");
         if (main_listen(listen, &cfg) != 0) {

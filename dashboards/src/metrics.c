@@ -1,5 +1,7 @@
-/* /metrics in Prometheus text format: requests and their latency, events stored per type,
- * rejects, consumer offsets and lag per partition (lag needs the brokers), live sessions. */
+/* /metrics in Prometheus text format: requests and their latency, login failures, rejects,
+ * consumer offsets and lag per partition (lag needs the brokers), live sessions. No figure of
+ * the data: a total per event type, next to the suppressed cells of the pages, could give a
+ * hidden cell away. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -234,8 +236,6 @@ char *dash_metrics_render(PGconn *conn, size_t *len)
         static const struct {
             const char *name, *help, *type, *l1, *l2, *l3;
         } defs[] = {
-            {"koers_events_stored_total", "Events stored, by event type (duplicates once).",
-             "counter", "event_type", NULL, NULL},
             {"koers_events_rejected_total", "Messages the consumer rejected, by topic.", "counter",
              "topic", NULL, NULL},
             {"koers_consumer_next_offset", "Next offset the group will consume, per partition.",

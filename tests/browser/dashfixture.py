@@ -44,14 +44,20 @@ def free_port():
 class Fixture:
     """The database, users and server of one test run; cleaned up by the Checks."""
 
-    def __init__(self, checks, tag, server_args=()):
+    def __init__(self, checks, tag, server_args=(), data=True):
+        """data=False: a migrated database without events (for tests of the server alone)."""
         self.checks = checks
         names = e2e.new_run_names(tag)
         self.db, self.prefix, self.group = names["db"], names["prefix"], names["group"]
         self.users = {}
         self.server = None
         self.server_log = None
-        self.load()
+        if data:
+            self.load()
+        else:
+            e2e.create_db(self.db)
+            checks.cleanup(e2e.drop_db, self.db)
+            checks.program("koers-consume --migrate", e2e.migrate(self.db))
         self.add_users()
         self.start(server_args)
 

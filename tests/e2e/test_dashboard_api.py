@@ -9,6 +9,7 @@ it must exit 0 without a sanitizer report.
 Environment: as the other e2e tests. Last line "N passed, M failed"; exit 1 on any failure.
 """
 import json
+import secrets
 import socket
 import sys
 from pathlib import Path
@@ -20,6 +21,8 @@ import koers_e2e as e2e  # noqa: E402
 API = ("me", "overview", "crisis", "support", "cost", "quality", "unit_costs", "timeline",
        "participants", "users", "audit", "overview.csv", "timeline.csv", "participants.csv")
 PAGES = ("/", "/crisis", "/support", "/cost", "/quality", "/timeline", "/admin")
+METRICS_TOKEN = "t-" + secrets.token_hex(16)
+REFUSED = "the filter would single out too small a group"
 
 
 def raw_request(port, data):
@@ -40,7 +43,10 @@ def raw_request(port, data):
 
 def main():
     c = e2e.Checks("test_dashboard_api")
-    fx = c.run(dashfixture.Fixture, c, "dashapi")
+    token_file = Path(e2e.tempdir(c, "dash-metrics")) / "metrics.token"
+    token_file.write_text(METRICS_TOKEN + "\n")
+    token_file.chmod(0o600)
+    fx = c.run(dashfixture.Fixture, c, "dashapi", ("--metrics-token-file", str(token_file)))
     if fx:
         c.run(checks, c, fx)
     c.finish()
@@ -117,6 +123,33 @@ def checks(c, fx):
     status, doc = funder.json("/api/crisis?cohort=klein")
     c.ok("funder: a filter that isolates 3 participants is refused (422)", status == 422 and doc.get("error") == "filter_refused",
          422, (status, doc))
+    # Every refusal has the same text, whichever check refused (too few participants, or
+    # too few apart from a wider setting): the text must not tell how small the group is.
+    # With k = 30, cohort zuid (24) has too few and noord (40) differs from all (67) by too
+    # few (test_dashboard_access.py checks the database's own reasons).
+    fx.sql("UPDATE koers.setting SET value = '30' WHERE name = 'min_cell'")
+    try:
+        refusals = [funder.json(p) for p in ("/api/overview?cohort=zuid", "/api/overview?cohort=noord",
+                                             "/api/crisis?cohort=klein")]
+    finally:
+        fx.sql("UPDATE koers.setting SET value = '5' WHERE name = 'min_cell'")
+    c.ok("funder: refusals carry one generic text, not which check failed",
+         all(st == 422 and d.get("message") == REFUSED for st, d in refusals), REFUSED,
+         [(st, d.get("message")) for st, d in refusals])
+    # The filter lists offered to a funder name no group too small to show; each offered
+    # name is accepted. The evaluator sees every name.
+    _, me_f = funder.json("/api/me")
+    all_cohorts = [r[0] for r in e2e.psql("SELECT DISTINCT cohort FROM koers.participant ORDER BY 1", fx.db)]
+    all_orgs = [r[0] for r in e2e.psql("SELECT DISTINCT source FROM koers.event_count_month ORDER BY 1", fx.db)]
+    c.ok("funder: /api/me offers cohorts noord and zuid, not klein (3 participants)",
+         me_f and me_f.get("cohorts") == ["noord", "zuid"], ["noord", "zuid"], me_f and me_f.get("cohorts"))
+    offered = (me_f or {}).get("organisations", [])
+    answers = {o: funder.json(f"/api/quality?organisation={o}")[0] for o in all_orgs}
+    c.ok("funder: /api/me offers exactly the organisations a filter accepts",
+         offered and offered == [o for o in all_orgs if answers[o] == 200] and set(answers.values()) <= {200, 422},
+         [o for o in all_orgs if answers[o] == 200], (offered, answers))
+    c.ok("funder: some organisation is not offered (the fixture has small ones)", len(offered) < len(all_orgs),
+         f"fewer than {len(all_orgs)}", offered)
 
     # ---- hostile parameters: refused, or harmless
     counts_before = e2e.psql("SELECT (SELECT count(*) FROM koers.contact), (SELECT count(*) FROM koers.dash_user),"
@@ -169,6 +202,9 @@ def checks(c, fx):
             [[ename, "evaluator", "view", "timeline", "zuid", "127.0.0.1"], [ename, "evaluator", "export", "participants", "noord", "127.0.0.1"]], rows)
     status, doc = ev.json("/api/users")
     c.equal("evaluator: /api/users is 403", 403, status)
+    status, doc = ev.json("/api/timeline?limit=501")
+    c.ok("evaluator: /api/timeline?limit=501 is refused (400), the maximum named",
+         status == 400 and "500" in (doc or {}).get("message", ""), 400, (status, doc))
 
     # ---- admin: users and audit, no micro-data
     aname, apw = fx.users["admin"]
@@ -179,6 +215,11 @@ def checks(c, fx):
          "4 users", (status, doc and len(doc.get("rows", []))))
     status, doc = ad.json("/api/audit?limit=50")
     c.ok("admin: the audit trail", status == 200 and any(r["action"] == "login" for r in doc["rows"]), "rows", status)
+    status, doc = ad.json("/api/audit?limit=10000")
+    c.equal("admin: /api/audit?limit=10000 (the documented maximum) is allowed", 200, status)
+    status, doc = ad.json("/api/audit?limit=10001")
+    c.ok("admin: /api/audit?limit=10001 is refused (400) with the maximum named",
+         status == 400 and "10000" in (doc or {}).get("message", ""), 400, (status, doc))
     status, _, _ = ad.request("/api/timeline")
     c.equal("admin: /api/timeline is 403", 403, status)
 
@@ -198,20 +239,25 @@ def checks(c, fx):
     status, _, _ = anon.request("/api/me", headers={"Cookie": "koers_session=%27%20OR%201=1"})
     c.equal("a malformed token is refused", 401, status)
 
-    # ---- /metrics
-    status, headers, body = anon.request("/metrics")
+    # ---- /metrics: a bearer token always (every client of a reverse proxy is loopback)
+    for what, hdrs in (("no token", {}), ("a wrong token", {"Authorization": "Bearer " + METRICS_TOKEN[:-1] + "x"}),
+                       ("a prefix of the token", {"Authorization": "Bearer " + METRICS_TOKEN[:-4]}),
+                       ("the token as a cookie", {"Cookie": "koers_session=" + METRICS_TOKEN})):
+        status, _, body = anon.request("/metrics", headers=hdrs)
+        c.ok(f"/metrics from loopback with {what}: 401, no figures", status == 401 and b"koers_" not in body, 401,
+             (status, body[:80]))
+    status, headers, body = anon.request("/metrics", headers={"Authorization": "Bearer " + METRICS_TOKEN})
     text = body.decode()
-    contacts = e2e.psql("SELECT count(*) FROM koers.contact", fx.db)[0][0]
     c.ok("/metrics: Prometheus text format", status == 200 and headers.get("Content-Type", "").startswith("text/plain; version=0.0.4"),
          200, status)
-    c.ok("/metrics: events stored per type", f'koers_events_stored_total{{event_type="contact"}} {contacts}' in text,
-         f"contact {contacts}", [l for l in text.splitlines() if l.startswith("koers_events_stored_total")])
-    c.ok("/metrics: rejects, consumer lag per partition, request latencies",
-         "koers_events_rejected_total" in text and f'koers_consumer_lag{{group="{fx.group}",topic="{fx.prefix}contact",partition="0"}} 0' in text
-         and 'koers_dash_http_request_duration_seconds_bucket{route="api",le="0.5"}' in text
-         and "koers_dash_login_failures_total" in text, "all present",
-         [l for l in text.splitlines() if "lag{" in l][:3])
-
+    c.ok("/metrics: no totals of the data (events per type)", "koers_events_stored_total" not in text and "event_type=" not in text,
+         "absent", [l for l in text.splitlines() if "event_type" in l][:3])
+    lag = f'koers_consumer_lag{{group="{fx.group}",topic="{fx.prefix}contact",partition="0"}} 0'
+    for what, line in (("rejects per topic", "koers_events_rejected_total{topic="), ("consumer lag per partition", lag),
+                       ("request latencies", 'koers_dash_http_request_duration_seconds_bucket{route="api",le="0.5"}'),
+                       ("requests per route and status", 'koers_dash_http_requests_total{route="login",code="401"}'),
+                       ("login failures", "koers_dash_login_failures_total")):
+        c.ok(f"/metrics: {what}", line in text, line, [l for l in text.splitlines() if line.split("{")[0] in l][:4])
 
 if __name__ == "__main__":
     main()
