@@ -120,7 +120,8 @@ int koers_type_check_present(const koers_type_t *t, uint32_t present, char *errs
     /* "days or episode_ref: ...": the names come from the table, so a rule over other
      * fields reads right without a message of its own. */
     size_t used = 0;
-    errstr[0] = '\0';
+    if (errlen)
+        errstr[0] = '\0';
     for (int i = 0; i < t->nfields && used < errlen; i++) {
         if (!(t->need_any & 1u << i))
             continue;
@@ -134,11 +135,12 @@ int koers_type_check_present(const koers_type_t *t, uint32_t present, char *errs
     return -1;
 }
 
-/* Free key columns (goal_ref, episode_ref, cohort, source) must not carry a direct identifier. Names
- * and addresses hold spaces, dots or commas, which the character rule refuses; what is left
- * without them has a shape, refused here: 8 or 9 digits that pass the BSN eleven-test, a
- * Dutch phone number (0 and 9 digits, 31 and 9, 0031 and 9), or a postcode (4 digits, the
- * first not 0, and 2 letters), hyphens ignored. Returns what it looks like, or NULL. */
+/* Free key columns (goal_ref, episode_ref, cohort, source) must not carry a direct
+ * identifier. Names and addresses hold spaces, dots or commas, which the character rule
+ * refuses; what is left without them has a shape, refused here: 8 or 9 digits that pass the
+ * BSN eleven-test, a Dutch phone number (0 and 9 digits, 31 and 9, 0031 and 9), or a
+ * postcode (4 digits, the first not 0, and 2 letters), hyphens ignored. Returns what it
+ * looks like, or NULL. */
 static const char *catalog_identifier_shape(const char *s, size_t len)
 {
     char d[16];

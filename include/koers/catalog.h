@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KOERS_STR_MAX 64    /* longest string field value in the catalogue (goal_ref, episode_ref) */
+#define KOERS_STR_MAX 64    /* longest string value in the catalogue (goal_ref, episode_ref) */
 #define KOERS_MAX_FIELDS 8  /* most own fields of any event type */
 
 typedef enum {

@@ -26,7 +26,7 @@ import koers_reliability as rel  # noqa: E402
 import test_dead_letter as dl  # noqa: E402  (the hand-written Avro encoder)
 
 HEADER = "record_id,client_id,occurred_at,source,kind,days,episode_ref"
-# (line, record_id, row text) in file order; line 1 is the header.
+# The rows in file order: line 2 onwards (line 1 is the header).
 EPISODE_ROWS = [
     "GN-1001,client-ep-1,2024-03-01T10:00:00Z,ggz-noord,crisis_admission,,opn-2024-17",
     "GN-1002,client-ep-1,2024-03-11T09:30:00+01:00,ggz-noord,crisis_admission,10,opn-2024-17",
