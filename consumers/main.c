@@ -92,6 +92,7 @@ static void main_usage(FILE *out)
         "      --schema-dir DIR    also read messages written with the schemas DIR/*.avsc\n"
         "                          (other versions of the event schemas; default:\n"
         "                          $KOERS_SCHEMA_DIR); without it they are dead-lettered\n"
+        "                          (the earlier versions in schemas/history are always read)\n"
         "      --migrate           apply the database migrations, then exit\n"
         "  -h, --help              show this help\n"
         "  -V, --version           show the version\n"

@@ -45,9 +45,13 @@ static const koers_field_t contact_fields[] = {
     {"duration_min", KOERS_KIND_INT, 0, NULL, 0, 0, 1440, 0},
     {"planned", KOERS_KIND_BOOL, 0, NULL, 0, 0, 1, 0},
 };
+/* A stay may be reported open at admission (episode_ref, no days) and closed at discharge
+ * by a record with the same episode_ref and its days; the old form has days only. */
+enum { CRISIS_KIND, CRISIS_DAYS, CRISIS_EPISODE_REF };
 static const koers_field_t crisis_fields[] = {
-    ENUM_FIELD("kind", crisis_kind),
-    {"days", KOERS_KIND_INT, 0, NULL, 0, 0, 366, 0},
+    [CRISIS_KIND] = ENUM_FIELD("kind", crisis_kind),
+    [CRISIS_DAYS] = {"days", KOERS_KIND_INT, 1, NULL, 0, 0, 366, 0},
+    [CRISIS_EPISODE_REF] = {"episode_ref", KOERS_KIND_STRING, 1, NULL, 0, 1, 64, 1},
 };
 static const koers_field_t goal_change_fields[] = {
     {"goal_ref", KOERS_KIND_STRING, 0, NULL, 0, 1, 64, 1},
@@ -70,7 +74,8 @@ static const koers_field_t correction_fields[] = {
 const koers_type_t koers_types[KOERS_EVENT_TYPES] = {
     [KOERS_ENROLMENT] = {"enrolment", enrolment_fields, N(enrolment_fields)},
     [KOERS_CONTACT] = {"contact", contact_fields, N(contact_fields)},
-    [KOERS_CRISIS] = {"crisis", crisis_fields, N(crisis_fields)},
+    [KOERS_CRISIS] = {"crisis", crisis_fields, N(crisis_fields),
+                      1u << CRISIS_DAYS | 1u << CRISIS_EPISODE_REF},
     [KOERS_GOAL_CHANGE] = {"goal_change", goal_change_fields, N(goal_change_fields)},
     [KOERS_POLICE_CALL] = {"police_call", police_call_fields, N(police_call_fields)},
     [KOERS_CORRECTION] = {"correction", correction_fields, N(correction_fields)},
@@ -107,11 +112,35 @@ int koers_enum_find(const koers_field_t *f, const char *sym, size_t len)
     return -1;
 }
 
-/* Free key columns (goal_ref, cohort, source) must not carry a direct identifier. Names
- * and addresses hold spaces, dots or commas, which the character rule refuses; what is left
- * without them has a shape, refused here: 8 or 9 digits that pass the BSN eleven-test, a
- * Dutch phone number (0 and 9 digits, 31 and 9, 0031 and 9), or a postcode (4 digits, the
- * first not 0, and 2 letters), hyphens ignored. Returns what it looks like, or NULL. */
+int koers_type_check_present(const koers_type_t *t, uint32_t present, char *errstr,
+                             size_t errlen)
+{
+    if (!t->need_any || (present & t->need_any))
+        return 0;
+    /* "days or episode_ref: ...": the names come from the table, so a rule over other
+     * fields reads right without a message of its own. */
+    size_t used = 0;
+    if (errlen)
+        errstr[0] = '\0';
+    for (int i = 0; i < t->nfields && used < errlen; i++) {
+        if (!(t->need_any & 1u << i))
+            continue;
+        int n = snprintf(errstr + used, errlen - used, "%s%s", used ? " or " : "",
+                         t->fields[i].name);
+        used += n > 0 ? (size_t)n : 0;
+    }
+    if (used < errlen)
+        snprintf(errstr + used, errlen - used,
+                 ": neither is given; a %s event needs at least one of them", t->name);
+    return -1;
+}
+
+/* Free key columns (goal_ref, episode_ref, cohort, source) must not carry a direct
+ * identifier. Names and addresses hold spaces, dots or commas, which the character rule
+ * refuses; what is left without them has a shape, refused here: 8 or 9 digits that pass the
+ * BSN eleven-test, a Dutch phone number (0 and 9 digits, 31 and 9, 0031 and 9), or a
+ * postcode (4 digits, the first not 0, and 2 letters), hyphens ignored. Returns what it
+ * looks like, or NULL. */
 static const char *catalog_identifier_shape(const char *s, size_t len)
 {
     char d[16];

@@ -518,7 +518,17 @@ koers_codec_t *koers_codec_new(char *errstr, size_t errlen)
         }
         json[t] = f->json;
     }
-    return koers_codec_new_from(json, errstr, errlen);
+    koers_codec_t *c = koers_codec_new_from(json, errstr, errlen);
+    /* Messages written before a schema changed stay readable without any option. */
+    for (const koers_schema_file_t *h = koers_schema_history_files; c && h->name; h++) {
+        char why[256];
+        if (koers_codec_add_writer(c, h->json, why, sizeof why) != 0) {
+            snprintf(errstr, errlen, "schemas/history/%s.avsc: %s", h->name, why);
+            koers_codec_free(c);
+            c = NULL;
+        }
+    }
+    return c;
 }
 
 static void codec_writer_free(codec_writer_t *w)

@@ -45,6 +45,7 @@ int koers_event_validate(const koers_event_t *ev, char *errstr, size_t errlen)
         return -1;
     }
     const koers_type_t *t = &koers_types[ev->type];
+    uint32_t present = 0;
     for (int i = 0; i < t->nfields; i++) {
         const koers_field_t *f = &t->fields[i];
         const koers_value_t *v = &ev->v[i];
@@ -54,6 +55,7 @@ int koers_event_validate(const koers_event_t *ev, char *errstr, size_t errlen)
             snprintf(errstr, errlen, "%s: required but missing", f->name);
             return -1;
         }
+        present |= 1u << i;
         switch (f->kind) {
         case KOERS_KIND_ENUM:
         case KOERS_KIND_INT:
@@ -76,5 +78,5 @@ int koers_event_validate(const koers_event_t *ev, char *errstr, size_t errlen)
             break;
         }
     }
-    return 0;
+    return koers_type_check_present(t, present, errstr, errlen);
 }

@@ -12,6 +12,7 @@
 #define HOUR_MS 3600000LL
 #define MONTH_DAYS 30.4375
 #define SYNTH_TEXT 48
+#define SYNTH_EPISODE_SHARE 0.3 /* stays reported open at admission, closed at discharge */
 
 typedef struct {
     uint64_t s;
@@ -208,11 +209,25 @@ static int synth_crisis_and_police(synth_person_t *p, const synth_story_t *s)
         /* Thinning: keep an event with the programme's effect as probability. */
         if (synth_unit(r) < synth_effect(s, at)) {
             int k = synth_pick(r, crisis_w, 6);
+            int days = synth_between(r, crisis_days[k][0], crisis_days[k][1]);
+            /* Some sources report a stay open at admission and close it at discharge, the
+             * two records linked by their episode_ref; the others report it at discharge. */
+            char ref[SYNTH_TEXT] = "";
+            if (days > 0 && synth_unit(r) < SYNTH_EPISODE_SHARE) {
+                synth_event_t *o = synth_add(p, KOERS_CRISIS, at - days * DAY_MS, crisis_source[k]);
+                if (!o)
+                    return -1;
+                snprintf(ref, sizeof ref, "adm-%d-%d", p->participant, p->counter);
+                synth_col(o, synth_sym(KOERS_CRISIS, 0, k));
+                synth_col(o, "");
+                synth_col(o, ref);
+            }
             synth_event_t *e = synth_add(p, KOERS_CRISIS, at, crisis_source[k]);
             if (!e)
                 return -1;
             synth_col(e, synth_sym(KOERS_CRISIS, 0, k));
-            synth_col_int(e, synth_between(r, crisis_days[k][0], crisis_days[k][1]));
+            synth_col_int(e, days);
+            synth_col(e, ref);
         }
         day += synth_gap(r, s->crisis_rate / MONTH_DAYS);
     }

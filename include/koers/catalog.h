@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KOERS_STR_MAX 64    /* longest string field value in the catalogue (goal_ref) */
+#define KOERS_STR_MAX 64    /* longest string value in the catalogue (goal_ref, episode_ref) */
 #define KOERS_MAX_FIELDS 8  /* most own fields of any event type */
 
 typedef enum {
@@ -40,6 +40,9 @@ typedef struct {
     const char *name;
     const koers_field_t *fields;
     int nfields;
+    /* Optional fields of which an event must have at least one, as a bit per field index
+     * (0: no such rule). A crisis has days, an episode_ref, or both. */
+    uint32_t need_any;
 } koers_type_t;
 
 extern const koers_type_t koers_types[KOERS_EVENT_TYPES];
@@ -52,6 +55,11 @@ int koers_field_find(const koers_type_t *t, const char *name, size_t len);
 
 /* Returns the index of symbol sym in enum field f, or -1. */
 int koers_enum_find(const koers_field_t *f, const char *sym, size_t len);
+
+/* Checks the rule of t->need_any on the fields present (bit i set: fields[i] present).
+ * Returns 0, or -1 with the reason ("days or episode_ref: ...") in errstr. */
+int koers_type_check_present(const koers_type_t *t, uint32_t present, char *errstr,
+                             size_t errlen);
 
 /* Checks a string value against field f's rule (length and characters), and refuses a
  * value with the shape of a direct identifier (a citizen service number that passes the

@@ -11,7 +11,8 @@
  * fingerprint, and reusable Avro values. Not thread-safe: one per thread. */
 typedef struct koers_codec koers_codec_t;
 
-/* Builds a codec from the embedded schemas. Returns NULL with errstr on failure. */
+/* Builds a codec from the embedded schemas; the embedded earlier versions
+ * (schemas/history) are known writer schemas too. Returns NULL with errstr on failure. */
 koers_codec_t *koers_codec_new(char *errstr, size_t errlen);
 
 /* Builds a codec whose reader schema of each event type t is reader_json[t] (catalogue

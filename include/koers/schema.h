@@ -13,6 +13,10 @@ typedef struct {
 /* Every schemas/<type>.avsc, compiled in; ends with {NULL, NULL}. */
 extern const koers_schema_file_t koers_schema_files[];
 
+/* Every schemas/history/<type>-v<N>.avsc: earlier versions of the event schemas, whose
+ * messages may still be in the topics; compiled in, ends with {NULL, NULL}. */
+extern const koers_schema_file_t koers_schema_history_files[];
+
 /* Returns the Parsing Canonical Form of the schema in json (Avro specification,
  * "Parsing Canonical Form for Schemas"), malloc'd and owned by the caller, or NULL with
  * the reason in errstr. */

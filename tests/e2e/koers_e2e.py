@@ -58,7 +58,8 @@ FIELDS = {
     "crisis": [
         ("kind", "enum", ("crisis_contact", "crisis_admission", "emergency_department",
                           "compulsory_care", "respite_stay", "shelter_night"), False),
-        ("days", "int", (0, 366), False),
+        ("days", "int", (0, 366), True),
+        ("episode_ref", "string", None, True),
     ],
     "goal_change": [
         ("goal_ref", "string", None, False),

@@ -84,7 +84,7 @@ def goal(tag, **kw):
 def crisis(tag, **kw):
     ev = {k_: v for k_, v in contact(tag).items() if k_ in ("event_id", "participant",
                                                              "occurred_at", "recorded_at", "source")}
-    ev.update({"kind": 1, "days": 12})
+    ev.update({"kind": 1, "days": 12, "episode_ref": None})
     ev.update(kw)
     return ev
 
@@ -242,7 +242,7 @@ def row(etype, rid, **kw):
         vals.update(with_role="care_worker", mode="outreach", initiated_by="participant",
                     duration_min="30", planned="true")
     elif etype == "crisis":
-        vals.update(kind="crisis_contact", days="0")
+        vals.update(kind="crisis_contact", days="0", episode_ref="")
     elif etype == "goal_change":
         vals.update(goal_ref="Doel-1", domain="housing", change="set", set_by="participant",
                     gas="", weight="")

@@ -107,7 +107,7 @@ def base_crisis(tag):
     ev = base_contact(tag)
     for f in ("with_role", "mode", "initiated_by", "duration_min", "planned"):
         del ev[f]
-    ev.update({"kind": 1, "days": 12, "source": "ggz-noord"})
+    ev.update({"kind": 1, "days": 12, "episode_ref": None, "source": "ggz-noord"})
     return ev
 
 

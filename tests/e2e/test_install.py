@@ -5,7 +5,8 @@
    source, gitignored; kept between runs so that a rebuild is incremental), then
    `cmake --install --prefix` into a new temporary directory.
 2. The files are where the usual layout puts them: bin/koers-{produce,consume,report},
-   share/koers/schemas/*.avsc and share/koers/sql/*.sql (byte-identical to the source),
+   share/koers/schemas/*.avsc (and schemas/history/*.avsc) and share/koers/sql/*.sql
+   (byte-identical to the source),
    share/koers/examples/*.conf, share/doc/koers/runbook.md, and systemd units in
    lib/systemd/system whose ExecStart names the installed program and PREFIX/etc/koers.
 3. The installed programs answer --version and --help; every example configuration is read
@@ -69,6 +70,14 @@ def check_layout(c, prefix):
                                             shallow=False)
     c.ok("installed schemas are byte-identical", not mismatch and not errors, "identical",
          mismatch + errors)
+    history = sorted(x.name for x in (src / "schemas/history").glob("*.avsc"))
+    c.ok("schemas/history holds earlier schema versions", bool(history), "some", history)
+    c.equal("share/koers/schemas/history holds them too", history,
+            sorted(x.name for x in (p / "share/koers/schemas/history").glob("*.avsc")))
+    _m, mismatch, errors = filecmp.cmpfiles(src / "schemas/history", p / "share/koers/schemas/history",
+                                            history, shallow=False)
+    c.ok("installed earlier schema versions are byte-identical", not mismatch and not errors,
+         "identical", mismatch + errors)
     sqls = sorted(x.name for x in (src / "sql").glob("*.sql"))
     c.equal("share/koers/sql holds every migration", sqls,
             sorted(x.name for x in (p / "share/koers/sql").glob("*.sql")))

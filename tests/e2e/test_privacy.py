@@ -7,14 +7,14 @@ Amrani", "de Vries, Jan", "J. de Vries"), citizen service numbers that pass the 
 alone), and phone numbers (06-12345678, 0612345678, +31 6 12345678, 050-3123456,
 0031612345678). For every event type a CSV file holds rows whose client_id is one of them,
 and rows with one of them in each other column in turn (record_id, occurred_at, source,
-cohort, goal_ref, the enums, numbers and booleans, a correction's target columns), and a
-file with an extra free-text column full of them.
+cohort, goal_ref, episode_ref, the enums, numbers and booleans, a correction's target
+columns), and a file with an extra free-text column full of them.
 
 koers-produce imports them: client_id becomes a pseudonym, record_id and target_record_id
 only feed the keyed event id, every other column refuses such a value (its rules, and the
-refusal of identifier-shaped values in the free key columns goal_ref, cohort and source),
-and the file with the extra column is refused whole. koers-consume stores what came. Then
-none of the identifiers (as written, and in digits only) appears in any byte of any file
+refusal of identifier-shaped values in the free key columns goal_ref, episode_ref, cohort
+and source), and the file with the extra column is refused whole. koers-consume stores what
+came. Then none of the identifiers (as written, and in digits only) appears in any byte of any file
 under the Kafka log directory ($KOERS_KAFKA_DATA_DIR), in any message of the run's topics
 after decompression, in a full pg_dump of the database, or in any file of the PostgreSQL
 data directory ($KOERS_PG_DATA_DIR: heap, indexes, write-ahead log; after a CHECKPOINT).
@@ -92,7 +92,7 @@ def valid_row(etype, i):
             "occurred_at": "2024-04-0%dT09:00:00Z" % (1 + i % 9), "source": "privacy-test"}
     vals.update({"contact": dict(with_role="care_worker", mode="home_visit",
                                  initiated_by="network", duration_min="20", planned="false"),
-                 "crisis": dict(kind="shelter_night", days="1"),
+                 "crisis": dict(kind="shelter_night", days="1", episode_ref=""),
                  "goal_change": dict(goal_ref="Huis-1", domain="housing", change="set",
                                      set_by="participant", gas="", weight="2"),
                  "police_call": dict(kind="nuisance", caller="neighbour", outcome="none"),

@@ -2,8 +2,8 @@
 """Checks koers' Parsing Canonical Form and CRC-64-AVRO fingerprints against Apache Avro for Java.
 
 Runs tests/tools/java-fingerprints (SchemaNormalization) and the C tool schema-fp over
-schemas/*.avsc and tests/data/schemas/*.avsc, and compares canonical form and fingerprint
-of every file. A third, independent CRC-64-AVRO in Python checks both fingerprints.
+schemas/*.avsc, schemas/history/*.avsc and tests/data/schemas/*.avsc, and compares canonical
+form and fingerprint of every file. A third, independent CRC-64-AVRO in Python checks both fingerprints.
 
 Environment: KOERS_BIN (CMake build directory, holds tests/schema-fp), KOERS_SOURCE_DIR
 (defaults to this checkout), KOERS_STATE_DIR (defaults to <repo>/.koers; the Java classpath
@@ -73,7 +73,8 @@ def main() -> int:
     c_tool = Path(kbin) / "tests" / "schema-fp"
     tool_dir = repo / "tests" / "tools" / "java-fingerprints"
 
-    files = sorted((repo / "schemas").glob("*.avsc")) + sorted((repo / "tests" / "data" / "schemas").glob("*.avsc"))
+    files = sorted((repo / "schemas").glob("*.avsc")) + sorted((repo / "schemas" / "history").glob("*.avsc")) \
+        + sorted((repo / "tests" / "data" / "schemas").glob("*.avsc"))
     names = [f.stem for f in files]
     passed = failed = 0
 

@@ -1,9 +1,11 @@
-/* Catalogue tests: the string rules, including the refusal of identifier-shaped values. */
+/* Catalogue tests: the string rules, including the refusal of identifier-shaped values, and
+ * the crisis rows' rule on days and episode_ref. */
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "koers/catalog.h"
+#include "koers/event.h"
 
 typedef struct {
     const char *value;
@@ -65,6 +67,100 @@ static void test_goal_ref_rules(void)
     check_cases(goal_ref(), cases, sizeof cases / sizeof cases[0]);
 }
 
+static const koers_field_t *crisis_field(const char *name)
+{
+    const koers_type_t *t = &koers_types[KOERS_CRISIS];
+    int i = koers_field_find(t, name, strlen(name));
+    CU_ASSERT_FATAL(i >= 0);
+    return &t->fields[i];
+}
+
+/* episode_ref is a free key like goal_ref: the same characters, length and refusal of
+ * identifier shapes. */
+static void test_episode_ref_rules(void)
+{
+    static const string_case_t cases[] = {
+        {"adm-2024-17", NULL},
+        {"E12_3", NULL},
+        {"Opname-ABC", NULL},
+        {"1234567890123456789012345678901234567890123456789012345678901234", NULL},
+        {"12345678901234567890123456789012345678901234567890123456789012345",
+         "episode_ref: length 65 outside 1..64"},
+        {"", "length 0 outside 1..64"},
+        {"opname 1", "episode_ref: character 7 is not one of [A-Za-z0-9_-]"},
+        {"J.de.Vries", "character 2 is not"},
+        {"123456782", "episode_ref: has the shape of a citizen service number"},
+        {"06-12345678", "episode_ref: has the shape of a phone number"},
+        {"9711AB", "episode_ref: has the shape of a postcode"},
+        {"A9711AB", NULL},
+    };
+    const koers_field_t *f = crisis_field("episode_ref");
+    CU_ASSERT_EQUAL(f->kind, KOERS_KIND_STRING);
+    CU_ASSERT_EQUAL(f->optional, 1);
+    CU_ASSERT_EQUAL(f->upper, goal_ref()->upper);
+    check_cases(f, cases, sizeof cases / sizeof cases[0]);
+    const koers_field_t *days = crisis_field("days");
+    CU_ASSERT_EQUAL(days->kind, KOERS_KIND_INT);
+    CU_ASSERT_EQUAL(days->optional, 1);
+    CU_ASSERT_EQUAL(days->min, 0);
+    CU_ASSERT_EQUAL(days->max, 366);
+}
+
+/* A crisis event has days, an episode_ref or both: the rule of the catalogue, applied by
+ * koers_event_validate to CSV rows and Kafka messages alike. */
+static void test_crisis_days_or_episode_ref(void)
+{
+    static const struct {
+        const char *name;
+        int days;          /* -1: absent */
+        const char *ref;   /* NULL: absent */
+        const char *reason; /* NULL: valid */
+    } cases[] = {
+        {"old form, a stay", 12, NULL, NULL},
+        {"old form, a contact", 0, NULL, NULL},
+        {"opening a stay", -1, "adm-7", NULL},
+        {"closing a stay", 9, "adm-7", NULL},
+        {"closing a same-day stay", 0, "adm-7", NULL},
+        {"neither", -1, NULL,
+         "days or episode_ref: neither is given; a crisis event needs at least one of them"},
+        {"days too large", 367, "adm-7", "days: 367 outside 0..366"},
+        {"episode_ref a phone number", -1, "0612345678", "episode_ref: has the shape of a phone"},
+    };
+    const koers_type_t *t = &koers_types[KOERS_CRISIS];
+    int days = koers_field_find(t, "days", 4), ref = koers_field_find(t, "episode_ref", 11);
+    CU_ASSERT_FATAL(days >= 0 && ref >= 0);
+    CU_ASSERT_EQUAL(t->need_any, 1u << days | 1u << ref);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        koers_event_t ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = KOERS_CRISIS;
+        snprintf(ev.event_id, sizeof ev.event_id, "0123abcd-0000-8000-8000-000000000002");
+        memset(ev.participant, 'c', KOERS_PARTICIPANT_LEN);
+        ev.occurred_at = 1704099600000LL;
+        ev.recorded_at = 1704186000000LL;
+        snprintf(ev.source, sizeof ev.source, "ggz-noord");
+        ev.v[0].present = 1;
+        ev.v[0].i = 1; /* crisis_admission */
+        ev.v[days].present = cases[i].days >= 0;
+        ev.v[days].i = cases[i].days;
+        ev.v[ref].present = cases[i].ref != NULL;
+        snprintf(ev.v[ref].s, sizeof ev.v[ref].s, "%s", cases[i].ref ? cases[i].ref : "");
+        char err[256] = "";
+        int rc = koers_event_validate(&ev, err, sizeof err);
+        int ok = cases[i].reason ? rc == -1 && strstr(err, cases[i].reason) != NULL : rc == 0;
+        if (!ok)
+            fprintf(stderr, "\n%s: rc %d, error '%s'\n", cases[i].name, rc, err);
+        CU_ASSERT(ok);
+    }
+    /* No other type has such a rule: their optional fields may all be absent. */
+    for (int k = 0; k < KOERS_EVENT_TYPES; k++)
+        if (k != KOERS_CRISIS)
+            CU_ASSERT_EQUAL(koers_types[k].need_any, 0);
+    char small[8];
+    CU_ASSERT_EQUAL(koers_type_check_present(t, 0, small, sizeof small), -1);
+    CU_ASSERT_EQUAL(strlen(small), sizeof small - 1); /* cut, never overrun */
+}
+
 static void test_source_rules(void)
 {
     static const string_case_t cases[] = {
@@ -106,6 +202,8 @@ int main(void)
     CU_pSuite s = CU_add_suite("catalog", NULL, NULL);
     CU_add_test(s, "goal_ref: characters, length, identifier shapes", test_goal_ref_rules);
     CU_add_test(s, "source: characters, length, identifier shapes", test_source_rules);
+    CU_add_test(s, "episode_ref: characters, length, identifier shapes", test_episode_ref_rules);
+    CU_add_test(s, "crisis: days or episode_ref or both", test_crisis_days_or_episode_ref);
     CU_add_test(s, "the eleven-test on a sample of numbers", test_eleven_test_sample);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -126,7 +126,12 @@ static size_t put_header(unsigned char *p, uint64_t fp)
     return 10;
 }
 
-static size_t crisis_bytes(unsigned char *p, uint64_t fp, int kind, int days)
+#define NO_DAYS INT32_MIN /* crisis_bytes: days absent (the null branch) */
+
+/* crisis bytes of the current schema's layout (days and episode_ref as ["null", T]), or,
+ * with v1, of schemas/history/crisis-v1.avsc (days a plain int, no episode_ref). */
+static size_t crisis_bytes(unsigned char *p, uint64_t fp, int kind, int days,
+                           const char *episode_ref, int v1)
 {
     size_t n = put_header(p, fp);
     n += put_string(p + n, "0123abcd-0000-8000-8000-000000000002");
@@ -138,7 +143,16 @@ static size_t crisis_bytes(unsigned char *p, uint64_t fp, int kind, int days)
     n += put_long(p + n, 1704186000123LL);
     n += put_string(p + n, "src-2");
     n += put_long(p + n, kind);
-    n += put_long(p + n, days);
+    if (v1) {
+        n += put_long(p + n, days);
+        return n;
+    }
+    n += put_long(p + n, days == NO_DAYS ? 0 : 1);
+    if (days != NO_DAYS)
+        n += put_long(p + n, days);
+    n += put_long(p + n, episode_ref ? 1 : 0);
+    if (episode_ref)
+        n += put_string(p + n, episode_ref);
     return n;
 }
 
@@ -156,7 +170,7 @@ static void test_bytes_match_spec(void)
         f++;
     CU_ASSERT_EQUAL_FATAL(koers_schema_fingerprint(f->json, &fp, err, sizeof err), 0);
     CU_ASSERT_EQUAL(fp, koers_codec_fingerprint(codec, KOERS_CRISIS));
-    size_t wlen = crisis_bytes(want, fp, 5, 366);
+    size_t wlen = crisis_bytes(want, fp, 5, 366, "Ref_2-x", 0);
     CU_ASSERT_EQUAL(len, wlen);
     CU_ASSERT(memcmp(got, want, wlen) == 0);
 }
@@ -219,8 +233,11 @@ static void test_direct_path_matches_avro_c(void)
         for (int absent = 0; absent < 2; absent++) {
             koers_event_t in, out;
             make_event((koers_event_type_t)t, &in);
-            for (int i = 0; i < koers_types[t].nfields; i++)
-                if (absent && koers_types[t].fields[i].optional)
+            /* Every optional field absent, but for the last of a type's need_any fields
+             * (a crisis opening a stay: episode_ref without days). */
+            const koers_type_t *ty = &koers_types[t];
+            for (int i = 0; i < ty->nfields; i++)
+                if (absent && ty->fields[i].optional && ty->need_any >> i != 1)
                     in.v[i].present = 0;
             unsigned char got[1024], want[1024];
             size_t len;
@@ -256,12 +273,14 @@ static void test_bad_messages(void)
         {"trailing bytes", 1, 3, 0, 2, 0, 0, "left over after the datum"},
         {"wrong marker", 1, 3, 0, 0, 1, 0, "no single-object marker"},
         {"unknown fingerprint", 1, 3, 0, 0, 0, 1, "unknown writer schema fingerprint"},
+        {"neither days nor episode_ref", 1, NO_DAYS, 0, 0, 0, 0,
+         "days or episode_ref: neither is given"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const bad_case_t *c = &cases[i];
         unsigned char buf[1024];
         uint64_t fp = koers_codec_fingerprint(codec, KOERS_CRISIS);
-        size_t n = crisis_bytes(buf, c->bad_fp ? fp ^ 1 : fp, c->kind, c->days);
+        size_t n = crisis_bytes(buf, c->bad_fp ? fp ^ 1 : fp, c->kind, c->days, NULL, 0);
         n -= c->cut;
         for (int k = 0; k < c->extra; k++)
             buf[n++] = 0;
@@ -299,13 +318,70 @@ static void test_old_writer_schema(void)
     uint64_t fp;
     CU_ASSERT_EQUAL_FATAL(koers_schema_fingerprint(old, &fp, err, sizeof err), 0);
     unsigned char buf[1024];
-    size_t n = crisis_bytes(buf, fp, 1, 12);
+    size_t n = crisis_bytes(buf, fp, 1, 12, NULL, 1);
     n += put_long(buf + n, 77); /* note_code: a field the reader does not know, skipped */
     koers_event_t out;
     CU_ASSERT_EQUAL(koers_codec_decode(codec, buf, n, &out, err, sizeof err), 0);
     CU_ASSERT_EQUAL(out.type, KOERS_CRISIS);
     CU_ASSERT_EQUAL(out.v[0].i, 1);
     CU_ASSERT_EQUAL(out.v[1].i, 12);
+}
+
+/* The previous crisis schema ships in schemas/history: a codec made from the embedded
+ * schemas reads its messages without being taught it (days, no episode_ref), and they are
+ * not what the current schema writes (another fingerprint). */
+static void test_history_crisis_v1(void)
+{
+    const koers_schema_file_t *h = koers_schema_history_files;
+    while (h->name && strcmp(h->name, "crisis-v1") != 0)
+        h++;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h->name);
+    char err[256] = "";
+    uint64_t fp1;
+    CU_ASSERT_EQUAL_FATAL(koers_schema_fingerprint(h->json, &fp1, err, sizeof err), 0);
+    CU_ASSERT_NOT_EQUAL(fp1, koers_codec_fingerprint(codec, KOERS_CRISIS));
+    koers_codec_t *c = koers_codec_new(err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    unsigned char buf[1024];
+    size_t n = crisis_bytes(buf, fp1, 3, 21, NULL, 1);
+    koers_event_t out;
+    int rc = koers_codec_decode(c, buf, n, &out, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "\ndecode crisis-v1: %s\n", err);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(out.type, KOERS_CRISIS);
+    CU_ASSERT_EQUAL(out.v[0].i, 3);
+    CU_ASSERT_EQUAL(out.v[1].present, 1);
+    CU_ASSERT_EQUAL(out.v[1].i, 21);
+    CU_ASSERT_EQUAL(out.v[2].present, 0);
+    /* The old layout under the current fingerprint is not a valid datum. */
+    n = crisis_bytes(buf, koers_codec_fingerprint(c, KOERS_CRISIS), 3, 21, NULL, 1);
+    CU_ASSERT_EQUAL(koers_codec_decode(c, buf, n, &out, err, sizeof err), -1);
+    koers_codec_free(c);
+}
+
+/* The two forms of a stay in the current layout: an opening record (episode_ref, no days)
+ * and a closing one (both), read back as written. */
+static void test_crisis_episode_forms(void)
+{
+    uint64_t fp = koers_codec_fingerprint(codec, KOERS_CRISIS);
+    unsigned char buf[1024];
+    char err[256] = "";
+    koers_event_t out;
+    size_t n = crisis_bytes(buf, fp, 1, NO_DAYS, "adm-2024_17", 0);
+    CU_ASSERT_EQUAL_FATAL(koers_codec_decode(codec, buf, n, &out, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(out.v[1].present, 0);
+    CU_ASSERT_EQUAL(out.v[2].present, 1);
+    CU_ASSERT_STRING_EQUAL(out.v[2].s, "adm-2024_17");
+    n = crisis_bytes(buf, fp, 1, 9, "adm-2024_17", 0);
+    CU_ASSERT_EQUAL_FATAL(koers_codec_decode(codec, buf, n, &out, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(out.v[1].present, 1);
+    CU_ASSERT_EQUAL(out.v[1].i, 9);
+    CU_ASSERT_STRING_EQUAL(out.v[2].s, "adm-2024_17");
+    /* The key-privacy rule of goal_ref holds for episode_ref too, on the consumer's side. */
+    n = crisis_bytes(buf, fp, 1, NO_DAYS, "9400AB", 0);
+    CU_ASSERT_EQUAL(koers_codec_decode(codec, buf, n, &out, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "episode_ref: has the shape of a postcode"));
 }
 
 /* ---------------------------------------------------------------- schema evolution */
@@ -562,6 +638,8 @@ int main(void)
     CU_add_test(s, "direct path writes and reads what Avro C does", test_direct_path_matches_avro_c);
     CU_add_test(s, "bad messages refused with a reason", test_bad_messages);
     CU_add_test(s, "older writer schema resolved", test_old_writer_schema);
+    CU_add_test(s, "previous crisis schema read by default", test_history_crisis_v1);
+    CU_add_test(s, "crisis stay opened and closed by episode_ref", test_crisis_episode_forms);
     CU_add_test(s, "newer reader reads an older writer (defaults applied)",
                 test_newer_reader_reads_older_writer);
     CU_add_test(s, "older reader reads a newer writer it was taught",
