@@ -20,6 +20,9 @@ day (no piece of the SQL is reused), following docs/measures.md:
    interval from the md5 stream documented in docs/measures.md.
 4. koers.gas_tscore(as_of): latest and baseline T with abandoned goals kept and achieved
    without a score as 0.
+5. Source coverage (coverage.csv, one statement voided): a day outside the days every
+   stating source covers adds neither events nor days to its type's measures; the known days
+   are the rates' denominators, and a participant with none drops out of the pairs.
 
 KOERS_TEST_SEED fixes the seed (printed).
 """
@@ -142,6 +145,20 @@ def generate(rnd):
                     "record_id": rid("G"), "client_id": client, "occurred_at": d2.isoformat(),
                     "source": "ggz", "goal_ref": ref, "domain": "housing", "change": ch,
                     "set_by": "participant", "gas": gas, "weight": ""})
+    # Coverage: crisis_svc states its crisis data from some day on; police its police data
+    # for a period, in two statements, one of them voided below.
+    rows["coverage"] = [
+        {"record_id": "COV-1", "occurred_at": END.isoformat(), "source": "crisis_svc",
+         "covered_type": "crisis", "covered_from": day_between(D(2023, 3, 1), D(2024, 3, 1)).isoformat(),
+         "covered_to": ""},
+        {"record_id": "COV-2", "occurred_at": END.isoformat(), "source": "police",
+         "covered_type": "police_call", "covered_from": day_between(D(2023, 1, 1), D(2023, 12, 1)).isoformat(),
+         "covered_to": day_between(D(2024, 6, 1), D(2025, 5, 1)).isoformat()},
+        {"record_id": "COV-3", "occurred_at": END.isoformat(), "source": "police",
+         "covered_type": "police_call", "covered_from": "2020-01-01", "covered_to": ""}]
+    rows["correction"].append({"record_id": rid("V"), "client_id": "", "occurred_at": END.isoformat(),
+                               "source": "police", "target_record_id": "COV-3",
+                               "target_type": "coverage", "action": "void"})
     # Corrections: void a few police calls and old-form crisis events.
     for etype, pool in (("police_call", rows["police_call"]),
                         ("crisis", [r for r in rows["crisis"] if r["episode_ref"] == ""])):
@@ -156,6 +173,8 @@ def generate(rnd):
 def write_csv(directory, rows):
     import csv
     for etype, rs in rows.items():
+        if etype == "correction":  # a correction of a statement names no client: give one
+            rs = [dict(r, client_id=r["client_id"] or "COVERAGE") for r in rs]
         with open(Path(directory) / f"{etype}.csv", "w", newline="", encoding="utf-8") as f:
             w = csv.DictWriter(f, fieldnames=list(rs[0].keys()))
             w.writeheader()
@@ -216,6 +235,20 @@ def old_form(r):
     return (r["kind"], d - datetime.timedelta(days=n), days(d - datetime.timedelta(days=n), d))
 
 
+def known_days(rows):
+    """{event type: set of known days}: the days every source that stated its coverage of the
+    type covers, voided statements left out; a type without statements is not in it."""
+    voided = {(c["source"], c["target_type"], c["target_record_id"]) for c in rows["correction"]}
+    per = defaultdict(lambda: defaultdict(set))
+    for r in rows.get("coverage", []):
+        if (r["source"], "coverage", r["record_id"]) in voided:
+            continue
+        a = D.fromisoformat(r["covered_from"])
+        b = D.fromisoformat(r["covered_to"]) + datetime.timedelta(days=1) if r["covered_to"] else D(2100, 1, 1)
+        per[r["covered_type"]][r["source"]] |= set(days(max(a, D(2019, 1, 1)), b))
+    return {t: set.intersection(*srcs.values()) for t, srcs in per.items()}
+
+
 def people(rows, key):
     voided = {(c["source"], c["target_type"], c["target_record_id"]) for c in rows["correction"]}
     ps = defaultdict(Person)
@@ -253,7 +286,9 @@ def windows(p, as_of):
     return w
 
 
-def expected_windows(ps, as_of):
+def expected_windows(ps, as_of, known):
+    def is_known(t, d):
+        return t not in known or d in known[t]
     out = {}
     for pid, p in ps.items():
         if not p.enrolment:
@@ -266,11 +301,13 @@ def expected_windows(ps, as_of):
             m = dict.fromkeys(MEASURES, 0)
             for kind, ev, cov in stays:
                 grp = "acute" if kind in ACUTE else "alternative"
-                if ev in ds and ev <= as_of:
+                if ev in ds and ev <= as_of and is_known("crisis", ev):
                     m[f"{grp}_events"] += 1
-                m[f"{grp}_days"] += sum(1 for d in cov if d in ds)
+                m[f"{grp}_days"] += sum(1 for d in cov if d in ds and is_known("crisis", d))
+            m["crisis_covered_days"] = sum(1 for d in ds if is_known("crisis", d))
+            m["police_covered_days"] = sum(1 for d in ds if is_known("police_call", d))
             for d, kind in p.police:
-                if d in ds and d <= as_of:
+                if d in ds and d <= as_of and is_known("police_call", d):
                     if kind == "victim":
                         m["police_victim_calls"] += 1
                     else:
@@ -337,9 +374,10 @@ def bootstrap(diffs):
 
 def check_windows(c, db, exp, as_of):
     got = {}
-    for r in k.psql("SELECT participant, window_name, cohort, days, " + ", ".join(MEASURES)
+    cols = MEASURES + ("crisis_covered_days", "police_covered_days")
+    for r in k.psql("SELECT participant, window_name, cohort, days, " + ", ".join(cols)
                     + f" FROM koers.window_measures('{as_of}')", db):
-        got[(r[0], r[1])] = (r[2], int(r[3]), dict(zip(MEASURES, map(int, r[4:]))))
+        got[(r[0], r[1])] = (r[2], int(r[3]), dict(zip(cols, map(int, r[4:]))))
     c.equal(f"window_measures({as_of}): the same participant windows", sorted(exp), sorted(got))
     bad = [(key, exp[key], got.get(key)) for key in sorted(exp) if exp[key] != got.get(key)]
     c.ok(f"window_measures({as_of}): every window's days and counts equal the Python computation "
@@ -365,25 +403,28 @@ def check_months(c, db, ps, as_of):
 
 
 def check_evidence(c, db, exp, as_of):
-    pairs = defaultdict(list)   # (cohort, window, measure) -> [(pid, b_n, b_days, d_n, d_days)]
+    pairs = defaultdict(list)   # (cohort, window, measure) -> [(pid, b_n, b_known, d_n, d_known, full)]
     for (pid, name), (cohort, nd, m) in exp.items():
         if name == "before":
             continue
-        b = exp[(pid, "before")]
-        if nd > 0 and b[1] > 0:
-            for ms in MEASURES:
-                pairs[(cohort, name, ms)].append((pid, b[2][ms], b[1], m[ms], nd))
+        _c, bd, b = exp[(pid, "before")]
+        for ms in MEASURES:
+            kk = "police_covered_days" if ms.startswith(("police", "confused")) else "crisis_covered_days"
+            if m[kk] > 0 and b[kk] > 0:
+                pairs[(cohort, name, ms)].append((pid, b[ms], b[kk], m[ms], m[kk],
+                                                  b[kk] == bd and m[kk] == nd))
     got = {(r[0], r[1], r[2]): r[3:] for r in k.psql(
         "SELECT cohort, window_name, measure, n, pooled_before_rate, pooled_during_rate,"
         " median_before_rate, median_during_rate, (stats).w_plus, (stats).p_value,"
         " (stats).p_method, (stats).median_difference, (stats).q1_difference,"
-        f" (stats).q3_difference, (stats).boot_lo, (stats).boot_hi FROM koers.window_evidence('{as_of}')",
+        " (stats).q3_difference, (stats).boot_lo, (stats).boot_hi, full_coverage"
+        f" FROM koers.window_evidence('{as_of}')",
         db)}
     bad, methods = [], set()
     for key, ps in sorted(pairs.items()):
         ps.sort()
-        br = [round4(Decimal(bn) * PM / bd) for _, bn, bd, _, _ in ps]
-        dr = [round4(Decimal(dn) * PM / dd) for _, _, _, dn, dd in ps]
+        br = [round4(Decimal(x[1]) * PM / x[2]) for x in ps]
+        dr = [round4(Decimal(x[3]) * PM / x[4]) for x in ps]
         diffs = [d - b for b, d in zip(br, dr)]
         w, p, method, _m = signed_rank(diffs)
         methods.add(method)
@@ -394,7 +435,7 @@ def check_evidence(c, db, exp, as_of):
              str(round4(quantile(br, "0.5"))), str(round4(quantile(dr, "0.5"))),
              str(w), str(p), method, str(round4(quantile(diffs, "0.5"))),
              str(round4(quantile(diffs, "0.25"))), str(round4(quantile(diffs, "0.75"))),
-             str(lo), str(hi)]
+             str(lo), str(hi), str(sum(1 for x in ps if x[5]))]
         if got.get(key) != e:
             bad.append((key, e, got.get(key)))
     c.equal(f"window_evidence({as_of}): the same cohort x window x measure rows",
@@ -470,9 +511,11 @@ def main():
         c.program("koers-consume --until-caught-up",
                   k.consume(run["db"], run["prefix"], run["group"], "--until-caught-up"), 0)
         ps = people(rows, key)
+        known = known_days(rows)
+        c.ok("the generated statements make some days unknown", bool(known), "", known.keys())
         methods = set()
         for as_of in AS_OF:
-            exp = expected_windows(ps, as_of)
+            exp = expected_windows(ps, as_of, known)
             c.run(check_windows, c, run["db"], exp, as_of)
             methods |= check_evidence(c, run["db"], exp, as_of) or set()
             c.run(check_gas, c, run["db"], ps, as_of)

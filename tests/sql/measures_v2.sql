@@ -1,4 +1,4 @@
--- pgTAP: the Measures v2 definitions (sql/0011_measures_v2.sql) on a fixture of their own,
+-- pgTAP: the Measures v2 definitions (sql/0012_measures_v2.sql) on a fixture of their own,
 -- loaded here through the consumer's hook koers.apply_staged() in two batches (the second
 -- closes a stay opened in the first and voids an event). Every expected figure is worked out
 -- by hand in the comment beside it. Runs in a transaction that is rolled back. Time zone
@@ -264,6 +264,50 @@ SELECT results_eq(
       FROM koers.goal_summary('2025-06-30') WHERE cohort = 'v2' AND stability_corner = 'all'$$,
     $$VALUES (1, 4, 0.2500)$$,
     'the share of participants with an achieved self-set goal is over the enrolled participants');
+
+------------------------------------------------------------------------- source coverage
+-- police states its police data from 1 Jun 2024 on; crisis_svc its crisis data from 1 Jan
+-- 2024 on; shelter its crisis data for 2025 only. Known crisis days: those both crisis
+-- sources cover, 1 Jan .. 31 Dec 2025; known police days: from 1 Jun 2024.
+INSERT INTO koers.coverage VALUES
+    (pg_temp.ev('cov-1'), '2025-06-01T12:00+02', '2025-06-01T13:00+02', 'police', 'police_call', '2024-06-01', NULL),
+    (pg_temp.ev('cov-2'), '2025-06-01T12:00+02', '2025-06-01T13:00+02', 'crisis_svc', 'crisis', '2024-01-01', NULL),
+    (pg_temp.ev('cov-3'), '2025-06-01T12:00+02', '2025-06-01T13:00+02', 'shelter', 'crisis', '2025-01-01', '2025-12-31');
+-- E before (1 Mar 2024 .. 28 Feb 2025, 365 days): crisis known 1 Jan .. 28 Feb 2025 = 59 days;
+-- the admission's event (7 May 2024) is unknown, its days 1 Jan .. 28 Feb 2025 count: 59.
+-- Police known 1 Jun 2024 .. 28 Feb 2025 = 30+31+31+30+31+30+31+31+28 = 273 days; the
+-- confused-person call of 10 Feb 2025 counts. Per-protocol (1 Mar .. 30 Jun 2025): all known.
+-- F before (2024, 366 days): no crisis day known; police known 1 Jun .. 31 Dec = 214 days.
+SELECT results_eq(
+    $$SELECT participant = pg_temp.p('E'), w.window_name, w.days, crisis_covered_days, police_covered_days,
+             acute_events, acute_days, police_use_calls
+      FROM koers.window_measures('2025-06-30') w
+      WHERE participant IN (pg_temp.p('E'), pg_temp.p('F')) AND w.window_name IN ('before', 'per_protocol')
+      ORDER BY 1 DESC, 2$$,
+    $$VALUES (true, 'before', 365, 59, 273, 0, 59, 1), (true, 'per_protocol', 122, 122, 122, 1, 8, 1),
+             (false, 'before', 366, 0, 214, 0, 0, 0), (false, 'per_protocol', 62, 62, 62, 1, 0, 0)$$,
+    'coverage: unknown days add neither events nor days; the known days are the denominators');
+-- E's crisis rates before are over the 59 known days: 59 acute days x 30.4375 / 59 = 30.4375.
+SELECT results_eq(
+    $$SELECT before_days, before_rate FROM koers.window_paired('2025-06-30')
+      WHERE participant = pg_temp.p('E') AND window_name = 'per_protocol' AND measure = 'acute_days'$$,
+    $$VALUES (59, 30.4375)$$,
+    'coverage: a rate over the known days');
+-- Acute days, per-protocol: F has no known crisis day before and drops out; E (59 of 365),
+-- G (1 .. 14 Jan 2025: 14 of 366) and H (January 2025: 31 of 366) stay, none with full
+-- coverage in both windows: n 3, full coverage 0.
+SELECT results_eq(
+    $$SELECT n, full_coverage FROM koers.window_evidence('2025-06-30')
+      WHERE cohort = 'v2' AND window_name = 'per_protocol' AND measure = 'acute_days'$$,
+    $$VALUES (3, 0)$$,
+    'coverage: participants without known days drop out; full coverage counted');
+-- before_during uses the same known days: E's crisis_known_months_before 59 / 30.4375 = 1.9384.
+SELECT results_eq(
+    $$SELECT person_months_before, crisis_known_months_before, police_known_months_before, crisis_days_before
+      FROM koers.before_during('2025-06-30') WHERE participant = pg_temp.p('E')$$,
+    $$VALUES (11.9918, 1.9384, 8.9692, 59)$$,
+    'before_during: known person-months beside the calendar ones');
+DELETE FROM koers.coverage;
 
 ------------------------------------------------------------------------- incremental = full
 CREATE TEMP TABLE s_use AS SELECT * FROM koers.daily_use;

@@ -56,24 +56,6 @@ COMMENT ON FUNCTION koers.window_bounds(text) IS
     'Internal: the days where a participant''s period or window changes (span starts and ends, '
     'the before period''s start, 12 months after each exit).';
 
--- The period of a day: before, during (enrolled) or NULL (neither).
-CREATE FUNCTION koers.period_of(p text, d date) RETURNS text
-    LANGUAGE sql STABLE
-    AS $$
-    SELECT CASE WHEN f.start_day IS NULL THEN NULL
-                WHEN d < f.start_day THEN
-                    CASE WHEN d >= (f.start_day - interval '12 months')::date THEN 'before' END
-                WHEN EXISTS (SELECT 1 FROM koers.enrolment_span s
-                             WHERE s.participant = p AND d >= s.start_day
-                               AND (s.end_day IS NULL OR d < s.end_day)) THEN 'during'
-           END
-    FROM (SELECT (SELECT start_day FROM koers.enrolment_span
-                  WHERE participant = p AND span_no = 1) AS start_day) f
-    $$;
-COMMENT ON FUNCTION koers.period_of(text, date) IS
-    'The period label of a participant''s local day: before (the 12 calendar months before the '
-    'first enrolled day), during (an enrolled span) or NULL.';
-
 -- A crisis stay as rows of koers.daily_use: [first_day, end_day) cut into pieces; the event
 -- counts once, on its first day (admission). end_day NULL or not after first_day: a one-day
 -- event (priced as one day when its kind is priced per day).
@@ -307,15 +289,15 @@ CREATE FUNCTION koers.month_count_rows(rows koers.daily_use[])
 COMMENT ON FUNCTION koers.month_count_rows(koers.daily_use[]) IS
     'Internal: the participant_month_count rows that the given daily_use rows add up to.';
 
--- The crisis rows of daily_use of participants: their stays (closed ones) in pieces,
--- labelled with their current spans.
+-- The crisis rows of daily_use of participants: their stays (closed ones) in pieces
+-- (unlabelled: koers.use_labelled gives the period).
 CREATE FUNCTION koers.crisis_use_build(ps text[], tz text)
     RETURNS SETOF koers.daily_use
     LANGUAGE sql STABLE
     AS $$
     SELECT s.participant, r.day, s.source, 'crisis', s.kind::text, NULL, NULL, NULL, NULL,
            sum(r.events)::integer, sum(r.days)::integer, sum(r.billable_days)::integer, 0,
-           koers.period_of(s.participant, r.day), r.span
+           NULL::text, r.span
     FROM koers.crisis_stays(ps, tz) s
     CROSS JOIN LATERAL koers.stay_rows(s.participant, s.first_day, s.end_day) r
     WHERE NOT s.open
@@ -330,38 +312,22 @@ CREATE FUNCTION koers.daily_use_build(ps text[], tz text)
     RETURNS SETOF koers.daily_use
     LANGUAGE sql STABLE
     AS $$
-    WITH u AS (
-        SELECT participant, (occurred_at AT TIME ZONE tz)::date AS day, source,
-               'contact' AS event_type, with_role::text AS kind, mode::text AS mode,
-               initiated_by::text AS initiated_by, NULL::text AS caller, NULL::text AS outcome,
-               count(*)::integer AS events, 0 AS days, 0 AS billable_days,
-               sum(duration_min)::integer AS minutes, 0 AS span
-        FROM koers.contact_valid WHERE participant = ANY (ps)
-        GROUP BY participant, 2, source, with_role, mode, initiated_by
-        UNION ALL
-        SELECT participant, (occurred_at AT TIME ZONE tz)::date, source, 'police_call', kind::text,
-               NULL, NULL, caller::text, outcome::text, count(*)::integer, 0, 0, 0, 0
-        FROM koers.police_call_valid WHERE participant = ANY (ps)
-        GROUP BY participant, 2, source, kind, caller, outcome
-    )
-    SELECT u.participant, u.day, u.source, u.event_type, u.kind, u.mode, u.initiated_by, u.caller,
-           u.outcome, u.events, u.days, u.billable_days, u.minutes,
-           CASE WHEN f.start_day IS NULL THEN NULL
-                WHEN u.day < f.start_day THEN
-                    CASE WHEN u.day >= (f.start_day - interval '12 months')::date THEN 'before' END
-                WHEN EXISTS (SELECT 1 FROM koers.enrolment_span s
-                             WHERE s.participant = u.participant AND u.day >= s.start_day
-                               AND (s.end_day IS NULL OR u.day < s.end_day)) THEN 'during'
-           END,
-           u.span
-    FROM u LEFT JOIN koers.enrolment_span f ON f.participant = u.participant AND f.span_no = 1
+    SELECT participant, (occurred_at AT TIME ZONE tz)::date, source, 'contact', with_role::text,
+           mode::text, initiated_by::text, NULL, NULL, count(*)::integer, 0, 0,
+           sum(duration_min)::integer, NULL, 0
+    FROM koers.contact_valid WHERE participant = ANY (ps)
+    GROUP BY participant, 2, source, with_role, mode, initiated_by
+    UNION ALL
+    SELECT participant, (occurred_at AT TIME ZONE tz)::date, source, 'police_call', kind::text,
+           NULL, NULL, caller::text, outcome::text, count(*)::integer, 0, 0, 0, NULL, 0
+    FROM koers.police_call_valid WHERE participant = ANY (ps)
+    GROUP BY participant, 2, source, kind, caller, outcome
     UNION ALL
     SELECT * FROM koers.crisis_use_build(ps, tz)
-    ORDER BY 1, 2
     $$;
 COMMENT ON FUNCTION koers.daily_use_build(text[], text) IS
     'Internal: the daily_use rows of the participants from the raw tables (voided events left '
-    'out), labelled with their current spans.';
+    'out), unlabelled (koers.use_labelled gives the period).';
 
 CREATE OR REPLACE FUNCTION koers.rebuild_participants(ps text[]) RETURNS void
     LANGUAGE plpgsql
@@ -378,7 +344,11 @@ BEGIN
     DELETE FROM koers.event_lateness WHERE participant = ANY (ps);
 
     INSERT INTO koers.enrolment_span SELECT * FROM koers.spans_build(ps, tz);
-    INSERT INTO koers.daily_use SELECT * FROM koers.daily_use_build(ps, tz);
+    -- Labelled one participant at a time: a full rebuild's rows would not fit one array.
+    INSERT INTO koers.daily_use
+    SELECT l.* FROM unnest(ps) AS p(participant)
+    CROSS JOIN LATERAL koers.use_labelled(ARRAY(SELECT b FROM koers.daily_use_build(ARRAY[p.participant], tz) b)) l
+    ORDER BY l.participant, l.day;
     -- The pivot one participant at a time: a full rebuild's rows would not fit one array.
     INSERT INTO koers.participant_month_count
     SELECT m.* FROM unnest(ps) AS p(participant)
@@ -437,172 +407,99 @@ END
 $fn$;
 
 ------------------------------------------------------------------------------------------
--- The batch hook. A participant whose spans or stays change shape (a new or voided
--- enrolment change, a crisis episode record, a voided crisis event) is rebuilt from the raw
--- tables: such changes are rare and move window bounds or stay pieces. Every other new
--- row is added by difference, as before.
+-- The batch hook, in parts. Most rows are added by difference. A participant with a new or
+-- voided enrolment change gets new spans and period labels; their stays, and those of a
+-- participant with a crisis episode record or a voided crisis event, are cut anew from the
+-- raw crisis table (stays are rare). Every change to daily_use goes to the monthly counts
+-- as one delta.
 ------------------------------------------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION koers.apply_staged() RETURNS integer
-    LANGUAGE plpgsql
-    AS $fn$
-DECLARE
-    tz      text := koers.time_zone();
-    ps      text[];          -- participants of the batch
-    rb      text[];          -- participants rebuilt from the raw tables
-    cp      text[];          -- participants whose stays are rebuilt from the raw crisis table
-    vu_id   uuid[];          -- of v_id, the contacts and police calls (taken out by difference)
-    owners  text[];          -- owners (not rebuilt) of events this batch voids
-    v_id    uuid[];          -- events stored before this batch that it voids
-    v_type  text[];
-    v_owner text[];
-    void_new uuid[];         -- new rows already voided (a correction came first, or with them)
-    nu      koers.daily_use[];  -- what the batch adds to daily_use
-    g_p     text[];          -- goals whose history is rebuilt
-    g_ref   text[];
-    b       integer;
-BEGIN
-    SELECT array_agg(DISTINCT participant ORDER BY participant) INTO ps FROM (
-        SELECT participant FROM pg_temp.stage_enrolment
-        UNION ALL SELECT participant FROM pg_temp.stage_contact
-        UNION ALL SELECT participant FROM pg_temp.stage_crisis
-        UNION ALL SELECT participant FROM pg_temp.stage_goal_change
-        UNION ALL SELECT participant FROM pg_temp.stage_police_call
-        UNION ALL SELECT participant FROM pg_temp.stage_correction) s;
-    IF ps IS NULL THEN
-        RETURN 0;
-    END IF;
+-- The period of a day: before (the 12 calendar months before the first enrolled day), during
+-- (in an enrolled span) or NULL. Inlined where it is called: the callers give the
+-- participant's first enrolled day and whether a span holds the day.
+CREATE FUNCTION koers.period_label(d date, first_enrolled date, enrolled boolean) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT CASE WHEN first_enrolled IS NULL THEN NULL
+                WHEN d < first_enrolled THEN
+                    CASE WHEN d >= (first_enrolled - interval '12 months')::date THEN 'before' END
+                WHEN enrolled THEN 'during'
+           END
+    $$;
 
-    -- Counts per event type, source and month: every new row, whoever it belongs to.
-    INSERT INTO koers.event_count_month AS c (event_type, source, month, events)
-    SELECT event_type, source, date_trunc('month', occurred_at AT TIME ZONE tz)::date, count(*)
-    FROM (
-        SELECT 'enrolment' AS event_type, source, occurred_at FROM pg_temp.stage_enrolment
-        UNION ALL SELECT 'contact', source, occurred_at FROM pg_temp.stage_contact
-        UNION ALL SELECT 'crisis', source, occurred_at FROM pg_temp.stage_crisis
-        UNION ALL SELECT 'goal_change', source, occurred_at FROM pg_temp.stage_goal_change
-        UNION ALL SELECT 'police_call', source, occurred_at FROM pg_temp.stage_police_call
-        UNION ALL SELECT 'correction', source, occurred_at FROM pg_temp.stage_correction) s
-    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    ON CONFLICT (event_type, source, month) DO UPDATE SET events = c.events + excluded.events;
+-- Daily-use rows with the period label of their day, from their participants' current spans.
+CREATE FUNCTION koers.use_labelled(u koers.daily_use[])
+    RETURNS SETOF koers.daily_use
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT n.participant, n.day, n.source, n.event_type, n.kind, n.mode, n.initiated_by,
+           n.caller, n.outcome, n.events, n.days, n.billable_days, n.minutes,
+           koers.period_label(n.day, f.start_day,
+               EXISTS (SELECT 1 FROM koers.enrolment_span s
+                       WHERE s.participant = n.participant AND n.day >= s.start_day
+                         AND (s.end_day IS NULL OR n.day < s.end_day))),
+           n.span
+    FROM unnest(u) n LEFT JOIN koers.enrolment_span f ON f.participant = n.participant AND f.span_no = 1
+    $$;
 
-    -- Consumers on other partitions may store events of the same participants: the same
-    -- locks as refresh_participants, in ascending order, before anything below reads.
-    FOR b IN SELECT DISTINCT abs(hashtext(x) % 64) FROM unnest(ps) AS x ORDER BY 1 LOOP
-        PERFORM pg_advisory_xact_lock(7012342, b);
-    END LOOP;
+-- The functions below read the consumer's session tables pg_temp.stage_<event type>, which
+-- exist only in its sessions: their bodies are checked when they run, not here.
+SET LOCAL check_function_bodies = off;
 
-    -- Events stored by earlier batches that this batch's corrections void first.
-    SELECT array_agg(t.event_id), array_agg(t.event_type), array_agg(t.participant)
-    INTO v_id, v_type, v_owner
-    FROM (SELECT DISTINCT target_event_id AS id FROM pg_temp.stage_correction s
-          WHERE NOT EXISTS (SELECT 1 FROM koers.correction o
-                            WHERE o.target_event_id = s.target_event_id
-                              AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_correction n
-                                              WHERE n.event_id = o.event_id))) c
-    CROSS JOIN LATERAL (
-        SELECT 'enrolment' AS event_type, participant, event_id FROM koers.enrolment
-        WHERE event_id = c.id
-        UNION ALL SELECT 'contact', participant, event_id FROM koers.contact WHERE event_id = c.id
-        UNION ALL SELECT 'crisis', participant, event_id FROM koers.crisis WHERE event_id = c.id
-        UNION ALL SELECT 'goal_change', participant, event_id FROM koers.goal_change
-        WHERE event_id = c.id
-        UNION ALL SELECT 'police_call', participant, event_id FROM koers.police_call
-        WHERE event_id = c.id
-        UNION ALL SELECT 'correction', participant, event_id FROM koers.correction
-        WHERE event_id = c.id) t
-    WHERE NOT EXISTS (SELECT 1 FROM pg_temp.stage_enrolment x WHERE x.event_id = t.event_id)
-      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_contact x WHERE x.event_id = t.event_id)
-      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_crisis x WHERE x.event_id = t.event_id)
-      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_goal_change x WHERE x.event_id = t.event_id)
-      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_police_call x WHERE x.event_id = t.event_id)
-      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_correction x WHERE x.event_id = t.event_id);
-    v_id := coalesce(v_id, '{}');
-    v_type := coalesce(v_type, '{}');
-    v_owner := coalesce(v_owner, '{}');
-    -- A correction naming another participant than its target's: lock that owner too.
-    FOR b IN SELECT DISTINCT abs(hashtext(x) % 64) FROM unnest(v_owner) AS x
-             WHERE x <> ALL (ps) ORDER BY 1 LOOP
-        PERFORM pg_advisory_xact_lock(7012342, b);
-    END LOOP;
+-- What the staged contacts, old-form crisis events and police calls add to daily_use
+-- (voided ones, and the crisis events of participants in skip, left out), labelled.
+CREATE FUNCTION koers.staged_use(void_new uuid[], skip text[], tz text)
+    RETURNS SETOF koers.daily_use
+    LANGUAGE sql VOLATILE
+    AS $$
+    WITH u AS (
+        SELECT participant, (occurred_at AT TIME ZONE tz)::date AS day, source,
+               'contact' AS event_type, with_role::text AS kind, mode::text AS mode,
+               initiated_by::text AS initiated_by, NULL::text AS caller, NULL::text AS outcome,
+               count(*)::integer AS events, 0 AS days, 0 AS billable_days,
+               sum(duration_min)::integer AS minutes, 0 AS span
+        FROM pg_temp.stage_contact
+        WHERE event_id <> ALL (void_new)
+        GROUP BY participant, 2, source, with_role, mode, initiated_by
+        UNION ALL
+        SELECT s.participant, r.day, s.source, 'crisis', s.kind::text, NULL, NULL, NULL, NULL,
+               sum(r.events)::integer, sum(r.days)::integer, sum(r.billable_days)::integer, 0,
+               r.span
+        FROM pg_temp.stage_crisis s
+        CROSS JOIN LATERAL (SELECT (s.occurred_at AT TIME ZONE tz)::date AS day) o
+        CROSS JOIN LATERAL koers.stay_rows(s.participant, o.day - greatest(coalesce(s.days, 0), 0),
+                                           CASE WHEN s.days > 0 THEN o.day END) r
+        WHERE s.event_id <> ALL (void_new) AND s.participant <> ALL (skip)
+        GROUP BY s.participant, r.day, s.source, s.kind, r.span
+        UNION ALL
+        SELECT participant, (occurred_at AT TIME ZONE tz)::date, source, 'police_call', kind::text,
+               NULL, NULL, caller::text, outcome::text, count(*)::integer, 0, 0, 0, 0
+        FROM pg_temp.stage_police_call
+        WHERE event_id <> ALL (void_new)
+        GROUP BY participant, 2, source, kind, caller, outcome
+    )
+    SELECT u.participant, u.day, u.source, u.event_type, u.kind, u.mode, u.initiated_by, u.caller,
+           u.outcome, u.events, u.days, u.billable_days, u.minutes,
+           koers.period_label(u.day, f.start_day,
+               EXISTS (SELECT 1 FROM koers.enrolment_span s
+                       WHERE s.participant = u.participant AND u.day >= s.start_day
+                         AND (s.end_day IS NULL OR u.day < s.end_day))),
+           u.span
+    FROM u LEFT JOIN koers.enrolment_span f ON f.participant = u.participant AND f.span_no = 1
+    ORDER BY u.participant, u.day
+    $$;
 
-    -- A new or voided enrolment change moves window bounds: rebuild the participant. A crisis
-    -- episode record or a voided crisis event reshapes stays: rebuild the participant's
-    -- crisis rows (at the end, after the rest of the batch is in).
-    rb := ARRAY(SELECT participant FROM pg_temp.stage_enrolment
-                UNION SELECT o FROM unnest(v_owner, v_type) AS v(o, t) WHERE t = 'enrolment'
-                ORDER BY 1);
-    IF cardinality(rb) > 0 THEN
-        PERFORM koers.rebuild_participants(rb);
-    END IF;
-    cp := ARRAY(SELECT participant FROM pg_temp.stage_crisis WHERE episode_ref IS NOT NULL
-                UNION SELECT o FROM unnest(v_owner, v_type) AS v(o, t) WHERE t = 'crisis'
-                EXCEPT SELECT unnest(rb));
-    owners := ARRAY(SELECT DISTINCT o FROM unnest(v_owner) AS o WHERE o <> ALL (rb));
-    vu_id := ARRAY(SELECT i FROM unnest(v_id, v_owner, v_type) AS v(i, o, t)
-                   WHERE o <> ALL (rb) AND t <> 'crisis');
-    v_id := ARRAY(SELECT i FROM unnest(v_id, v_owner) AS v(i, o) WHERE o <> ALL (rb));
-
-    void_new := ARRAY(
-        SELECT s.event_id FROM (
-            SELECT event_id FROM pg_temp.stage_contact
-            UNION ALL SELECT event_id FROM pg_temp.stage_crisis
-            UNION ALL SELECT event_id FROM pg_temp.stage_goal_change
-            UNION ALL SELECT event_id FROM pg_temp.stage_police_call
-            UNION ALL SELECT event_id FROM pg_temp.stage_correction) s
-        WHERE EXISTS (SELECT 1 FROM koers.correction c WHERE c.target_event_id = s.event_id));
-
-    -- Daily use and its monthly pivot: the batch's valid contact, crisis (old form: the
-    -- others were rebuilt) and police rows of participants not rebuilt. Their spans did not
-    -- change, so a day's period label is what a rebuild would give it.
-    nu := ARRAY(
-        WITH u AS (
-            SELECT participant, (occurred_at AT TIME ZONE tz)::date AS day, source,
-                   'contact' AS event_type, with_role::text AS kind, mode::text AS mode,
-                   initiated_by::text AS initiated_by, NULL::text AS caller, NULL::text AS outcome,
-                   count(*)::integer AS events, 0 AS days, 0 AS billable_days,
-                   sum(duration_min)::integer AS minutes, 0 AS span
-            FROM pg_temp.stage_contact
-            WHERE event_id <> ALL (void_new) AND participant <> ALL (rb)
-            GROUP BY participant, 2, source, with_role, mode, initiated_by
-            UNION ALL
-            SELECT s.participant, r.day, s.source, 'crisis', s.kind::text, NULL, NULL, NULL, NULL,
-                   sum(r.events)::integer, sum(r.days)::integer, sum(r.billable_days)::integer, 0,
-                   r.span
-            FROM pg_temp.stage_crisis s
-            CROSS JOIN LATERAL (SELECT (s.occurred_at AT TIME ZONE tz)::date AS day) o
-            CROSS JOIN LATERAL koers.stay_rows(s.participant, o.day - greatest(coalesce(s.days, 0), 0),
-                                               CASE WHEN s.days > 0 THEN o.day END) r
-            WHERE s.event_id <> ALL (void_new) AND s.participant <> ALL (rb)
-              AND s.participant <> ALL (cp)
-            GROUP BY s.participant, r.day, s.source, s.kind, r.span
-            UNION ALL
-            SELECT participant, (occurred_at AT TIME ZONE tz)::date, source, 'police_call',
-                   kind::text, NULL, NULL, caller::text, outcome::text, count(*)::integer, 0, 0, 0, 0
-            FROM pg_temp.stage_police_call
-            WHERE event_id <> ALL (void_new) AND participant <> ALL (rb)
-            GROUP BY participant, 2, source, kind, caller, outcome
-        )
-        SELECT ROW(u.participant, u.day, u.source, u.event_type, u.kind, u.mode, u.initiated_by,
-                   u.caller, u.outcome, u.events, u.days, u.billable_days, u.minutes,
-                   CASE WHEN f.start_day IS NULL THEN NULL
-                        WHEN u.day < f.start_day THEN
-                            CASE WHEN u.day >= (f.start_day - interval '12 months')::date THEN 'before' END
-                        WHEN EXISTS (SELECT 1 FROM koers.enrolment_span s
-                                     WHERE s.participant = u.participant AND u.day >= s.start_day
-                                       AND (s.end_day IS NULL OR u.day < s.end_day)) THEN 'during'
-                   END, u.span)::koers.daily_use
-        FROM u LEFT JOIN koers.enrolment_span f ON f.participant = u.participant AND f.span_no = 1
-        ORDER BY u.participant, u.day);
-
+-- Adds labelled rows to daily_use: a row of the same key grows, else a new row. A day after
+-- the participant's last event day has no row yet (found without a lookup).
+CREATE FUNCTION koers.use_add(nu koers.daily_use[]) RETURNS void
+    LANGUAGE sql VOLATILE
+    AS $$
     WITH l AS (
-        SELECT n.*,
-            -- A day after the participant's last event day has no daily_use row yet.
-            q.last_event_day IS NULL OR n.day > q.last_event_day AS fresh
+        SELECT n.*, q.last_event_day IS NULL OR n.day > q.last_event_day AS fresh
         FROM unnest(nu) n LEFT JOIN koers.participant q ON q.participant = n.participant
     ), upd AS (
-        -- Rows of those days and kinds that exist already grow (found through
-        -- (participant, day)); the advisory locks keep anyone else from adding them meanwhile.
+        -- Found through (participant, day); the advisory locks keep anyone else from adding
+        -- the same key meanwhile.
         UPDATE koers.daily_use d
         SET events = d.events + l.events, days = d.days + l.days,
             billable_days = d.billable_days + l.billable_days, minutes = d.minutes + l.minutes
@@ -628,87 +525,28 @@ BEGIN
                         AND upd.initiated_by = coalesce(l.initiated_by, '')
                         AND upd.caller = coalesce(l.caller, '')
                         AND upd.outcome = coalesce(l.outcome, ''))
-    ORDER BY participant, day;
+    ORDER BY participant, day
+    $$;
 
-    INSERT INTO koers.participant_month_count AS m
-    SELECT * FROM koers.month_count_rows(nu)
-    ON CONFLICT (participant, month) DO UPDATE SET
-        contacts = m.contacts + excluded.contacts,
-        contact_minutes = m.contact_minutes + excluded.contact_minutes,
-        outreach_contacts = m.outreach_contacts + excluded.outreach_contacts,
-        home_visit_contacts = m.home_visit_contacts + excluded.home_visit_contacts,
-        participant_initiated_contacts = m.participant_initiated_contacts + excluded.participant_initiated_contacts,
-        significant_other_contacts = m.significant_other_contacts + excluded.significant_other_contacts,
-        experience_expert_contacts = m.experience_expert_contacts + excluded.experience_expert_contacts,
-        crisis_events = m.crisis_events + excluded.crisis_events,
-        crisis_contact = m.crisis_contact + excluded.crisis_contact,
-        crisis_admission = m.crisis_admission + excluded.crisis_admission,
-        emergency_department = m.emergency_department + excluded.emergency_department,
-        compulsory_care = m.compulsory_care + excluded.compulsory_care,
-        respite_stay = m.respite_stay + excluded.respite_stay,
-        shelter_night = m.shelter_night + excluded.shelter_night,
-        crisis_days = m.crisis_days + excluded.crisis_days,
-        stay_days = m.stay_days + excluded.stay_days,
-        police_calls = m.police_calls + excluded.police_calls,
-        police_confused_person = m.police_confused_person + excluded.police_confused_person,
-        police_nuisance = m.police_nuisance + excluded.police_nuisance,
-        police_threat_violence = m.police_threat_violence + excluded.police_threat_violence,
-        police_welfare_check = m.police_welfare_check + excluded.police_welfare_check,
-        police_arrest = m.police_arrest + excluded.police_arrest,
-        police_victim = m.police_victim + excluded.police_victim,
-        police_other = m.police_other + excluded.police_other;
-
-    -- ... and take out what the newly voided contacts and police calls had added (voided
-    -- enrolment changes and crisis events rebuild their owners' rows): per key, a row that
-    -- only they made goes, the others shrink.
-    IF cardinality(vu_id) > 0 THEN
-        WITH x AS (
-            SELECT * FROM koers.month_count_rows(ARRAY(
-                SELECT ROW(participant, day, source, event_type, kind, mode, initiated_by, caller,
-                           outcome, 1, days, billable_days, minutes, NULL, 0)::koers.daily_use
-                FROM koers.use_of_events(vu_id, owners, tz)))
-        ), gone AS (
-            -- A month left with nothing: no event and no stay day (voided contacts and police
-            -- calls carry no days).
-            DELETE FROM koers.participant_month_count m USING x
-            WHERE m.participant = x.participant AND m.month = x.month
-              AND m.contacts = x.contacts AND m.crisis_events = x.crisis_events
-              AND m.police_calls = x.police_calls AND m.crisis_days = 0 AND m.stay_days = 0
-        )
-        UPDATE koers.participant_month_count m SET
-            contacts = m.contacts - x.contacts,
-            contact_minutes = m.contact_minutes - x.contact_minutes,
-            outreach_contacts = m.outreach_contacts - x.outreach_contacts,
-            home_visit_contacts = m.home_visit_contacts - x.home_visit_contacts,
-            participant_initiated_contacts = m.participant_initiated_contacts - x.participant_initiated_contacts,
-            significant_other_contacts = m.significant_other_contacts - x.significant_other_contacts,
-            experience_expert_contacts = m.experience_expert_contacts - x.experience_expert_contacts,
-            police_calls = m.police_calls - x.police_calls,
-            police_confused_person = m.police_confused_person - x.police_confused_person,
-            police_nuisance = m.police_nuisance - x.police_nuisance,
-            police_threat_violence = m.police_threat_violence - x.police_threat_violence,
-            police_welfare_check = m.police_welfare_check - x.police_welfare_check,
-            police_arrest = m.police_arrest - x.police_arrest,
-            police_victim = m.police_victim - x.police_victim,
-            police_other = m.police_other - x.police_other
-        FROM x
-        WHERE m.participant = x.participant AND m.month = x.month
-          AND NOT (m.contacts = x.contacts AND m.crisis_events = x.crisis_events
-                   AND m.police_calls = x.police_calls AND m.crisis_days = 0 AND m.stay_days = 0);
-
-        WITH g AS (
-            SELECT participant, day, source, event_type, kind, mode, initiated_by, caller, outcome,
-                   count(*) AS events, sum(minutes) AS minutes
-            FROM koers.use_of_events(vu_id, owners, tz) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
-        ), gone AS (
-            DELETE FROM koers.daily_use d USING g
-            WHERE d.participant = g.participant AND d.day = g.day AND d.source = g.source
-              AND d.event_type = g.event_type AND d.kind = g.kind AND d.span = 0
-              AND d.mode IS NOT DISTINCT FROM g.mode
-              AND d.initiated_by IS NOT DISTINCT FROM g.initiated_by
-              AND d.caller IS NOT DISTINCT FROM g.caller AND d.outcome IS NOT DISTINCT FROM g.outcome
-              AND d.events = g.events
-        )
+-- Takes voided contacts and police calls out of daily_use: per key, a row that only they
+-- made goes, the others shrink. Returns what was taken out, for the monthly counts.
+CREATE FUNCTION koers.use_take_out(ids uuid[], owners text[], tz text)
+    RETURNS SETOF koers.daily_use
+    LANGUAGE sql VOLATILE
+    AS $$
+    WITH g AS (
+        SELECT participant, day, source, event_type, kind, mode, initiated_by, caller, outcome,
+               count(*)::integer AS events, sum(minutes)::integer AS minutes
+        FROM koers.use_of_events(ids, owners, tz) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+    ), gone AS (
+        DELETE FROM koers.daily_use d USING g
+        WHERE d.participant = g.participant AND d.day = g.day AND d.source = g.source
+          AND d.event_type = g.event_type AND d.kind = g.kind AND d.span = 0
+          AND d.mode IS NOT DISTINCT FROM g.mode
+          AND d.initiated_by IS NOT DISTINCT FROM g.initiated_by
+          AND d.caller IS NOT DISTINCT FROM g.caller AND d.outcome IS NOT DISTINCT FROM g.outcome
+          AND d.events = g.events
+    ), shrunk AS (
         UPDATE koers.daily_use d
         SET events = d.events - g.events, minutes = d.minutes - g.minutes
         FROM g
@@ -717,12 +555,156 @@ BEGIN
           AND d.mode IS NOT DISTINCT FROM g.mode
           AND d.initiated_by IS NOT DISTINCT FROM g.initiated_by
           AND d.caller IS NOT DISTINCT FROM g.caller AND d.outcome IS NOT DISTINCT FROM g.outcome
-          AND d.events > g.events;
-    END IF;
+          AND d.events > g.events
+    )
+    SELECT participant, day, source, event_type, kind, mode, initiated_by, caller, outcome,
+           events, 0, 0, minutes, NULL, 0
+    FROM g
+    $$;
 
-    -- Lateness: the batch's rows (voided or not) of participants not rebuilt, and the newly
-    -- voided ones move over. A valid event in a month after the participant's last event
-    -- day starts a new row.
+-- Cuts the stays of participants anew from the raw crisis table: their crisis rows and open
+-- stays are replaced. Returns the rows added and, negated, the rows removed.
+CREATE FUNCTION koers.stays_recut(ps text[], tz text)
+    RETURNS SETOF koers.daily_use
+    LANGUAGE sql VOLATILE
+    AS $$
+    WITH old AS (
+        DELETE FROM koers.daily_use WHERE participant = ANY (ps) AND event_type = 'crisis'
+        RETURNING *
+    ), gone AS (
+        DELETE FROM koers.open_stay WHERE participant = ANY (ps)
+    ), opened AS (
+        INSERT INTO koers.open_stay
+        SELECT participant, source, kind, first_day FROM koers.crisis_stays(ps, tz) WHERE open
+    ), new AS (
+        INSERT INTO koers.daily_use SELECT * FROM koers.crisis_use_build(ps, tz) RETURNING *
+    )
+    SELECT * FROM new
+    UNION ALL
+    SELECT participant, day, source, event_type, kind, mode, initiated_by, caller, outcome,
+           -events, -days, -billable_days, -minutes, period, span
+    FROM old
+    $$;
+
+-- Applies a change of daily_use (rows added; rows taken out with negative counts) to the
+-- monthly counts; a month left with nothing goes.
+CREATE FUNCTION koers.month_count_apply(delta koers.daily_use[]) RETURNS void
+    LANGUAGE sql VOLATILE
+    AS $$
+    INSERT INTO koers.participant_month_count AS m
+        SELECT * FROM koers.month_count_rows(delta)
+        ON CONFLICT (participant, month) DO UPDATE SET
+            contacts = m.contacts + excluded.contacts,
+            contact_minutes = m.contact_minutes + excluded.contact_minutes,
+            outreach_contacts = m.outreach_contacts + excluded.outreach_contacts,
+            home_visit_contacts = m.home_visit_contacts + excluded.home_visit_contacts,
+            participant_initiated_contacts = m.participant_initiated_contacts + excluded.participant_initiated_contacts,
+            significant_other_contacts = m.significant_other_contacts + excluded.significant_other_contacts,
+            experience_expert_contacts = m.experience_expert_contacts + excluded.experience_expert_contacts,
+            crisis_events = m.crisis_events + excluded.crisis_events,
+            crisis_contact = m.crisis_contact + excluded.crisis_contact,
+            crisis_admission = m.crisis_admission + excluded.crisis_admission,
+            emergency_department = m.emergency_department + excluded.emergency_department,
+            compulsory_care = m.compulsory_care + excluded.compulsory_care,
+            respite_stay = m.respite_stay + excluded.respite_stay,
+            shelter_night = m.shelter_night + excluded.shelter_night,
+            crisis_days = m.crisis_days + excluded.crisis_days,
+            stay_days = m.stay_days + excluded.stay_days,
+            police_calls = m.police_calls + excluded.police_calls,
+            police_confused_person = m.police_confused_person + excluded.police_confused_person,
+            police_nuisance = m.police_nuisance + excluded.police_nuisance,
+            police_threat_violence = m.police_threat_violence + excluded.police_threat_violence,
+            police_welfare_check = m.police_welfare_check + excluded.police_welfare_check,
+            police_arrest = m.police_arrest + excluded.police_arrest,
+            police_victim = m.police_victim + excluded.police_victim,
+            police_other = m.police_other + excluded.police_other;
+    -- Every daily_use row has an event or a stay day, so a month with neither has no row
+    -- left (contacts and police calls are events; minutes come with contacts). A second
+    -- statement: one statement does not see its own updates.
+    DELETE FROM koers.participant_month_count m
+    USING (SELECT DISTINCT participant, date_trunc('month', day)::date AS month FROM unnest(delta)) t
+    WHERE m.participant = t.participant AND m.month = t.month
+      AND m.contacts = 0 AND m.crisis_events = 0 AND m.police_calls = 0
+      AND m.crisis_days = 0 AND m.stay_days = 0;
+    $$;
+
+-- Relabels the daily_use rows of participants (only their crisis rows with crisis_only)
+-- from their current spans; only rows whose label changes are written.
+CREATE FUNCTION koers.use_relabel(ps text[], crisis_only boolean) RETURNS void
+    LANGUAGE sql VOLATILE
+    AS $$
+    WITH n AS (
+        SELECT d.ctid AS id, d.period AS old,
+               koers.period_label(d.day, f.start_day,
+                   EXISTS (SELECT 1 FROM koers.enrolment_span s
+                           WHERE s.participant = d.participant AND d.day >= s.start_day
+                             AND (s.end_day IS NULL OR d.day < s.end_day))) AS period
+        FROM koers.daily_use d
+        LEFT JOIN koers.enrolment_span f ON f.participant = d.participant AND f.span_no = 1
+        WHERE d.participant = ANY (ps) AND (NOT crisis_only OR d.event_type = 'crisis')
+    )
+    UPDATE koers.daily_use d SET period = n.period
+    FROM n WHERE d.ctid = n.id AND n.period IS DISTINCT FROM n.old
+    $$;
+
+-- New spans for participants whose enrolment changed, and their rows relabelled.
+CREATE FUNCTION koers.spans_relabel(ps text[], tz text) RETURNS void
+    LANGUAGE sql VOLATILE
+    AS $$
+    DELETE FROM koers.enrolment_span WHERE participant = ANY (ps);
+    INSERT INTO koers.enrolment_span SELECT * FROM koers.spans_build(ps, tz);
+    SELECT koers.use_relabel(ps, false);
+    $$;
+
+-- Counts per event type, source and month: every new row, whoever it belongs to.
+CREATE FUNCTION koers.staged_count_months(tz text) RETURNS void
+    LANGUAGE sql VOLATILE
+    AS $$
+    INSERT INTO koers.event_count_month AS c (event_type, source, month, events)
+    SELECT event_type, source, date_trunc('month', occurred_at AT TIME ZONE tz)::date, count(*)
+    FROM (
+        SELECT 'enrolment' AS event_type, source, occurred_at FROM pg_temp.stage_enrolment
+        UNION ALL SELECT 'contact', source, occurred_at FROM pg_temp.stage_contact
+        UNION ALL SELECT 'crisis', source, occurred_at FROM pg_temp.stage_crisis
+        UNION ALL SELECT 'goal_change', source, occurred_at FROM pg_temp.stage_goal_change
+        UNION ALL SELECT 'police_call', source, occurred_at FROM pg_temp.stage_police_call
+        UNION ALL SELECT 'correction', source, occurred_at FROM pg_temp.stage_correction) s
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (event_type, source, month) DO UPDATE SET events = c.events + excluded.events
+    $$;
+
+-- Events stored by earlier batches that this batch's corrections void first.
+CREATE FUNCTION koers.staged_voids()
+    RETURNS TABLE (event_id uuid, event_type text, participant text)
+    LANGUAGE sql VOLATILE
+    AS $$
+    SELECT t.event_id, t.event_type, t.participant
+    FROM (SELECT DISTINCT target_event_id AS id FROM pg_temp.stage_correction s
+          WHERE NOT EXISTS (SELECT 1 FROM koers.correction o
+                            WHERE o.target_event_id = s.target_event_id
+                              AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_correction n
+                                              WHERE n.event_id = o.event_id))) c
+    CROSS JOIN LATERAL (
+        SELECT 'enrolment' AS event_type, e.participant, e.event_id FROM koers.enrolment e WHERE e.event_id = c.id
+        UNION ALL SELECT 'contact', e.participant, e.event_id FROM koers.contact e WHERE e.event_id = c.id
+        UNION ALL SELECT 'crisis', e.participant, e.event_id FROM koers.crisis e WHERE e.event_id = c.id
+        UNION ALL SELECT 'goal_change', e.participant, e.event_id FROM koers.goal_change e WHERE e.event_id = c.id
+        UNION ALL SELECT 'police_call', e.participant, e.event_id FROM koers.police_call e WHERE e.event_id = c.id
+        UNION ALL SELECT 'correction', e.participant, e.event_id FROM koers.correction e WHERE e.event_id = c.id) t
+    WHERE NOT EXISTS (SELECT 1 FROM pg_temp.stage_enrolment x WHERE x.event_id = t.event_id)
+      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_contact x WHERE x.event_id = t.event_id)
+      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_crisis x WHERE x.event_id = t.event_id)
+      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_goal_change x WHERE x.event_id = t.event_id)
+      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_police_call x WHERE x.event_id = t.event_id)
+      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_correction x WHERE x.event_id = t.event_id)
+    $$;
+
+-- Lateness: the batch's rows (voided or not), and the newly voided ones (v_id) move over. A
+-- valid event in a month after the participant's last event day starts a new row.
+CREATE FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[], tz text)
+    RETURNS void
+    LANGUAGE sql VOLATILE
+    AS $$
     WITH e AS (
         SELECT e.participant, e.source, e.event_type,
                date_trunc('month', e.occurred_at AT TIME ZONE tz)::date AS month,
@@ -743,7 +725,6 @@ BEGIN
             UNION ALL SELECT 'correction', participant, source, occurred_at, recorded_at, event_id
             FROM pg_temp.stage_correction
         ) e
-        WHERE e.participant <> ALL (rb)
         GROUP BY 1, 2, 3, 4, 5, 6
     ), f AS (
         SELECT e.*, e.event_type <> 'correction' AND NOT e.voided
@@ -760,74 +741,57 @@ BEGIN
     WHERE NOT fresh ORDER BY 1, 2, 3, 4, 5, 6
     ON CONFLICT (participant, source, event_type, month, voided, lateness_min)
     DO UPDATE SET events = l.events + excluded.events;
-    IF cardinality(owners) > 0 THEN
-        WITH t AS (
-            SELECT participant, source, event_type,
-                   date_trunc('month', occurred_at AT TIME ZONE tz)::date AS month,
-                   floor(extract(epoch FROM recorded_at - occurred_at) / 60)::integer AS lateness_min,
-                   count(*) AS n
-            FROM (
-                SELECT 'contact' AS event_type, participant, source, occurred_at, recorded_at
-                FROM koers.contact WHERE event_id = ANY (v_id)
-                UNION ALL SELECT 'crisis', participant, source, occurred_at, recorded_at
-                FROM koers.crisis WHERE event_id = ANY (v_id)
-                UNION ALL SELECT 'goal_change', participant, source, occurred_at, recorded_at
-                FROM koers.goal_change WHERE event_id = ANY (v_id)
-                UNION ALL SELECT 'police_call', participant, source, occurred_at, recorded_at
-                FROM koers.police_call WHERE event_id = ANY (v_id)
-                UNION ALL SELECT 'correction', participant, source, occurred_at, recorded_at
-                FROM koers.correction WHERE event_id = ANY (v_id)
-            ) e
-            WHERE participant = ANY (owners)
-            GROUP BY 1, 2, 3, 4, 5
-        ), gone AS (
-            DELETE FROM koers.event_lateness l USING t
-            WHERE l.participant = t.participant AND l.source = t.source
-              AND l.event_type = t.event_type AND l.month = t.month AND NOT l.voided
-              AND l.lateness_min = t.lateness_min AND l.events = t.n
-        ), dec AS (
-            UPDATE koers.event_lateness l SET events = l.events - t.n
-            FROM t
-            WHERE l.participant = t.participant AND l.source = t.source
-              AND l.event_type = t.event_type AND l.month = t.month AND NOT l.voided
-              AND l.lateness_min = t.lateness_min AND l.events > t.n
-        )
-        INSERT INTO koers.event_lateness AS l
-        SELECT participant, source, event_type, month, true, lateness_min, n FROM t
-        ON CONFLICT (participant, source, event_type, month, voided, lateness_min)
-        DO UPDATE SET events = l.events + excluded.events;
-    END IF;
 
-    -- Goals: rebuild the history of every goal with a new valid change or a voided one.
-    SELECT array_agg(participant), array_agg(goal_ref) INTO g_p, g_ref FROM (
-        SELECT participant, goal_ref FROM pg_temp.stage_goal_change
-        WHERE event_id <> ALL (void_new) AND participant <> ALL (rb)
-        UNION
-        SELECT participant, goal_ref FROM koers.goal_change
-        WHERE event_id = ANY (v_id) AND participant = ANY (owners)) g;
-    IF g_p IS NOT NULL THEN
-        DELETE FROM koers.goal_history h USING unnest(g_p, g_ref) AS g(participant, goal_ref)
-        WHERE h.participant = g.participant AND h.goal_ref = g.goal_ref;
-        INSERT INTO koers.goal_history SELECT * FROM koers.goal_history_build(g_p, g_ref);
-    END IF;
+    WITH t AS (
+        SELECT participant, source, event_type,
+               date_trunc('month', occurred_at AT TIME ZONE tz)::date AS month,
+               floor(extract(epoch FROM recorded_at - occurred_at) / 60)::integer AS lateness_min,
+               count(*) AS n
+        FROM (
+            SELECT 'enrolment' AS event_type, participant, source, occurred_at, recorded_at
+            FROM koers.enrolment WHERE event_id = ANY (v_id)
+            UNION ALL SELECT 'contact', participant, source, occurred_at, recorded_at
+            FROM koers.contact WHERE event_id = ANY (v_id)
+            UNION ALL SELECT 'crisis', participant, source, occurred_at, recorded_at
+            FROM koers.crisis WHERE event_id = ANY (v_id)
+            UNION ALL SELECT 'goal_change', participant, source, occurred_at, recorded_at
+            FROM koers.goal_change WHERE event_id = ANY (v_id)
+            UNION ALL SELECT 'police_call', participant, source, occurred_at, recorded_at
+            FROM koers.police_call WHERE event_id = ANY (v_id)
+            UNION ALL SELECT 'correction', participant, source, occurred_at, recorded_at
+            FROM koers.correction WHERE event_id = ANY (v_id)
+        ) e
+        WHERE participant = ANY (owners)
+        GROUP BY 1, 2, 3, 4, 5
+    ), gone AS (
+        DELETE FROM koers.event_lateness l USING t
+        WHERE l.participant = t.participant AND l.source = t.source
+          AND l.event_type = t.event_type AND l.month = t.month AND NOT l.voided
+          AND l.lateness_min = t.lateness_min AND l.events = t.n
+    ), dec AS (
+        UPDATE koers.event_lateness l SET events = l.events - t.n
+        FROM t
+        WHERE l.participant = t.participant AND l.source = t.source
+          AND l.event_type = t.event_type AND l.month = t.month AND NOT l.voided
+          AND l.lateness_min = t.lateness_min AND l.events > t.n
+    )
+    INSERT INTO koers.event_lateness AS l
+    SELECT participant, source, event_type, month, true, lateness_min, n FROM t
+    ON CONFLICT (participant, source, event_type, month, voided, lateness_min)
+    DO UPDATE SET events = l.events + excluded.events;
+    $$;
 
-    -- Stays reshaped: the participants' crisis rows and open stays anew from the raw table,
-    -- and their months recounted from their daily use.
-    IF cardinality(cp) > 0 THEN
-        DELETE FROM koers.daily_use WHERE participant = ANY (cp) AND event_type = 'crisis';
-        DELETE FROM koers.open_stay WHERE participant = ANY (cp);
-        INSERT INTO koers.daily_use SELECT * FROM koers.crisis_use_build(cp, tz);
-        INSERT INTO koers.open_stay
-        SELECT participant, source, kind, first_day FROM koers.crisis_stays(cp, tz) WHERE open;
-        DELETE FROM koers.participant_month_count WHERE participant = ANY (cp);
-        INSERT INTO koers.participant_month_count
-        SELECT m.* FROM unnest(cp) AS p(participant)
-        CROSS JOIN LATERAL koers.month_count_rows(ARRAY(
-            SELECT d FROM koers.daily_use d WHERE d.participant = p.participant)) m;
-    END IF;
-
-    -- Participants: a new valid event can only widen first/last_event_day (their spans are
-    -- unchanged); the owners of voided events are recomputed from the prepared tables.
+-- Participants: a new valid event can only widen first/last_event_day; participants whose
+-- spans or stays were redone, and owners of voided events on their first or last day, are
+-- recomputed from the prepared tables (elsewhere a voided event changes nothing).
+CREATE FUNCTION koers.staged_participants(nu koers.daily_use[], void_new uuid[], redone text[],
+                                          v_id uuid[], owners text[], tz text)
+    RETURNS void
+    LANGUAGE plpgsql
+    AS $fn$
+DECLARE
+    rc text[];
+BEGIN
     INSERT INTO koers.participant AS p
         (participant, cohort, first_enrolled, before_start, first_event_day, last_event_day,
          open_since, last_span_end)
@@ -840,17 +804,15 @@ BEGIN
         SELECT participant, min(day) AS lo, max(day) AS hi FROM (
             SELECT participant, day FROM unnest(nu)
             UNION ALL SELECT participant, (occurred_at AT TIME ZONE tz)::date FROM pg_temp.stage_goal_change
-            WHERE event_id <> ALL (void_new) AND participant <> ALL (rb)
+            WHERE event_id <> ALL (void_new)
         ) n GROUP BY participant ORDER BY participant
     ) x
     LEFT JOIN koers.enrolment_span s1 ON s1.participant = x.participant AND s1.span_no = 1
     ON CONFLICT (participant) DO UPDATE SET
         first_event_day = least(p.first_event_day, excluded.first_event_day),
         last_event_day = greatest(p.last_event_day, excluded.last_event_day);
-    -- Owners of voided events on their first or last day, and participants whose stays
-    -- were rebuilt, are recomputed (elsewhere a voided event changes nothing).
-    owners := ARRAY(
-        SELECT unnest(cp)
+    rc := ARRAY(
+        SELECT unnest(redone)
         UNION
         SELECT p.participant FROM koers.participant p
         WHERE p.participant = ANY (owners)
@@ -861,14 +823,120 @@ BEGIN
                   WHERE g.event_id = ANY (v_id)) v
               WHERE v.participant = p.participant
                 AND v.day IN (p.first_event_day, p.last_event_day)));
-    IF cardinality(owners) > 0 THEN
-        DELETE FROM koers.participant WHERE participant = ANY (owners);
-        INSERT INTO koers.participant SELECT * FROM koers.participant_build(owners, tz);
+    IF cardinality(rc) > 0 THEN
+        DELETE FROM koers.participant WHERE participant = ANY (rc);
+        INSERT INTO koers.participant SELECT * FROM koers.participant_build(rc, tz);
     END IF;
+END
+$fn$;
+
+SET LOCAL check_function_bodies = on;
+
+CREATE OR REPLACE FUNCTION koers.apply_staged() RETURNS integer
+    LANGUAGE plpgsql
+    AS $fn$
+DECLARE
+    tz       text := koers.time_zone();
+    ps       text[];          -- participants of the batch
+    span_ps  text[];          -- participants whose enrolment changes (new or voided)
+    cp       text[];          -- participants whose stays are cut anew
+    owners   text[];          -- owners of events this batch voids
+    v_id     uuid[];          -- events stored before this batch that it voids
+    v_type   text[];
+    v_owner  text[];
+    vu_id    uuid[];          -- of those, the contacts and police calls
+    void_new uuid[];          -- new rows already voided (a correction came first, or with them)
+    nu       koers.daily_use[];  -- what the batch adds to daily_use, labelled
+    delta    koers.daily_use[];  -- every change to daily_use, for the monthly counts
+    g_p      text[];          -- goals whose history is rebuilt
+    g_ref    text[];
+    b        integer;
+BEGIN
+    SELECT array_agg(DISTINCT participant ORDER BY participant) INTO ps FROM (
+        SELECT participant FROM pg_temp.stage_enrolment
+        UNION ALL SELECT participant FROM pg_temp.stage_contact
+        UNION ALL SELECT participant FROM pg_temp.stage_crisis
+        UNION ALL SELECT participant FROM pg_temp.stage_goal_change
+        UNION ALL SELECT participant FROM pg_temp.stage_police_call
+        UNION ALL SELECT participant FROM pg_temp.stage_correction) s;
+    IF ps IS NULL THEN
+        RETURN 0;
+    END IF;
+    PERFORM koers.staged_count_months(tz);
+
+    -- Consumers on other partitions may store events of the same participants: the same
+    -- locks as refresh_participants, in ascending order, before anything below reads.
+    FOR b IN SELECT DISTINCT abs(hashtext(x) % 64) FROM unnest(ps) AS x ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock(7012342, b);
+    END LOOP;
+    SELECT coalesce(array_agg(v.event_id), '{}'), coalesce(array_agg(v.event_type), '{}'),
+           coalesce(array_agg(v.participant), '{}')
+    INTO v_id, v_type, v_owner FROM koers.staged_voids() v;
+    -- A correction naming another participant than its target's: lock that owner too.
+    FOR b IN SELECT DISTINCT abs(hashtext(x) % 64) FROM unnest(v_owner) AS x
+             WHERE x <> ALL (ps) ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock(7012342, b);
+    END LOOP;
+    owners := ARRAY(SELECT DISTINCT o FROM unnest(v_owner) AS o);
+    vu_id := ARRAY(SELECT i FROM unnest(v_id, v_type) AS v(i, t) WHERE t IN ('contact', 'police_call'));
+    void_new := ARRAY(
+        SELECT s.event_id FROM (
+            SELECT event_id FROM pg_temp.stage_contact
+            UNION ALL SELECT event_id FROM pg_temp.stage_crisis
+            UNION ALL SELECT event_id FROM pg_temp.stage_goal_change
+            UNION ALL SELECT event_id FROM pg_temp.stage_police_call
+            UNION ALL SELECT event_id FROM pg_temp.stage_correction) s
+        WHERE EXISTS (SELECT 1 FROM koers.correction c WHERE c.target_event_id = s.event_id));
+
+    span_ps := ARRAY(SELECT participant FROM pg_temp.stage_enrolment
+                     UNION SELECT o FROM unnest(v_owner, v_type) AS v(o, t) WHERE t = 'enrolment');
+    cp := ARRAY(SELECT unnest(span_ps)
+                UNION SELECT participant FROM pg_temp.stage_crisis WHERE episode_ref IS NOT NULL
+                UNION SELECT o FROM unnest(v_owner, v_type) AS v(o, t) WHERE t = 'crisis');
+    IF cardinality(span_ps) > 0 THEN
+        PERFORM koers.spans_relabel(span_ps, tz);
+    END IF;
+
+    -- daily_use: the batch's rows (the stays of cp are cut below from the raw table), the
+    -- voided contacts and police calls out, stays cut anew; one delta for the months.
+    nu := ARRAY(SELECT u FROM koers.staged_use(void_new, cp, tz) u);
+    PERFORM koers.use_add(nu);
+    delta := nu;
+    IF cardinality(vu_id) > 0 THEN
+        delta := delta || ARRAY(
+            SELECT ROW(participant, day, source, event_type, kind, mode, initiated_by, caller, outcome,
+                       -events, -days, -billable_days, -minutes, period, span)::koers.daily_use
+            FROM koers.use_take_out(vu_id, owners, tz));
+    END IF;
+    IF cardinality(cp) > 0 THEN
+        delta := delta || ARRAY(SELECT s FROM koers.stays_recut(cp, tz) s);
+        PERFORM koers.use_relabel(cp, true);
+    END IF;
+    PERFORM koers.month_count_apply(delta);
+
+    PERFORM koers.staged_lateness(void_new, v_id, owners, tz);
+
+    -- Goals: rebuild the history of every goal with a new valid change or a voided one.
+    SELECT array_agg(participant), array_agg(goal_ref) INTO g_p, g_ref FROM (
+        SELECT participant, goal_ref FROM pg_temp.stage_goal_change WHERE event_id <> ALL (void_new)
+        UNION
+        SELECT participant, goal_ref FROM koers.goal_change
+        WHERE event_id = ANY (v_id) AND participant = ANY (owners)) g;
+    IF g_p IS NOT NULL THEN
+        DELETE FROM koers.goal_history h USING unnest(g_p, g_ref) AS g(participant, goal_ref)
+        WHERE h.participant = g.participant AND h.goal_ref = g.goal_ref;
+        INSERT INTO koers.goal_history SELECT * FROM koers.goal_history_build(g_p, g_ref);
+    END IF;
+
+    PERFORM koers.staged_participants(nu, void_new, span_ps || cp, v_id, owners, tz);
     RETURN cardinality(ps);
 END
 $fn$;
 ALTER FUNCTION koers.apply_staged() SET plan_cache_mode = force_custom_plan;
+-- A batch's statements are small: compiling them (their temporary tables have no statistics,
+-- so estimates can pass jit_above_cost) took longer than running them (175 -> 17 ms a batch
+-- for staged_use in a profile of 30 batches).
+ALTER FUNCTION koers.apply_staged() SET jit = off;
 COMMENT ON FUNCTION koers.apply_staged() IS
     'The consumer''s hook (koers-consume), called in every batch transaction once the batch''s '
     'new rows are in the event tables and exactly those rows are in the session''s staging '
@@ -897,11 +965,12 @@ CREATE FUNCTION koers.use_at(as_of date)
            minutes, period, span
     FROM koers.daily_use WHERE day <= as_of
     UNION ALL
-    SELECT o.participant, r.day, o.source, 'crisis', o.kind::text, NULL, NULL, NULL, NULL,
-           r.events, r.days, r.billable_days, 0, koers.period_of(o.participant, r.day), r.span
-    FROM koers.open_stay o
-    CROSS JOIN LATERAL koers.stay_rows(o.participant, o.first_day, as_of + 1) r
-    WHERE o.first_day <= as_of
+    SELECT * FROM koers.use_labelled(ARRAY(
+        SELECT ROW(o.participant, r.day, o.source, 'crisis', o.kind::text, NULL, NULL, NULL, NULL,
+                   r.events, r.days, r.billable_days, 0, NULL, r.span)::koers.daily_use
+        FROM koers.open_stay o
+        CROSS JOIN LATERAL koers.stay_rows(o.participant, o.first_day, as_of + 1) r
+        WHERE o.first_day <= as_of))
     $$;
 COMMENT ON FUNCTION koers.use_at(date) IS
     'Prepared daily use up to the end of the as-of day: a stay counts the days it covered by '
@@ -920,13 +989,17 @@ CREATE OR REPLACE FUNCTION koers.period_use(as_of date)
     WHERE d.period IS NOT NULL AND p.first_enrolled <= as_of
     $$;
 
--- The windows of each participant enrolled by as_of, with their days. Per-protocol: the
+-- The days of a set of date ranges.
+CREATE FUNCTION koers.days_in(m datemultirange) RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    AS $$ SELECT coalesce(sum(upper(r) - lower(r)), 0)::integer FROM unnest(m) r $$;
+
+-- The windows of each participant enrolled by as_of, as sets of days. Per-protocol: the
 -- enrolled days; intention-to-treat: every day from the first enrolled day; follow-up: the
 -- 12 months from the day of an exit that no later span follows; before: the 12 months
 -- before the first enrolled day. All cut at the as-of day (included).
-CREATE FUNCTION koers.window_exposure(as_of date)
-    RETURNS TABLE (participant text, cohort text, window_name text, from_day date, to_day date,
-                   days integer)
+CREATE FUNCTION koers.window_ranges(as_of date)
+    RETURNS TABLE (participant text, cohort text, window_name text, days datemultirange)
     LANGUAGE sql STABLE
     AS $$
     WITH p AS (
@@ -939,90 +1012,124 @@ CREATE FUNCTION koers.window_exposure(as_of date)
                 ORDER BY s.span_no DESC LIMIT 1) AS last_ended_by
         FROM koers.participant p WHERE p.first_enrolled <= as_of
     )
-    SELECT participant, cohort, 'before', before_start, first_enrolled, first_enrolled - before_start
+    SELECT participant, cohort, 'before', datemultirange(daterange(before_start, first_enrolled))
     FROM p
     UNION ALL
-    SELECT p.participant, p.cohort, 'per_protocol', p.first_enrolled, as_of + 1,
-           coalesce((SELECT sum(greatest(least(coalesce(s.end_day, as_of + 1), as_of + 1)
-                                         - s.start_day, 0))
-                     FROM koers.enrolment_span s WHERE s.participant = p.participant), 0)::integer
+    SELECT p.participant, p.cohort, 'per_protocol',
+           coalesce((SELECT range_agg(daterange(s.start_day, least(coalesce(s.end_day, as_of + 1), as_of + 1)))
+                     FROM koers.enrolment_span s
+                     WHERE s.participant = p.participant AND s.start_day <= as_of),
+                    '{}'::datemultirange)
     FROM p
     UNION ALL
-    SELECT participant, cohort, 'intention_to_treat', first_enrolled, as_of + 1,
-           as_of + 1 - first_enrolled
+    SELECT participant, cohort, 'intention_to_treat', datemultirange(daterange(first_enrolled, as_of + 1))
     FROM p
     UNION ALL
-    SELECT participant, cohort, 'follow_up', last_end,
-           least((last_end + interval '12 months')::date, as_of + 1),
-           least((last_end + interval '12 months')::date, as_of + 1) - last_end
+    SELECT participant, cohort, 'follow_up',
+           datemultirange(daterange(last_end, least((last_end + interval '12 months')::date, as_of + 1)))
     FROM p WHERE last_ended_by = 'exited' AND last_end <= as_of
     $$;
-COMMENT ON FUNCTION koers.window_exposure(date) IS
+COMMENT ON FUNCTION koers.window_ranges(date) IS
     'Per participant enrolled by as_of, the days of each window: before (the 12 calendar months '
     'before the first enrolled day), per_protocol (enrolled days), intention_to_treat (every day '
     'from the first enrolled day, paused and after-exit time included), follow_up (the 12 months '
-    'from the day of the last exit, when no span followed it); all up to the as-of day included. '
-    'from_day/to_day bound the window (to_day excluded; per_protocol: the enrolled days within).';
+    'from the day of the last exit, when no span followed it); all up to the as-of day included.';
+
+CREATE FUNCTION koers.window_exposure(as_of date)
+    RETURNS TABLE (participant text, cohort text, window_name text, days integer)
+    LANGUAGE sql STABLE
+    AS $$ SELECT participant, cohort, window_name, koers.days_in(days) FROM koers.window_ranges(as_of) $$;
+COMMENT ON FUNCTION koers.window_exposure(date) IS
+    'The days of each window of koers.window_ranges.';
+
+-- Source coverage. A source that states the period its data of an event type cover makes
+-- every other day unknown for that type: such a day adds neither events nor person-months
+-- to the type's measures. Several sources of a type: the days all of them cover.
+CREATE FUNCTION koers.covered_days(t text) RETURNS datemultirange
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT range_intersect_agg(m) FROM (
+        SELECT range_agg(daterange(covered_from, covered_to + 1)) AS m
+        FROM koers.coverage_valid WHERE covered_type::text = t GROUP BY source) s
+    $$;
+COMMENT ON FUNCTION koers.covered_days(text) IS
+    'The days whose data of event type t are known: the days every source that stated its '
+    'coverage of t covers (covered_from .. covered_to, an open end running on); NULL when no '
+    'source stated any (every day counts).';
 
 -- The measures of the windows, one row per participant and window.
 CREATE TYPE koers.window_row AS (
-    participant          text,
-    cohort               text,
-    window_name          text,
-    days                 integer,
-    person_months        numeric,
-    acute_events         integer,
-    acute_days           integer,
-    alternative_events   integer,
-    alternative_days     integer,
-    police_use_calls     integer,
+    participant           text,
+    cohort                text,
+    window_name           text,
+    days                  integer,
+    person_months         numeric,
+    acute_events          integer,
+    acute_days            integer,
+    alternative_events    integer,
+    alternative_days      integer,
+    police_use_calls      integer,
     confused_person_calls integer,
-    police_victim_calls  integer
+    police_victim_calls   integer,
+    crisis_covered_days   integer,
+    police_covered_days   integer
 );
 
 CREATE FUNCTION koers.window_measures(as_of date)
     RETURNS SETOF koers.window_row
     LANGUAGE sql STABLE
     AS $$
-    WITH w AS (SELECT * FROM koers.window_exposure(as_of)),
-    u AS (
-        SELECT d.participant, d.day, d.period, d.events, d.days,
+    WITH cov AS (
+        SELECT coalesce(koers.covered_days('crisis'), '{(,)}'::datemultirange) AS crisis,
+               coalesce(koers.covered_days('police_call'), '{(,)}'::datemultirange) AS police
+    ), w AS (
+        SELECT r.*, koers.days_in(r.days) AS n_days,
+               koers.days_in(r.days * cov.crisis) AS crisis_days,
+               koers.days_in(r.days * cov.police) AS police_days
+        FROM koers.window_ranges(as_of) r, cov
+    ), u AS (
+        -- A row holds pieces of stays alike in [day, day + its days); its covered days count.
+        SELECT d.participant, d.day, d.events,
+               CASE WHEN d.span > 0
+                    THEN d.days / least(d.span, as_of + 1 - d.day)
+                         * koers.days_in(datemultirange(daterange(d.day, d.day + least(d.span, as_of + 1 - d.day)))
+                                         * CASE d.event_type WHEN 'crisis' THEN cov.crisis ELSE cov.police END)
+                    ELSE 0 END AS days,
+               d.day <@ CASE d.event_type WHEN 'crisis' THEN cov.crisis ELSE cov.police END AS known,
                CASE d.event_type WHEN 'crisis' THEN koers.crisis_group(d.kind::koers.crisis_kind)
                                  ELSE 'police_' || koers.police_group(d.kind::koers.police_call_kind) END
                    AS grp,
                d.kind
-        FROM koers.use_at(as_of) d
+        FROM koers.use_at(as_of) d, cov
         WHERE d.event_type IN ('crisis', 'police_call')
-          AND EXISTS (SELECT 1 FROM koers.participant p
-                      WHERE p.participant = d.participant AND p.first_enrolled <= as_of)
     ), m AS (
         SELECT w.participant, w.window_name,
-               sum(u.events) FILTER (WHERE u.grp = 'acute') AS ae,
+               sum(u.events) FILTER (WHERE u.grp = 'acute' AND u.known) AS ae,
                sum(u.days) FILTER (WHERE u.grp = 'acute') AS ad,
-               sum(u.events) FILTER (WHERE u.grp = 'alternative') AS se,
+               sum(u.events) FILTER (WHERE u.grp = 'alternative' AND u.known) AS se,
                sum(u.days) FILTER (WHERE u.grp = 'alternative') AS sd,
-               sum(u.events) FILTER (WHERE u.grp = 'police_use') AS pu,
-               sum(u.events) FILTER (WHERE u.grp = 'police_use' AND u.kind = 'confused_person') AS pc,
-               sum(u.events) FILTER (WHERE u.grp = 'police_victim') AS pv
-        FROM w JOIN u ON u.participant = w.participant
-         AND CASE w.window_name WHEN 'before' THEN u.period = 'before'
-                                WHEN 'per_protocol' THEN u.period = 'during'
-                                ELSE u.day >= w.from_day AND u.day < w.to_day END
+               sum(u.events) FILTER (WHERE u.grp = 'police_use' AND u.known) AS pu,
+               sum(u.events) FILTER (WHERE u.grp = 'police_use' AND u.kind = 'confused_person'
+                                     AND u.known) AS pc,
+               sum(u.events) FILTER (WHERE u.grp = 'police_victim' AND u.known) AS pv
+        FROM w JOIN u ON u.participant = w.participant AND u.day <@ w.days
         GROUP BY 1, 2
     )
-    SELECT w.participant, w.cohort, w.window_name, w.days,
-           round(w.days / koers.person_month_days(), 4),
+    SELECT w.participant, w.cohort, w.window_name, w.n_days,
+           round(w.n_days / koers.person_month_days(), 4),
            coalesce(ae, 0)::integer, coalesce(ad, 0)::integer, coalesce(se, 0)::integer,
            coalesce(sd, 0)::integer, coalesce(pu, 0)::integer, coalesce(pc, 0)::integer,
-           coalesce(pv, 0)::integer
+           coalesce(pv, 0)::integer, w.crisis_days, w.police_days
     FROM w LEFT JOIN m ON m.participant = w.participant AND m.window_name = w.window_name
     ORDER BY w.cohort, w.participant, w.window_name
     $$;
 COMMENT ON FUNCTION koers.window_measures(date) IS
-    'Crisis and police measures per participant and window (see window_exposure): acute crisis '
+    'Crisis and police measures per participant and window (see window_ranges): acute crisis '
     'events and stay days, stay alternatives (respite_stay, shelter_night) apart, police calls '
     'about the participant (confused-person calls among them) and victim calls apart. A stay''s '
-    'days count on the days they cover; its event on its first day.';
+    'days count on the days they cover; its event on its first day. Days outside the stated '
+    'coverage of their type (koers.covered_days) add neither events nor days; '
+    'crisis_covered_days and police_covered_days are the window''s known days per type.';
 
 DO $$
 DECLARE
@@ -1040,7 +1147,9 @@ BEGIN
         ('alternative_days', 'Days of respite stays and shelter nights in the window.'),
         ('police_use_calls', 'Police calls about the participant (every kind but victim).'),
         ('confused_person_calls', 'Of those, confused_person calls.'),
-        ('police_victim_calls', 'Police calls where the participant was the victim (never priced).')
+        ('police_victim_calls', 'Police calls where the participant was the victim (never priced).'),
+        ('crisis_covered_days', 'Days of the window whose crisis data are known (within every crisis source''s stated coverage): the denominator of the crisis rates.'),
+        ('police_covered_days', 'Days of the window whose police data are known: the denominator of the police rates.')
     ) AS v(col, doc) LOOP
         EXECUTE format('COMMENT ON COLUMN koers.window_row.%I IS %L', c.col, c.doc);
     END LOOP;
@@ -1222,37 +1331,44 @@ CREATE FUNCTION koers.window_paired(as_of date)
     RETURNS TABLE (participant text, cohort text, window_name text, measure text,
                    before_count integer, during_count integer, before_days integer,
                    during_days integer, before_rate numeric, during_rate numeric,
-                   difference numeric)
+                   difference numeric, full_coverage boolean)
     LANGUAGE sql STABLE
     AS $$
     WITH w AS (SELECT * FROM koers.window_measures(as_of)),
     v AS (
-        SELECT w.participant, w.cohort, w.window_name, w.days, x.measure, x.n
+        -- Each measure over the known days of its type.
+        SELECT w.participant, w.cohort, w.window_name, x.measure, x.n, x.known,
+               x.known = w.days AS full
         FROM w CROSS JOIN LATERAL unnest(koers.window_measure_names(),
             ARRAY[w.acute_events, w.acute_days, w.alternative_events, w.alternative_days,
-                  w.police_use_calls, w.confused_person_calls, w.police_victim_calls]) AS x(measure, n)
+                  w.police_use_calls, w.confused_person_calls, w.police_victim_calls],
+            ARRAY[w.crisis_covered_days, w.crisis_covered_days, w.crisis_covered_days,
+                  w.crisis_covered_days, w.police_covered_days, w.police_covered_days,
+                  w.police_covered_days]) AS x(measure, n, known)
     )
-    SELECT d.participant, d.cohort, d.window_name, d.measure, b.n, d.n, b.days, d.days,
-           round(b.n * koers.person_month_days() / b.days, 4),
-           round(d.n * koers.person_month_days() / d.days, 4),
-           round(d.n * koers.person_month_days() / d.days, 4)
-               - round(b.n * koers.person_month_days() / b.days, 4)
+    SELECT d.participant, d.cohort, d.window_name, d.measure, b.n, d.n, b.known, d.known,
+           round(b.n * koers.person_month_days() / b.known, 4),
+           round(d.n * koers.person_month_days() / d.known, 4),
+           round(d.n * koers.person_month_days() / d.known, 4)
+               - round(b.n * koers.person_month_days() / b.known, 4),
+           b.full AND d.full
     FROM v d JOIN v b ON b.participant = d.participant AND b.measure = d.measure
                      AND b.window_name = 'before'
-    WHERE d.window_name <> 'before' AND d.days > 0 AND b.days > 0
+    WHERE d.window_name <> 'before' AND d.known > 0 AND b.known > 0
     ORDER BY d.cohort, d.participant, d.window_name, array_position(koers.window_measure_names(), d.measure)
     $$;
 COMMENT ON FUNCTION koers.window_paired(date) IS
     'Per participant, window (per_protocol, intention_to_treat, follow_up) and measure: the '
-    'count, days and rate per person-month before and in the window, and the difference '
-    '(during - before; rates rounded to 4 decimals first). Only participants with days in both.';
+    'count, known days and rate per person-month before and in the window, and the difference '
+    '(during - before; rates rounded to 4 decimals first). Only participants with known days in '
+    'both; full_coverage when every day of both windows is known for the measure''s type.';
 
 CREATE FUNCTION koers.window_evidence(as_of date)
     RETURNS TABLE (cohort text, window_name text, measure text, n integer,
                    pooled_before_rate numeric, pooled_during_rate numeric,
                    median_before_rate numeric, q1_before_rate numeric, q3_before_rate numeric,
                    median_during_rate numeric, q1_during_rate numeric, q3_during_rate numeric,
-                   stats koers.paired_stats)
+                   stats koers.paired_stats, full_coverage integer)
     LANGUAGE sql STABLE
     AS $$
     SELECT cohort, window_name, measure, count(*)::integer,
@@ -1264,7 +1380,8 @@ CREATE FUNCTION koers.window_evidence(as_of date)
            round(koers.quantile(array_agg(during_rate), 0.5), 4),
            round(koers.quantile(array_agg(during_rate), 0.25), 4),
            round(koers.quantile(array_agg(during_rate), 0.75), 4),
-           koers.paired_statistics(array_agg(difference ORDER BY participant))
+           koers.paired_statistics(array_agg(difference ORDER BY participant)),
+           (count(*) FILTER (WHERE full_coverage))::integer
     FROM koers.window_paired(as_of)
     GROUP BY cohort, window_name, measure
     ORDER BY cohort, window_name, array_position(koers.window_measure_names(), measure)
@@ -1272,7 +1389,8 @@ CREATE FUNCTION koers.window_evidence(as_of date)
 COMMENT ON FUNCTION koers.window_evidence(date) IS
     'Per cohort, window and measure: n participants with both windows, the pooled rates (sum '
     'of counts / sum of person-months), the median and quartiles of the per-participant rates, '
-    'and the paired statistics of their differences (koers.paired_statistics).';
+    'the paired statistics of their differences (koers.paired_statistics), and how many of the n '
+    'had full coverage (every day of both windows known for the measure''s type).';
 
 ------------------------------------------------------------------------------------------
 -- GAS: abandoned goals keep their last score (setting gas_include_abandoned), achieved
@@ -1409,13 +1527,17 @@ ALTER TYPE koers.before_during_row
     ADD ATTRIBUTE alternative_days_before integer, ADD ATTRIBUTE alternative_days_during integer,
     ADD ATTRIBUTE victim_before integer, ADD ATTRIBUTE victim_during integer,
     ADD ATTRIBUTE alternative_days_before_rate numeric,
-    ADD ATTRIBUTE alternative_days_during_rate numeric;
+    ADD ATTRIBUTE alternative_days_during_rate numeric,
+    ADD ATTRIBUTE crisis_known_months_before numeric, ADD ATTRIBUTE crisis_known_months_during numeric,
+    ADD ATTRIBUTE police_known_months_before numeric, ADD ATTRIBUTE police_known_months_during numeric;
 ALTER TYPE koers.before_during_cohort_row
     ADD ATTRIBUTE alternative_before integer, ADD ATTRIBUTE alternative_during integer,
     ADD ATTRIBUTE alternative_days_before integer, ADD ATTRIBUTE alternative_days_during integer,
     ADD ATTRIBUTE victim_before integer, ADD ATTRIBUTE victim_during integer,
     ADD ATTRIBUTE alternative_days_before_rate numeric,
-    ADD ATTRIBUTE alternative_days_during_rate numeric;
+    ADD ATTRIBUTE alternative_days_during_rate numeric,
+    ADD ATTRIBUTE crisis_known_months_before numeric, ADD ATTRIBUTE crisis_known_months_during numeric,
+    ADD ATTRIBUTE police_known_months_before numeric, ADD ATTRIBUTE police_known_months_during numeric;
 DO $$
 DECLARE
     c record;
@@ -1434,7 +1556,21 @@ BEGIN
         ('victim_before', 'Police calls where the participant was the victim, before (never priced).'),
         ('victim_during', 'Victim calls on enrolled days.'),
         ('alternative_days_before_rate', 'alternative_days_before per person-month.'),
-        ('alternative_days_during_rate', 'alternative_days_during per person-month.')
+        ('alternative_days_during_rate', 'alternative_days_during per person-month.'),
+        ('person_months_before', 'Days of the before period / 30.4375 (4 decimals), known or not.'),
+        ('person_months_during', 'Enrolled days up to as_of / 30.4375 (4 decimals), known or not.'),
+        ('crisis_known_months_before', 'Person-months of the before period whose crisis data are known (within the crisis sources'' stated coverage): the denominator of the crisis and alternative rates.'),
+        ('crisis_known_months_during', 'Person-months of enrolled time whose crisis data are known.'),
+        ('police_known_months_before', 'Person-months of the before period whose police data are known: the denominator of the police rates.'),
+        ('police_known_months_during', 'Person-months of enrolled time whose police data are known.'),
+        ('crisis_before_rate', 'crisis_before per known person-month (crisis_known_months_before; 4 decimals; NULL with none).'),
+        ('crisis_during_rate', 'crisis_during per known person-month.'),
+        ('crisis_days_before_rate', 'crisis_days_before per known person-month.'),
+        ('crisis_days_during_rate', 'crisis_days_during per known person-month.'),
+        ('police_before_rate', 'police_before per known person-month (police_known_months_before).'),
+        ('police_during_rate', 'police_during per known person-month.'),
+        ('confused_before_rate', 'confused_before per known person-month.'),
+        ('confused_during_rate', 'confused_during per known person-month.')
     ) AS v(col, doc) LOOP
         EXECUTE format('COMMENT ON COLUMN koers.before_during_row.%I IS %L', c.col, c.doc);
         EXECUTE format('COMMENT ON COLUMN koers.before_during_cohort_row.%I IS %L', c.col, c.doc);
@@ -1445,7 +1581,8 @@ $$;
 -- Sums of window rows: per participant (by_participant) or per cohort.
 CREATE FUNCTION koers.before_during_rows(as_of date, by_participant boolean)
     RETURNS TABLE (participant text, cohort text, first_enrolled date, participants integer,
-                   pmb numeric, pmd numeric, cb integer, cd integer, db integer, dd integer,
+                   pmb numeric, pmd numeric, kcb numeric, kcd numeric, kpb numeric, kpd numeric,
+                   cb integer, cd integer, db integer, dd integer,
                    pb integer, pd integer, fb integer, fd integer, ab integer, ad integer,
                    sb integer, sd integer, vb integer, vd integer)
     LANGUAGE sql STABLE
@@ -1455,6 +1592,10 @@ CREATE FUNCTION koers.before_during_rows(as_of date, by_participant boolean)
            count(DISTINCT w.participant)::integer,
            sum(w.days) FILTER (WHERE w.window_name = 'before') / koers.person_month_days(),
            sum(w.days) FILTER (WHERE w.window_name = 'per_protocol') / koers.person_month_days(),
+           sum(w.crisis_covered_days) FILTER (WHERE w.window_name = 'before') / koers.person_month_days(),
+           sum(w.crisis_covered_days) FILTER (WHERE w.window_name = 'per_protocol') / koers.person_month_days(),
+           sum(w.police_covered_days) FILTER (WHERE w.window_name = 'before') / koers.person_month_days(),
+           sum(w.police_covered_days) FILTER (WHERE w.window_name = 'per_protocol') / koers.person_month_days(),
            sum(w.acute_events) FILTER (WHERE w.window_name = 'before')::integer,
            sum(w.acute_events) FILTER (WHERE w.window_name = 'per_protocol')::integer,
            sum(w.acute_days) FILTER (WHERE w.window_name = 'before')::integer,
@@ -1482,11 +1623,12 @@ CREATE OR REPLACE FUNCTION koers.before_during(as_of date)
     AS $$
     SELECT participant, cohort, first_enrolled, round(pmb, 4), round(pmd, 4),
            cb, cd, db, dd, pb, pd, fb, fd,
-           round(cb / nullif(pmb, 0), 4), round(cd / nullif(pmd, 0), 4),
-           round(db / nullif(pmb, 0), 4), round(dd / nullif(pmd, 0), 4),
-           round(pb / nullif(pmb, 0), 4), round(pd / nullif(pmd, 0), 4),
-           round(fb / nullif(pmb, 0), 4), round(fd / nullif(pmd, 0), 4),
-           ab, ad, sb, sd, vb, vd, round(sb / nullif(pmb, 0), 4), round(sd / nullif(pmd, 0), 4)
+           round(cb / nullif(kcb, 0), 4), round(cd / nullif(kcd, 0), 4),
+           round(db / nullif(kcb, 0), 4), round(dd / nullif(kcd, 0), 4),
+           round(pb / nullif(kpb, 0), 4), round(pd / nullif(kpd, 0), 4),
+           round(fb / nullif(kpb, 0), 4), round(fd / nullif(kpd, 0), 4),
+           ab, ad, sb, sd, vb, vd, round(sb / nullif(kcb, 0), 4), round(sd / nullif(kcd, 0), 4),
+           round(kcb, 4), round(kcd, 4), round(kpb, 4), round(kpd, 4)
     FROM koers.before_during_rows(as_of, true)
     $$;
 COMMENT ON FUNCTION koers.before_during(date) IS
@@ -1500,11 +1642,12 @@ CREATE OR REPLACE FUNCTION koers.before_during_cohort(as_of date)
     AS $$
     SELECT cohort, participants, round(pmb, 4), round(pmd, 4),
            cb, cd, db, dd, pb, pd, fb, fd,
-           round(cb / nullif(pmb, 0), 4), round(cd / nullif(pmd, 0), 4),
-           round(db / nullif(pmb, 0), 4), round(dd / nullif(pmd, 0), 4),
-           round(pb / nullif(pmb, 0), 4), round(pd / nullif(pmd, 0), 4),
-           round(fb / nullif(pmb, 0), 4), round(fd / nullif(pmd, 0), 4),
-           ab, ad, sb, sd, vb, vd, round(sb / nullif(pmb, 0), 4), round(sd / nullif(pmd, 0), 4)
+           round(cb / nullif(kcb, 0), 4), round(cd / nullif(kcd, 0), 4),
+           round(db / nullif(kcb, 0), 4), round(dd / nullif(kcd, 0), 4),
+           round(pb / nullif(kpb, 0), 4), round(pd / nullif(kpd, 0), 4),
+           round(fb / nullif(kpb, 0), 4), round(fd / nullif(kpd, 0), 4),
+           ab, ad, sb, sd, vb, vd, round(sb / nullif(kcb, 0), 4), round(sd / nullif(kcd, 0), 4),
+           round(kcb, 4), round(kcd, 4), round(kpb, 4), round(kpd, 4)
     FROM koers.before_during_rows(as_of, false)
     $$;
 COMMENT ON FUNCTION koers.before_during_cohort(date) IS
