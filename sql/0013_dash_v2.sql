@@ -263,7 +263,7 @@ CREATE OR REPLACE FUNCTION koers.dash_contrib_outcomes(as_of date, own_org text)
     -- police_use_calls or police_victim_calls; callers and outcomes are those of the calls
     -- about the participant (police_use_calls).
     SELECT 'crisis.kind', ARRAY[kind, grp || '_events'], ARRAY[period], participant, source,
-           sum(events), NULL, true
+           sum(events), NULL, sum(events) <> 0  -- a stay's later pieces count no event
     FROM use WHERE event_type = 'crisis' GROUP BY kind, grp, period, participant, source
     UNION ALL
     SELECT 'crisis.kind', ARRAY[k::text, koers.crisis_group(k) || '_events'], ARRAY[per], NULL, NULL,

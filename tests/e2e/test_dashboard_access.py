@@ -152,16 +152,20 @@ def checks(c, fx):
         relations.append([("overview.goals", s, "all")] + [("overview.goals", s, cn) for cn in set(domains.values())])
     check_relations(c, "funder goals", funder, relations)
 
-    # ---- crisis kinds before and during: independent counts from the prepared daily use
-    rows = e2e.psql("SELECT d.participant, d.kind, d.period, d.events FROM koers.daily_use d"
+    # ---- crisis kinds before and during: independent counts from the prepared daily use as
+    # at the as-of day (stays cut there, open stays to it); kinds are parts of acute_events
+    # or alternative_events (Measures v2)
+    alternative = {"respite_stay", "shelter_night"}
+    rows = e2e.psql("SELECT d.participant, d.kind, d.period, d.events FROM koers.use_at('" + as_of + "') d"
                     " JOIN koers.participant p USING (participant)"
-                    f" WHERE d.event_type = 'crisis' AND d.period IS NOT NULL AND d.day <= '{as_of}'"
+                    f" WHERE d.event_type = 'crisis' AND d.period IS NOT NULL"
                     f" AND p.first_enrolled <= '{as_of}'", db)
     count, people = defaultdict(int), defaultdict(set)
     for p, kind, period, n in rows:
-        for s in (kind, "crisis_events"):
+        for s in (kind, "alternative_events" if kind in alternative else "acute_events"):
             count[(s, period)] += int(n)
-            people[(s, period)].add(p)
+            if int(n):
+                people[(s, period)].add(p)
     ok, out = as_role(db, roles["funder"], "SELECT * FROM dash.crisis(NULL, NULL, NULL, NULL)")
     funder = cells_of(out)
     bad = [(key, funder.get(("crisis.kind",) + key), count[key]) for key in count
@@ -170,10 +174,19 @@ def checks(c, fx):
     bad = [key for key in count if 1 <= len(people[key]) < k and not funder[("crisis.kind",) + key][1]]
     c.equal("funder: crisis kinds from 1..4 participants are hidden", [], bad)
     kinds = [r[0] for r in e2e.psql("SELECT unnest(enum_range(NULL::koers.crisis_kind))::text", db)]
-    check_relations(c, "funder crisis kinds", funder,
-                    [[("crisis.kind", "crisis_events", p)] + [("crisis.kind", kd, p) for kd in kinds] for p in ("before", "during")]
-                    + [[("crisis.kind", "crisis_events", p), ("crisis.bd_count", "crisis_events", p)] for p in ("before", "during")]
-                    + [[("crisis.bd_count", "police_calls", p), ("cost.total", "police", p)] for p in ("before", "during")])
+    groups = {"acute_events": [kd for kd in kinds if kd not in alternative],
+              "alternative_events": [kd for kd in kinds if kd in alternative]}
+    police_use = [r[0] for r in e2e.psql("SELECT k::text FROM unnest(enum_range(NULL::koers.police_call_kind)) k"
+                                         " WHERE k <> 'victim'", db)]
+    ok, out = as_role(db, roles["funder"], "SELECT * FROM dash.cost(NULL, NULL, NULL, NULL)")
+    check_relations(c, "funder crisis kinds and costs", {**funder, **cells_of(out)},
+                    [[("crisis.kind", g, p)] + [("crisis.kind", kd, p) for kd in ks] for g, ks in groups.items() for p in ("before", "during")]
+                    + [[("crisis.kind", g, p), ("crisis.bd_count", g, p)] for g in groups for p in ("before", "during")]
+                    + [[("cost.total", g[:-7], p)] + [("crisis.kind", kd, p) for kd in ks] for g, ks in groups.items() for p in ("before", "during")]
+                    + [[("cost.total", "crisis", p), ("cost.total", "acute", p), ("cost.total", "alternative", p)] for p in ("before", "during")]
+                    + [[("crisis.bd_count", "police_use_calls", p), ("cost.total", "police", p)] for p in ("before", "during")]
+                    + [[("cost.total", "police", p)] + [("crisis.police_kind", kd, p) for kd in police_use] for p in ("before", "during")]
+                    + [[("crisis.bd_count", "confused_person_calls", p), ("crisis.police_kind", "confused_person", p)] for p in ("before", "during")])
     pop = int(e2e.psql(f"SELECT count(*) FROM koers.participant WHERE first_enrolled <= '{as_of}'", db)[0][0])
     c.equal("funder: person-months before cover every participant (cell shown)",
             False, funder[("crisis.person_months", "person_months", "before")][1])
