@@ -112,6 +112,23 @@ def checks(c, fx):
                 c.ok(f"{group}: dash.{fn} has no value where suppressed",
                      all(r[3] == "NULL" for r in out if r[4] == "t"), "NULL", [r for r in out if r[4] == "t" and r[3] != "NULL"][:3])
 
+    # ---- change per participant: the aggregates for everyone, the paired rates (one row per
+    # participant) for evaluators only, enforced by the database
+    for group in ("funder", "partner", "admin"):
+        ok, out = as_role(db, roles[group], "SELECT count(*) FROM dash.paired(NULL, NULL, NULL, 'per_protocol', 'page')")
+        c.ok(f"{group} may not call dash.paired (per-participant rates)", not ok and "permission denied" in out, "refused", out)
+    ok, out = as_role(db, roles["evaluator"], "SELECT count(DISTINCT participant) FROM dash.paired(NULL, NULL, NULL, 'per_protocol', 'page')")
+    c.equal("evaluator: dash.paired has every participant", [["67"]], out)
+    for group in ("funder", "partner"):
+        for window in ("per_protocol", "intention_to_treat", "follow_up"):
+            ok, out = as_role(db, roles[group], f"SELECT * FROM dash.evidence(NULL, NULL, NULL, NULL, '{window}')")
+            text = "\n".join("|".join(r) for r in out)
+            c.ok(f"{group}: dash.evidence {window}: aggregates only, no pseudonym, no value where suppressed",
+                 ok and out and all(r[0] == "evidence.stats" for r in out) and not HEX64.search(text)
+                 and all(r[3] == "NULL" for r in out if r[4] == "t"), "aggregates", out[:2])
+    ok, out = as_role(db, roles["funder"], "SELECT * FROM dash.evidence(NULL, NULL, NULL, NULL, 'before')")
+    c.ok("dash.evidence refuses a window of another name", not ok and "window is one of" in out, "refused", out)
+
     as_of = e2e.psql("SELECT (date_trunc('month', koers.today()) - interval '1 day')::date", db)[0][0]
     k = 5
 
