@@ -258,9 +258,10 @@
     const slope = (paired) => {
       const rows = paired.rows.filter((r) => r.measure === measure);
       const med = (xs) => { const v = xs.slice().sort((a, b) => a - b); const h = (v.length - 1) / 2; return v.length ? (v[Math.floor(h)] + v[Math.ceil(h)]) / 2 : null; };
-      const colour = (r) => (r.difference < 0 ? 'rgba(31,95,168,0.55)' : r.difference > 0 ? 'rgba(194,65,12,0.7)' : 'rgba(71,85,105,0.45)');
-      const datasets = rows.map((r) => ({ label: r.participant.slice(0, 10), data: [Number(r.before_rate), Number(r.during_rate)], borderColor: colour(r), backgroundColor: colour(r), borderWidth: 1.5, pointRadius: 2.5 }));
-      datasets.push({ label: t('ev_median'), data: [med(rows.map((r) => Number(r.before_rate))), med(rows.map((r) => Number(r.during_rate)))], borderColor: '#1f2933', backgroundColor: '#1f2933', borderWidth: 4, pointRadius: 5 });
+      /* Opaque colours: each line keeps 3:1 against white however many overlap. */
+      const colour = (r) => (r.difference < 0 ? K.during : r.difference > 0 ? K.colors[1] : K.colors[7]);
+      const datasets = rows.map((r) => ({ label: r.participant.slice(0, 10), data: [Number(r.before_rate), Number(r.during_rate)], borderColor: colour(r), backgroundColor: colour(r), borderWidth: 1, pointRadius: 2 }));
+      datasets.push({ label: t('ev_median'), data: [med(rows.map((r) => Number(r.before_rate))), med(rows.map((r) => Number(r.during_rate)))], borderColor: '#000', backgroundColor: '#000', borderWidth: 5, pointRadius: 6 });
       const msel = K.el('select', { id: 'ev-measure', name: 'measure' }, MEASURES.map((m) => K.el('option', { value: m, selected: m === measure, text: t('m_' + m) })));
       const card = K.card(slopeBox, {
         id: 'slope', wide: true, title: t('ev_slope') + ' \u2013 ' + t('m_' + measure), desc: t('ev_slope_desc'), csvHref: '/api/paired.csv' + K.query({ window: win }),
