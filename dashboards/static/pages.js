@@ -267,7 +267,7 @@
         id: 'slope', wide: true, title: t('ev_slope') + ' \u2013 ' + t('m_' + measure), desc: t('ev_slope_desc'), csvHref: '/api/paired.csv' + K.query({ window: win }),
         chart: {
           type: 'line',
-          data: { labels: [t('before'), t('during') + ': ' + t('ev_window_' + win)], datasets },
+          data: { labels: [t('before'), t('during') + ' (' + t('ev_short_' + win) + ')'], datasets },
           options: {
             layout: { padding: { left: 40, right: 40 } },
             scales: { y: { beginAtZero: true, title: { display: true, text: t('per_pm') }, ticks: axisFmt('dec2'), grid: { color: '#e5e7eb' } }, x: { offset: true, grid: { display: false } } },
