@@ -109,8 +109,12 @@ def measures_v2(c, fx, funder, ev):
 
     # The evidence over all participants (no cohort filter), each window, against the same
     # computation: n, pooled and median rates, the signed-rank p and the bootstrap interval.
+    # The windows are the database's list (koers.dash_window_names()); the server's own list
+    # (api_windows in api.c) must accept each of them.
+    windows = [r[0] for r in e2e.psql("SELECT unnest(koers.dash_window_names())", fx.db)]
+    c.equal("the windows of the database", ["per_protocol", "intention_to_treat", "follow_up"], windows)
     bad, seen = [], 0
-    for window in ("per_protocol", "intention_to_treat", "follow_up"):
+    for window in windows:
         status, doc = ev.json(f"/api/evidence?window={window}")
         if not c.ok(f"evaluator /api/evidence?window={window}", status == 200 and doc.get("window") == window, 200, (status, doc)):
             continue
