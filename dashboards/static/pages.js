@@ -378,7 +378,8 @@
     const series = ['acute', 'alternative', 'crisis', 'police', 'crisis_police', 'support'];
     K.card(g, {
       id: 'cost-pm', title: t('ch_cost_pm'), desc: t('ch_cost_pm_desc'), csv: ['cost', 'cost.per_pm'],
-      chart: bars(series.map((s) => t('s_' + s)), PERIODS.map((p) => ds(t(p), series.map((s) => K.v(c('cost.per_pm', s, p))), p === 'before' ? K.before : K.during)), 'eur'),
+      chart: bars(series.map((s) => t('s_' + s)), PERIODS.map((p) => ds(t(p), series.map((s) => K.v(c('cost.per_pm', s, p))), p === 'before' ? K.before : K.during)), 'eur', { horizontal: true }),
+      height: 60 + series.length * 46,
       table: { head: [t('per_pm'), t('before'), t('during')], rows: series.map((s) => [t('s_' + s), ...PERIODS.map((p) => (c('cost.per_pm', s, p) ? K.fig(c, 'cost.per_pm', s, p, 'eur') : '\u2013'))]) },
     });
     K.card(g, {
