@@ -101,8 +101,11 @@ async function main() {
         ur.pages[p] = data;
         // The window of the evidence, chosen by keyboard: the section loads again in place.
         if (p === '/crisis' && u.switchWindow) {
+          // Tab order reaches it; the arrow keys change a closed select (and fire change).
           await page.focus('#ev-window');
-          await page.selectOption('#ev-window', u.switchWindow);
+          for (let i = 0; i < 3 && (await page.inputValue('#ev-window')) !== u.switchWindow; i++) {
+            await page.keyboard.press('ArrowDown');
+          }
           await page.waitForFunction(() => {
             const st = document.querySelector('#evidence [role=status]');
             return st && st.textContent && !document.querySelector('.evidence-body[aria-busy]');
