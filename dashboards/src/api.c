@@ -12,6 +12,8 @@
 typedef enum {
     API_ME,
     API_CELLS,
+    API_EVIDENCE,
+    API_PAIRED,
     API_UNIT_COSTS,
     API_TIMELINE,
     API_PARTICIPANTS,
@@ -33,6 +35,9 @@ static const char *const api_args_cells[] = {"cohort", "organisation", "from", "
 static const char *const api_args_timeline[] = {"cohort", "organisation", "from", "to", "offset",
                                                 "limit", NULL};
 static const char *const api_args_participants[] = {"cohort", "organisation", "to", NULL};
+static const char *const api_args_evidence[] = {"cohort", "organisation", "from", "to", "chart",
+                                                "window", NULL};
+static const char *const api_args_paired[] = {"cohort", "organisation", "to", "window", NULL};
 static const char *const api_args_audit[] = {"limit", NULL};
 
 static const api_endpoint_t api_endpoints[] = {
@@ -42,12 +47,18 @@ static const api_endpoint_t api_endpoints[] = {
     {"support", API_CELLS, DASH_ROLE_ANY, api_args_cells, 0, NULL},
     {"cost", API_CELLS, DASH_ROLE_ANY, api_args_cells, 0, NULL},
     {"quality", API_CELLS, DASH_ROLE_ANY, api_args_cells, 0, NULL},
+    {"evidence", API_EVIDENCE, DASH_ROLE_ANY, api_args_evidence, 0, NULL},
+    {"paired", API_PAIRED, DASH_ROLE_EVALUATOR, api_args_paired, 0, NULL},
     {"unit_costs", API_UNIT_COSTS, DASH_ROLE_ANY, api_args_none, 0, NULL},
     {"timeline", API_TIMELINE, DASH_ROLE_EVALUATOR, api_args_timeline, 500, "25"},
     {"participants", API_PARTICIPANTS, DASH_ROLE_EVALUATOR, api_args_participants, 0, NULL},
     {"users", API_USERS, DASH_ROLE_ADMIN, api_args_none, 0, NULL},
     {"audit", API_AUDIT, DASH_ROLE_ADMIN, api_args_audit, 10000, "200"},
 };
+
+/* The windows of the evidence (koers.dash_window_names() in sql/0013_dash_v2.sql, which
+ * checks again); the first is the default. */
+static const char *const api_windows[] = {"per_protocol", "intention_to_treat", "follow_up"};
 
 /* [a-z0-9_-]{1,32}: a cohort or source name. */
 static int api_valid_name(const char *s)
@@ -104,7 +115,7 @@ static int api_valid_int(const char *s, long lo, long hi, long *out)
 }
 
 typedef struct {
-    const char *cohort, *organisation, *chart;
+    const char *cohort, *organisation, *chart, *window;
     char from[16], to[16], offset[16], limit[16];
     int has_from, has_to;
 } api_params_t;
@@ -138,6 +149,18 @@ static int api_params(dash_req_t *req, const api_endpoint_t *ep, api_params_t *p
         if (!api_valid_chart(v))
             goto bad;
         p->chart = v;
+    }
+    p->window = api_windows[0];
+    if ((v = dash_req_arg(req, "window")) && *v) {
+        p->window = NULL;
+        for (size_t i = 0; i < sizeof api_windows / sizeof *api_windows; i++)
+            if (strcmp(v, api_windows[i]) == 0)
+                p->window = api_windows[i];
+        if (!p->window) {
+            dash_resp_json_error(resp, 400, "bad_parameter",
+                                 "window is one of per_protocol, intention_to_treat, follow_up");
+            return -1;
+        }
     }
     long n;
     v = dash_req_arg(req, "offset");
@@ -266,19 +289,20 @@ static void api_me(PGconn *conn, dash_resp_t *resp)
     api_json(resp, doc);
 }
 
-static void api_cells(PGconn *conn, const char *name, int csv, const api_params_t *p,
-                      dash_resp_t *resp)
+/* The cells of a page; with_window: the page function takes the window as a fifth argument. */
+static void api_cells(PGconn *conn, const char *name, int with_window, int csv,
+                      const api_params_t *p, dash_resp_t *resp)
 {
     char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT c.chart, c.series, c.category, c.value, c.suppressed,"
              " CASE WHEN c.suppressed THEN '<' || w.suppressed_below END AS shown_as"
-             " FROM dash.%s($1, $2, $3::date, $4::date) c CROSS JOIN dash.whoami() w",
-             name); /* name is one of api_endpoints[], never the request's text */
-    const char *params[4] = {p->cohort, p->organisation, p->has_from ? p->from : NULL,
-                             p->has_to ? p->to : NULL};
+             " FROM dash.%s($1, $2, $3::date, $4::date%s) c CROSS JOIN dash.whoami() w",
+             name, with_window ? ", $5" : ""); /* name is one of api_endpoints[] */
+    const char *params[5] = {p->cohort, p->organisation, p->has_from ? p->from : NULL,
+                             p->has_to ? p->to : NULL, p->window};
     dash_dberr_t err;
-    PGresult *res = dash_db_exec(conn, sql, 4, params, PGRES_TUPLES_OK, &err);
+    PGresult *res = dash_db_exec(conn, sql, with_window ? 5 : 4, params, PGRES_TUPLES_OK, &err);
     if (!res) {
         api_db_error(resp, &err, name);
         return;
@@ -300,6 +324,8 @@ static void api_cells(PGconn *conn, const char *name, int csv, const api_params_
     json_t *rows = dash_render_json_rows(res);
     if (doc && rows) {
         json_object_set_new(doc, "page", json_string(name));
+        if (with_window)
+            json_object_set_new(doc, "window", json_string(p->window));
         json_object_set_new(doc, "rows", rows);
     } else {
         json_decref(rows);
@@ -425,8 +451,16 @@ void dash_api_handle(PGconn *conn, const dash_user_t *who, const char *client, c
         api_me(conn, resp);
         break;
     case API_CELLS:
-        api_cells(conn, ep->name, csv, &p, resp);
+    case API_EVIDENCE:
+        api_cells(conn, ep->name, ep->kind == API_EVIDENCE, csv, &p, resp);
         break;
+    case API_PAIRED: {
+        const char *params[5] = {p.cohort, p.organisation, p.has_to ? p.to : NULL, p.window,
+                                 csv ? "export" : "page"};
+        api_rows(conn, "paired", "SELECT * FROM dash.paired($1, $2, $3::date, $4, $5)", 5, params,
+                 csv, "koers-paired.csv", resp);
+        break;
+    }
     case API_UNIT_COSTS:
         api_rows(conn, "unit_costs", "SELECT * FROM dash.unit_costs()", 0, NULL, csv,
                  "koers-unit-costs.csv", resp);

@@ -497,7 +497,8 @@ static void http_route(dash_req_t *req, const char *url, const char *method, das
     if (api) {
         if (strncmp(url + 5, "users", 5) == 0 || strncmp(url + 5, "audit", 5) == 0)
             req->route = "api_admin";
-        else if (strncmp(url + 5, "timeline", 8) == 0 || strncmp(url + 5, "participants", 12) == 0)
+        else if (strncmp(url + 5, "timeline", 8) == 0 || strncmp(url + 5, "participants", 12) == 0
+                 || strncmp(url + 5, "paired", 6) == 0)
             req->route = "api_microdata";
         dash_api_handle(conn, &who, req->client, url + 5, req, resp);
     } else if (!(asset->roles & who.role_bit)) {

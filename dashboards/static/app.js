@@ -42,6 +42,7 @@
       case 'int': return new Intl.NumberFormat(loc, { maximumFractionDigits: 0 }).format(v);
       case 'eur': return new Intl.NumberFormat(loc, { style: 'currency', currency: 'EUR', maximumFractionDigits: 0 }).format(v);
       case 'pct': return new Intl.NumberFormat(loc, { style: 'percent', maximumFractionDigits: 0 }).format(v);
+      case 'dec4': return new Intl.NumberFormat(loc, { minimumFractionDigits: 4, maximumFractionDigits: 4 }).format(v);
       case 'dec1': return new Intl.NumberFormat(loc, { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(v);
       default: return new Intl.NumberFormat(loc, { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(v);
     }

@@ -39,10 +39,11 @@
   }
   const ds = (label, data, color, extra) => Object.assign({ label, data, backgroundColor: color, borderColor: color }, extra || {});
 
-  /* A breakdown before versus during (series = the kinds, with a total series). */
-  function beforeDuring(main, cells, chart, total, prefix, title, kind) {
+  /* A breakdown before versus during (series = the kinds, with their total series: each a
+   * measure, so labelled m_<total>). */
+  function beforeDuring(main, cells, chart, totals, prefix, title, kind) {
     const sum = (k) => PERIODS.reduce((a, p) => a + (K.v(cells(chart, k, p)) || 0), 0);
-    const kinds = cells.series(chart).filter((s) => s !== total).sort((a, b) => sum(b) - sum(a) || (a < b ? -1 : 1));
+    const kinds = cells.series(chart).filter((s) => !totals.includes(s)).sort((a, b) => sum(b) - sum(a) || (a < b ? -1 : 1));
     const labels = kinds.map((k) => K.label(prefix, k));
     K.card(main, {
       id: chart.replace('.', '-'), title, csv: [chart.split('.')[0], chart],
@@ -51,7 +52,7 @@
       table: {
         head: ['', t('before'), t('during')],
         rows: kinds.map((k) => [K.label(prefix, k), ...PERIODS.map((p) => K.fig(cells, chart, k, p, kind))])
-          .concat([{ cls: 'total', cells: [t('total'), ...PERIODS.map((p) => K.fig(cells, chart, total, p, kind))] }]),
+          .concat(totals.map((tot) => ({ cls: 'total', cells: [totals.length > 1 ? t('m_' + tot) : t('total'), ...PERIODS.map((p) => K.fig(cells, chart, tot, p, kind))] }))),
       },
     });
   }
@@ -66,8 +67,11 @@
       Object.assign({ label: t('kpi_goals_set') }, K.fig(c, 'overview.goals', 'set', 'all', 'int')),
       Object.assign({ label: t('kpi_goals_achieved') }, K.fig(c, 'overview.goals', 'achieved', 'all', 'int')),
       Object.assign({ label: t('kpi_self_share'), sub: t('kpi_self_share_sub') }, K.fig(c, 'overview.kpi', 'self_set_achieved_share', 'all', 'pct')),
+      Object.assign({ label: t('kpi_tscore_baseline'), sub: t('kpi_tscore_baseline_sub') }, K.fig(c, 'overview.kpi', 'mean_baseline_t_score', 'all', 'dec1')),
       Object.assign({ label: t('kpi_tscore'), sub: t('kpi_tscore_sub') }, K.fig(c, 'overview.kpi', 'mean_t_score', 'all', 'dec1')),
+      Object.assign({ label: t('kpi_tscore_change'), sub: t('kpi_tscore_change_sub') }, K.fig(c, 'overview.kpi', 'mean_t_score_change', 'all', 'dec1')),
     ]);
+    main.appendChild(K.el('p', { class: 'note', text: t(K.v(c('overview.kpi', 'gas_abandoned_included', 'all')) === 0 ? 'gas_abandoned_out' : 'gas_abandoned_in') }));
     const g = grid(main);
 
     const months = c.categories('overview.enrolment').filter(isMonth).sort(byMonth);
@@ -123,21 +127,29 @@
 
   /* ---------------------------------------------------------------- crisis and police */
 
-  const MEASURES = ['crisis_events', 'crisis_days', 'police_calls', 'confused_person'];
-  const EVENTS = ['crisis_events', 'police_calls', 'confused_person']; /* days would dwarf them */
+  /* koers.window_measure_names(), in its order. */
+  const MEASURES = ['acute_events', 'acute_days', 'alternative_events', 'alternative_days', 'police_use_calls', 'confused_person_calls', 'police_victim_calls'];
+  const EVENTS = MEASURES.filter((m) => !/_days$/.test(m)); /* days would dwarf them */
+  const WINDOWS = ['per_protocol', 'intention_to_treat', 'follow_up'];
 
   K.pages['/crisis'] = async function (main) {
-    const c = K.cells(await K.api('crisis'));
+    const q = new URLSearchParams(location.search);
+    const win = WINDOWS.includes(q.get('window')) ? q.get('window') : WINDOWS[0];
+    const [doc, ev] = await Promise.all([K.api('crisis'), K.api('evidence', { window: win })]);
+    const c = K.cells(doc);
     K.kpis(main, [
-      Object.assign({ label: t('kpi_crisis_before') }, K.fig(c, 'crisis.bd_rate', 'crisis_events', 'before', 'dec2')),
-      Object.assign({ label: t('kpi_crisis_during') }, K.fig(c, 'crisis.bd_rate', 'crisis_events', 'during', 'dec2')),
-      Object.assign({ label: t('kpi_police_before') }, K.fig(c, 'crisis.bd_rate', 'police_calls', 'before', 'dec2')),
-      Object.assign({ label: t('kpi_police_during') }, K.fig(c, 'crisis.bd_rate', 'police_calls', 'during', 'dec2')),
+      Object.assign({ label: t('kpi_crisis_before') }, K.fig(c, 'crisis.bd_rate', 'acute_events', 'before', 'dec2')),
+      Object.assign({ label: t('kpi_crisis_during') }, K.fig(c, 'crisis.bd_rate', 'acute_events', 'during', 'dec2')),
+      Object.assign({ label: t('kpi_alternative_before') }, K.fig(c, 'crisis.bd_rate', 'alternative_events', 'before', 'dec2')),
+      Object.assign({ label: t('kpi_alternative_during') }, K.fig(c, 'crisis.bd_rate', 'alternative_events', 'during', 'dec2')),
+      Object.assign({ label: t('kpi_police_before') }, K.fig(c, 'crisis.bd_rate', 'police_use_calls', 'before', 'dec2')),
+      Object.assign({ label: t('kpi_police_during') }, K.fig(c, 'crisis.bd_rate', 'police_use_calls', 'during', 'dec2')),
     ]);
     const g = grid(main);
     K.card(g, {
       id: 'bd-rate', title: t('ch_bd_rate'), desc: t('ch_bd_rate_desc'), csv: ['crisis', 'crisis.bd_rate'],
-      chart: bars(EVENTS.map((m) => t('m_' + m)), PERIODS.map((p) => ds(t(p), EVENTS.map((m) => K.v(c('crisis.bd_rate', m, p))), p === 'before' ? K.before : K.during)), 'dec2'),
+      chart: bars(EVENTS.map((m) => t('m_' + m)), PERIODS.map((p) => ds(t(p), EVENTS.map((m) => K.v(c('crisis.bd_rate', m, p))), p === 'before' ? K.before : K.during)), 'dec2', { horizontal: true }),
+      height: 320,
       table: { head: ['', t('before'), t('during')], rows: MEASURES.map((m) => [t('m_' + m), ...PERIODS.map((p) => K.fig(c, 'crisis.bd_rate', m, p, 'dec2'))]) },
     });
     const rel = c.categories('crisis.trend').filter((x) => /^-?\d+$/.test(x)).sort((a, b) => a - b);
@@ -149,8 +161,8 @@
         data: {
           labels: rel.map(relLabel),
           datasets: [
-            ds(t('m_crisis_events'), rel.map((r) => K.v(c('crisis.trend', 'crisis_events', r))), K.colors[1], { borderWidth: 2, pointRadius: 2 }),
-            ds(t('m_police_calls'), rel.map((r) => K.v(c('crisis.trend', 'police_calls', r))), K.colors[0], { borderWidth: 2, pointRadius: 2, borderDash: [6, 3] }),
+            ds(t('m_acute_events'), rel.map((r) => K.v(c('crisis.trend', 'acute_events', r))), K.colors[1], { borderWidth: 2, pointRadius: 2 }),
+            ds(t('m_police_use_calls'), rel.map((r) => K.v(c('crisis.trend', 'police_use_calls', r))), K.colors[0], { borderWidth: 2, pointRadius: 2, borderDash: [6, 3] }),
           ],
         },
         options: {
@@ -159,8 +171,8 @@
         },
       },
       table: {
-        head: [t('trend_axis'), t('m_crisis_events'), t('m_police_calls')],
-        rows: rel.map((r) => [String(relLabel(r)), K.fig(c, 'crisis.trend', 'crisis_events', r, 'dec2'), K.fig(c, 'crisis.trend', 'police_calls', r, 'dec2')]),
+        head: [t('trend_axis'), t('m_acute_events'), t('m_police_use_calls')],
+        rows: rel.map((r) => [String(relLabel(r)), K.fig(c, 'crisis.trend', 'acute_events', r, 'dec2'), K.fig(c, 'crisis.trend', 'police_use_calls', r, 'dec2')]),
       },
     });
     K.card(g, {
@@ -171,21 +183,145 @@
           .concat([{ cls: 'total', cells: [t('person_months'), ...PERIODS.map((p) => K.fig(c, 'crisis.person_months', 'person_months', p, 'dec1'))] }]),
       },
     });
-    beforeDuring(g, c, 'crisis.kind', 'crisis_events', 'crisis', t('ch_crisis_kind'), 'int');
-    beforeDuring(g, c, 'crisis.police_kind', 'police_calls', 'police', t('ch_police_kind'), 'int');
-    beforeDuring(g, c, 'crisis.police_caller', 'police_calls', 'caller', t('ch_police_caller'), 'int');
-    beforeDuring(g, c, 'crisis.police_outcome', 'police_calls', 'outcome', t('ch_police_outcome'), 'int');
+    beforeDuring(g, c, 'crisis.kind', ['acute_events', 'alternative_events'], 'crisis', t('ch_crisis_kind'), 'int');
+    beforeDuring(g, c, 'crisis.police_kind', ['police_use_calls', 'police_victim_calls'], 'police', t('ch_police_kind'), 'int');
+    beforeDuring(g, c, 'crisis.police_caller', ['police_use_calls'], 'caller', t('ch_police_caller'), 'int');
+    beforeDuring(g, c, 'crisis.police_outcome', ['police_use_calls'], 'outcome', t('ch_police_outcome'), 'int');
+    await evidence(main, win, ev);
   };
+
+  /* ---------------------------------------------------------------- change per participant */
+
+  /* A span for one figure of the evidence (marked with its key, "<k" when hidden). */
+  const evSpan = (e, m, fig, kind) => K.cellNode('span', e(ES, m, fig), kind, [ES, m, fig]);
+  const ES = 'evidence.stats';
+  /* A p-value: 4 decimals, or "< 0,0001" when it rounds to 0. */
+  function pNode(e, m) {
+    const cell = e(ES, m, 'p_value');
+    const node = cell && !cell.suppressed && Number(cell.value) === 0
+      ? K.el('span', { text: '< ' + K.fmt(0.0001, 'dec4') }) : evSpan(e, m, 'p_value', 'dec4');
+    const exact = K.v(e(ES, m, 'p_exact'));
+    return K.el('td', { class: 'num' }, [node, exact === 0 ? K.el('span', { class: 'sub', text: ' (' + t('ev_p_normal') + ')' }) : null]);
+  }
+  /* median (q1–q3) of a side, in one table cell. */
+  const medianIqr = (e, m, side) => K.el('td', { class: 'num' }, [evSpan(e, m, 'median_' + side + '_rate', 'dec2'), ' (',
+    evSpan(e, m, 'q1_' + side + '_rate', 'dec2'), '\u2013', evSpan(e, m, 'q3_' + side + '_rate', 'dec2'), ')']);
+
+  /* The section "Change per participant": a window select, the spread and test per measure,
+   * and for evaluators the slope chart of every participant's rates. Choosing a window loads
+   * its figures again in place. */
+  function evidence(main, win, first) {
+    const sec = K.el('section', { class: 'card wide evidence', id: 'evidence', 'aria-labelledby': 'h-evidence' });
+    sec.appendChild(K.el('h2', { id: 'h-evidence', text: t('ev_title') }));
+    sec.appendChild(K.el('p', { class: 'desc', text: t('ev_intro') }));
+    const sel = K.el('select', { id: 'ev-window', name: 'window' },
+      WINDOWS.map((w) => K.el('option', { value: w, selected: w === win, text: t('ev_window_' + w) })));
+    sec.appendChild(K.el('div', { class: 'field' }, [K.el('label', { for: 'ev-window', text: t('ev_window') }), sel]));
+    const status = K.el('p', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
+    sec.appendChild(status);
+    const body = K.el('div', { class: 'evidence-body' });
+    sec.appendChild(body);
+    sec.appendChild(K.el('p', { class: 'note', text: t('ev_note') }));
+    main.appendChild(sec);
+    const slopeBox = K.el('div', { class: 'grid' });
+    main.appendChild(slopeBox);
+
+    let measure = MEASURES[0];
+    let current = null;
+    const draw = (doc, paired) => {
+      for (const cv of sec.parentNode.querySelectorAll('#evidence canvas, #slope canvas')) {
+        const ch = window.Chart && window.Chart.getChart(cv);
+        if (ch) ch.destroy();
+      }
+      body.textContent = '';
+      slopeBox.textContent = '';
+      const e = K.cells(doc);
+      const n = (m) => K.v(e(ES, m, 'n'));
+      if (MEASURES.every((m) => n(m) === 0)) {
+        body.appendChild(K.el('p', { text: t('ev_none') }));
+      } else {
+        body.appendChild(K.el('div', { class: 'table-wrap' }, [K.table({
+          head: [t('ev_col_measure'), t('ev_col_n'), t('ev_col_pooled_before'), t('ev_col_median_before'), t('ev_col_pooled_during'), t('ev_col_median_during'), t('ev_col_difference'), t('ev_col_p')],
+          rows: MEASURES.map((m) => [t('m_' + m), K.fig(e, ES, m, 'n', 'int'), K.fig(e, ES, m, 'pooled_before_rate', 'dec2'), medianIqr(e, m, 'before'),
+            K.fig(e, ES, m, 'pooled_during_rate', 'dec2'), medianIqr(e, m, 'during'),
+            K.el('td', { class: 'num' }, [evSpan(e, m, 'median_difference', 'dec2'), ' [', evSpan(e, m, 'boot_lo', 'dec2'), '; ', evSpan(e, m, 'boot_hi', 'dec2'), ']']),
+            pNode(e, m)]),
+        }, t('ev_table'))]));
+      }
+      const notes = [t('ev_n_note')].concat(K.filters().organisation ? [t('ev_org_note')] : []);
+      body.appendChild(K.el('p', { class: 'desc' }, notes.join(' ')));
+      body.appendChild(K.el('p', { class: 'csv' }, [K.el('a', { href: K.csvHref('evidence', ES, { window: win }), download: '', 'aria-label': K.t('download_csv_of', { t: t('ev_table') }), text: K.t('download_csv') })]));
+      if (paired) slope(paired);
+    };
+
+    /* Evaluators: one line per participant from "before" to "during" for the chosen measure. */
+    const slope = (paired) => {
+      const rows = paired.rows.filter((r) => r.measure === measure);
+      const med = (xs) => { const v = xs.slice().sort((a, b) => a - b); const h = (v.length - 1) / 2; return v.length ? (v[Math.floor(h)] + v[Math.ceil(h)]) / 2 : null; };
+      /* Opaque colours: each line keeps 3:1 against white however many overlap. */
+      const colour = (r) => (r.difference < 0 ? K.during : r.difference > 0 ? K.colors[1] : K.colors[7]);
+      const datasets = rows.map((r) => ({ label: r.participant.slice(0, 10), data: [Number(r.before_rate), Number(r.during_rate)], borderColor: colour(r), backgroundColor: colour(r), borderWidth: 1, pointRadius: 2 }));
+      datasets.push({ label: t('ev_median'), data: [med(rows.map((r) => Number(r.before_rate))), med(rows.map((r) => Number(r.during_rate)))], borderColor: '#000', backgroundColor: '#000', borderWidth: 5, pointRadius: 6 });
+      const msel = K.el('select', { id: 'ev-measure', name: 'measure' }, MEASURES.map((m) => K.el('option', { value: m, selected: m === measure, text: t('m_' + m) })));
+      const card = K.card(slopeBox, {
+        id: 'slope', wide: true, title: t('ev_slope') + ' \u2013 ' + t('m_' + measure), desc: t('ev_slope_desc'), csvHref: '/api/paired.csv' + K.query({ window: win }),
+        chart: {
+          type: 'line',
+          data: { labels: [t('before'), t('during') + ' (' + t('ev_short_' + win) + ')'], datasets },
+          options: {
+            layout: { padding: { left: 40, right: 40 } },
+            scales: { y: { beginAtZero: true, title: { display: true, text: t('per_pm') }, ticks: axisFmt('dec2'), grid: { color: '#e5e7eb' } }, x: { offset: true, grid: { display: false } } },
+            plugins: { legend: { display: false }, tooltip: { callbacks: { label: (ctx) => ctx.dataset.label + ': ' + K.fmt(ctx.parsed.y, 'dec2') } } },
+          },
+        },
+        height: 420,
+        table: {
+          head: [t('ev_participant'), t('before'), t('during'), t('difference')],
+          rows: rows.map((r) => [r.participant.slice(0, 10), K.fmt(r.before_rate, 'dec2'), K.fmt(r.during_rate, 'dec2'), K.fmt(r.difference, 'dec2')]),
+        },
+      });
+      card.insertBefore(K.el('div', { class: 'field' }, [K.el('label', { for: 'ev-measure', text: t('ev_measure') }), msel]), card.querySelector('.chart'));
+      msel.addEventListener('change', () => {
+        measure = msel.value;
+        draw(current.doc, current.paired);
+        for (const f of K.afterLayout.splice(0)) f();
+        document.getElementById('ev-measure').focus();
+      });
+    };
+
+    const load = async (w, doc) => {
+      const [d, paired] = await Promise.all([doc || K.api('evidence', { window: w }), K.me.role === 'evaluator' ? K.api('paired', { window: w }) : null]);
+      current = { doc: d, paired };
+      draw(d, paired);
+    };
+    sel.addEventListener('change', async () => {
+      win = sel.value;
+      const u = new URLSearchParams(location.search);
+      u.set('window', win);
+      history.replaceState(null, '', '?' + u.toString());
+      body.setAttribute('aria-busy', 'true');
+      status.textContent = t('ev_loading');
+      try {
+        await load(win);
+        status.textContent = t('ev_loaded', { w: t('ev_window_' + win) });
+      } catch (err) {
+        K.showError(err);
+      }
+      body.removeAttribute('aria-busy');
+      for (const f of K.afterLayout.splice(0)) f();
+    });
+    return load(win, first);
+  }
 
   /* ---------------------------------------------------------------- support */
 
   K.pages['/support'] = async function (main) {
     const c = K.cells(await K.api('support'));
-    const kpi = (s, key, kind) => Object.assign({ label: t(key) }, K.fig(c, 'support.kpi', s, 'all', kind));
+    const kpi = (s, key, kind, sub) => Object.assign({ label: t(key), sub: sub ? t(sub) : null }, K.fig(c, 'support.kpi', s, 'all', kind));
     K.kpis(main, [
       kpi('contacts_per_week', 'kpi_contacts_week', 'dec2'), kpi('minutes_per_week', 'kpi_minutes_week', 'int'),
-      kpi('outreach_home_visit_share', 'kpi_outreach_share', 'pct'), kpi('participant_initiated_share', 'kpi_initiated_share', 'pct'),
-      kpi('network_expert_share', 'kpi_network_share', 'pct'),
+      kpi('outreach_home_visit_share', 'kpi_outreach_share', 'pct', 'kpi_share_of_contacts'), kpi('participant_initiated_share', 'kpi_initiated_share', 'pct', 'kpi_share_of_contacts'),
+      kpi('network_expert_share', 'kpi_network_share', 'pct', 'kpi_share_of_contacts'),
     ]);
     const g = grid(main);
     const months = c.categories('support.month').filter(isMonth).sort(byMonth);
@@ -239,10 +375,11 @@
       Object.assign({ label: t('kpi_net') }, K.fig(c, 'cost.result', 'net_benefit_total', 'all', 'eur')),
     ]);
     const g = grid(main);
-    const series = ['crisis', 'police', 'crisis_police', 'support'];
+    const series = ['acute', 'alternative', 'crisis', 'police', 'crisis_police', 'support'];
     K.card(g, {
       id: 'cost-pm', title: t('ch_cost_pm'), desc: t('ch_cost_pm_desc'), csv: ['cost', 'cost.per_pm'],
-      chart: bars(series.map((s) => t('s_' + s)), PERIODS.map((p) => ds(t(p), series.map((s) => K.v(c('cost.per_pm', s, p))), p === 'before' ? K.before : K.during)), 'eur'),
+      chart: bars(series.map((s) => t('s_' + s)), PERIODS.map((p) => ds(t(p), series.map((s) => K.v(c('cost.per_pm', s, p))), p === 'before' ? K.before : K.during)), 'eur', { horizontal: true }),
+      height: 60 + series.length * 46,
       table: { head: [t('per_pm'), t('before'), t('during')], rows: series.map((s) => [t('s_' + s), ...PERIODS.map((p) => (c('cost.per_pm', s, p) ? K.fig(c, 'cost.per_pm', s, p, 'eur') : '\u2013'))]) },
     });
     K.card(g, {

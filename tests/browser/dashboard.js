@@ -40,6 +40,17 @@ async function readPage(page) {
       },
       unlabelled: [...document.querySelectorAll('input, select')].filter((i) => !(i.labels && i.labels.length) && !i.getAttribute('aria-label')).length,
       timelineLanes: document.querySelector('.pager-info') ? document.querySelector('.pager-info').textContent : null,
+      evidence: document.getElementById('evidence') ? {
+        window: (document.getElementById('ev-window') || {}).value || null,
+        windowLabel: document.querySelector('label[for="ev-window"]') ? document.querySelector('label[for="ev-window"]').textContent : null,
+        note: (document.querySelector('#evidence .note') || {}).textContent || null,
+        rows: document.querySelectorAll('#evidence tbody tr').length,
+        slope: !!document.querySelector('#slope canvas') && !!(window.Chart && window.Chart.getChart(document.querySelector('#slope canvas'))),
+        slopeLines: document.querySelector('#slope canvas') && window.Chart && window.Chart.getChart(document.querySelector('#slope canvas'))
+          ? window.Chart.getChart(document.querySelector('#slope canvas')).data.datasets.length : 0,
+        slopeRows: document.querySelectorAll('#slope tbody tr').length,
+        status: (document.querySelector('#evidence [role=status]') || {}).textContent || '',
+      } : null,
     };
   });
 }
@@ -88,6 +99,26 @@ async function main() {
         await page.screenshot({ path: shot, fullPage: true });
         data.screenshot = shot;
         ur.pages[p] = data;
+        // The window of the evidence, chosen by keyboard: the section loads again in place.
+        if (p === '/crisis' && u.switchWindow) {
+          // Tab order reaches it; the arrow keys change a closed select (and fire change).
+          await page.focus('#ev-window');
+          for (let i = 0; i < 3 && (await page.inputValue('#ev-window')) !== u.switchWindow; i++) {
+            await page.keyboard.press('ArrowDown');
+          }
+          await page.waitForFunction(() => {
+            const st = document.querySelector('#evidence [role=status]');
+            return st && st.textContent && !document.querySelector('.evidence-body[aria-busy]');
+          }, null, { timeout: 60000 });
+          await page.waitForTimeout(300);
+          const again = await readPage(page);
+          again.status = 200;
+          again.url = page.url();
+          const shot2 = path.join(plan.out, name + '-' + u.switchWindow + '.png');
+          await page.screenshot({ path: shot2, fullPage: true });
+          again.screenshot = shot2;
+          ur.pages[p + '#' + u.switchWindow] = again;
+        }
       }
       for (const p of u.forbidden || []) {
         const resp = await page.goto(plan.base + p);
@@ -103,7 +134,8 @@ async function main() {
           out[p] = r.status;
         }
         return out;
-      }, ['/api/timeline', '/api/participants', '/api/users', '/api/audit', '/api/overview']);
+      }, ['/api/timeline', '/api/participants', '/api/users', '/api/audit', '/api/overview', '/api/paired',
+        '/api/evidence', '/api/evidence?window=before']);
       result.users.push(ur);
     } finally {
       await context.close();

@@ -112,6 +112,23 @@ def checks(c, fx):
                 c.ok(f"{group}: dash.{fn} has no value where suppressed",
                      all(r[3] == "NULL" for r in out if r[4] == "t"), "NULL", [r for r in out if r[4] == "t" and r[3] != "NULL"][:3])
 
+    # ---- change per participant: the aggregates for everyone, the paired rates (one row per
+    # participant) for evaluators only, enforced by the database
+    for group in ("funder", "partner", "admin"):
+        ok, out = as_role(db, roles[group], "SELECT count(*) FROM dash.paired(NULL, NULL, NULL, 'per_protocol', 'page')")
+        c.ok(f"{group} may not call dash.paired (per-participant rates)", not ok and "permission denied" in out, "refused", out)
+    ok, out = as_role(db, roles["evaluator"], "SELECT count(DISTINCT participant) FROM dash.paired(NULL, NULL, NULL, 'per_protocol', 'page')")
+    c.equal("evaluator: dash.paired has every participant", [["67"]], out)
+    for group in ("funder", "partner"):
+        for window in ("per_protocol", "intention_to_treat", "follow_up"):
+            ok, out = as_role(db, roles[group], f"SELECT * FROM dash.evidence(NULL, NULL, NULL, NULL, '{window}')")
+            text = "\n".join("|".join(r) for r in out)
+            c.ok(f"{group}: dash.evidence {window}: aggregates only, no pseudonym, no value where suppressed",
+                 ok and out and all(r[0] == "evidence.stats" for r in out) and not HEX64.search(text)
+                 and all(r[3] == "NULL" for r in out if r[4] == "t"), "aggregates", out[:2])
+    ok, out = as_role(db, roles["funder"], "SELECT * FROM dash.evidence(NULL, NULL, NULL, NULL, 'before')")
+    c.ok("dash.evidence refuses a window of another name", not ok and "window is one of" in out, "refused", out)
+
     as_of = e2e.psql("SELECT (date_trunc('month', koers.today()) - interval '1 day')::date", db)[0][0]
     k = 5
 
@@ -152,16 +169,20 @@ def checks(c, fx):
         relations.append([("overview.goals", s, "all")] + [("overview.goals", s, cn) for cn in set(domains.values())])
     check_relations(c, "funder goals", funder, relations)
 
-    # ---- crisis kinds before and during: independent counts from the prepared daily use
-    rows = e2e.psql("SELECT d.participant, d.kind, d.period, d.events FROM koers.daily_use d"
+    # ---- crisis kinds before and during: independent counts from the prepared daily use as
+    # at the as-of day (stays cut there, open stays to it); kinds are parts of acute_events
+    # or alternative_events (Measures v2)
+    alternative = {"respite_stay", "shelter_night"}
+    rows = e2e.psql("SELECT d.participant, d.kind, d.period, d.events FROM koers.use_at('" + as_of + "') d"
                     " JOIN koers.participant p USING (participant)"
-                    f" WHERE d.event_type = 'crisis' AND d.period IS NOT NULL AND d.day <= '{as_of}'"
+                    f" WHERE d.event_type = 'crisis' AND d.period IS NOT NULL"
                     f" AND p.first_enrolled <= '{as_of}'", db)
     count, people = defaultdict(int), defaultdict(set)
     for p, kind, period, n in rows:
-        for s in (kind, "crisis_events"):
+        for s in (kind, "alternative_events" if kind in alternative else "acute_events"):
             count[(s, period)] += int(n)
-            people[(s, period)].add(p)
+            if int(n):
+                people[(s, period)].add(p)
     ok, out = as_role(db, roles["funder"], "SELECT * FROM dash.crisis(NULL, NULL, NULL, NULL)")
     funder = cells_of(out)
     bad = [(key, funder.get(("crisis.kind",) + key), count[key]) for key in count
@@ -170,10 +191,19 @@ def checks(c, fx):
     bad = [key for key in count if 1 <= len(people[key]) < k and not funder[("crisis.kind",) + key][1]]
     c.equal("funder: crisis kinds from 1..4 participants are hidden", [], bad)
     kinds = [r[0] for r in e2e.psql("SELECT unnest(enum_range(NULL::koers.crisis_kind))::text", db)]
-    check_relations(c, "funder crisis kinds", funder,
-                    [[("crisis.kind", "crisis_events", p)] + [("crisis.kind", kd, p) for kd in kinds] for p in ("before", "during")]
-                    + [[("crisis.kind", "crisis_events", p), ("crisis.bd_count", "crisis_events", p)] for p in ("before", "during")]
-                    + [[("crisis.bd_count", "police_calls", p), ("cost.total", "police", p)] for p in ("before", "during")])
+    groups = {"acute_events": [kd for kd in kinds if kd not in alternative],
+              "alternative_events": [kd for kd in kinds if kd in alternative]}
+    police_use = [r[0] for r in e2e.psql("SELECT k::text FROM unnest(enum_range(NULL::koers.police_call_kind)) k"
+                                         " WHERE k <> 'victim'", db)]
+    ok, out = as_role(db, roles["funder"], "SELECT * FROM dash.cost(NULL, NULL, NULL, NULL)")
+    check_relations(c, "funder crisis kinds and costs", {**funder, **cells_of(out)},
+                    [[("crisis.kind", g, p)] + [("crisis.kind", kd, p) for kd in ks] for g, ks in groups.items() for p in ("before", "during")]
+                    + [[("crisis.kind", g, p), ("crisis.bd_count", g, p)] for g in groups for p in ("before", "during")]
+                    + [[("cost.total", g[:-7], p)] + [("crisis.kind", kd, p) for kd in ks] for g, ks in groups.items() for p in ("before", "during")]
+                    + [[("cost.total", "crisis", p), ("cost.total", "acute", p), ("cost.total", "alternative", p)] for p in ("before", "during")]
+                    + [[("crisis.bd_count", "police_use_calls", p), ("cost.total", "police", p)] for p in ("before", "during")]
+                    + [[("cost.total", "police", p)] + [("crisis.police_kind", kd, p) for kd in police_use] for p in ("before", "during")]
+                    + [[("crisis.bd_count", "confused_person_calls", p), ("crisis.police_kind", "confused_person", p)] for p in ("before", "during")])
     pop = int(e2e.psql(f"SELECT count(*) FROM koers.participant WHERE first_enrolled <= '{as_of}'", db)[0][0])
     c.equal("funder: person-months before cover every participant (cell shown)",
             False, funder[("crisis.person_months", "person_months", "before")][1])

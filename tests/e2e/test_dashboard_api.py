@@ -9,17 +9,22 @@ it must exit 0 without a sanitizer report.
 Environment: as the other e2e tests. Last line "N passed, M failed"; exit 1 on any failure.
 """
 import json
+import re
 import secrets
 import socket
 import sys
+from collections import defaultdict
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
 import dashfixture  # noqa: E402
 import koers_e2e as e2e  # noqa: E402
+import test_measures_v2_csv as v2  # noqa: E402  (its day-by-day computation of Measures v2)
 
 API = ("me", "overview", "crisis", "support", "cost", "quality", "unit_costs", "timeline",
-       "participants", "users", "audit", "overview.csv", "timeline.csv", "participants.csv")
+       "participants", "users", "audit", "overview.csv", "timeline.csv", "participants.csv",
+       "evidence", "evidence.csv", "paired", "paired.csv")
 PAGES = ("/", "/crisis", "/support", "/cost", "/quality", "/timeline", "/admin")
 METRICS_TOKEN = "t-" + secrets.token_hex(16)
 REFUSED = "the filter would single out too small a group"
@@ -50,6 +55,143 @@ def main():
     if fx:
         c.run(checks, c, fx)
     c.finish()
+
+
+def v2_people(db):
+    """test_measures_v2_csv's Persons, from the stored events (voided ones left out) instead of
+    its CSV rows: the computation itself is that test's, day by day, no SQL of the measures."""
+    ps = defaultdict(v2.Person)
+    voided = {r[0] for r in e2e.psql("SELECT target_event_id FROM koers.correction", db)}
+    ms = "(extract(epoch FROM {0}) * 1000)::bigint"
+    for pid, t, rec, eid, change, cohort in e2e.psql(
+            f"SELECT participant, {ms.format('occurred_at')}, {ms.format('recorded_at')}, event_id, change,"
+            " coalesce(cohort, '') FROM koers.enrolment", db):
+        if eid not in voided:
+            ps[pid].enrolment.append((int(t), f"{int(rec):015d}:{eid}", change, cohort))
+    for pid, t, eid, source, kind, days, ref in e2e.psql(
+            f"SELECT participant, {ms.format('occurred_at')}, event_id, source, kind, coalesce(days::text, ''),"
+            " coalesce(episode_ref, '') FROM koers.crisis", db):
+        if eid not in voided:
+            ps[pid].crisis.append({"ms": int(t), "source": source, "kind": kind, "days": days, "episode_ref": ref})
+    for pid, t, eid, kind in e2e.psql(f"SELECT participant, {ms.format('occurred_at')}, event_id, kind FROM koers.police_call", db):
+        if eid not in voided:
+            ps[pid].police.append((v2.local_day(int(t)), kind))
+    return ps
+
+
+def measures_v2(c, fx, funder, ev):
+    """The crisis page's v2 measures and the evidence per window, against test_measures_v2_csv's
+    computation from the stored events; what funders get of them; the window parameter."""
+    import datetime
+    as_of = datetime.date.fromisoformat(e2e.psql("SELECT koers.today()", fx.db)[0][0])
+    exp = v2.expected_windows(v2_people(fx.db), as_of)
+    status, doc = ev.json("/api/crisis")
+    cells = {(r["chart"], r["series"], r["category"]): r for r in doc["rows"]} if status == 200 else {}
+    names = [r[0] for r in e2e.psql("SELECT unnest(koers.window_measure_names())", fx.db)]
+    c.equal("crisis page: the measures are koers.window_measure_names()", list(v2.MEASURES), names)
+    c.equal("crisis page: crisis.bd_count has exactly the v2 measures",
+            sorted(names), sorted({k[1] for k in cells if k[0] == "crisis.bd_count"}))
+    got, want = {}, {}
+    for period, window in (("before", "before"), ("during", "per_protocol")):
+        rows = [v for (pid, w), v in exp.items() if w == window]
+        pm = sum(Decimal(r[1]) for r in rows) / v2.PM
+        for m in names:
+            n = sum(r[2][m] for r in rows)
+            want[("crisis.bd_count", m, period)] = float(n)
+            want[("crisis.bd_rate", m, period)] = float(v2.round4(n / pm))
+            for chart in ("crisis.bd_count", "crisis.bd_rate"):
+                cell = cells.get((chart, m, period))
+                got[(chart, m, period)] = cell and cell["value"]
+    c.equal("evaluator /api/crisis: the v2 counts and rates before and during equal the day-by-day computation "
+            "from the events (stays on the days they cover, open ones to today)", want, got)
+    c.ok("the fixture has open stays and stays over a window bound",
+         int(e2e.psql("SELECT count(*) FROM koers.open_stay", fx.db)[0][0]) > 0, "> 0", "none")
+
+    # The evidence over all participants (no cohort filter), each window, against the same
+    # computation: n, pooled and median rates, the signed-rank p and the bootstrap interval.
+    # The windows are the database's list (koers.dash_window_names()); the server's own list
+    # (api_windows in api.c) must accept each of them.
+    windows = [r[0] for r in e2e.psql("SELECT unnest(koers.dash_window_names())", fx.db)]
+    c.equal("the windows of the database", ["per_protocol", "intention_to_treat", "follow_up"], windows)
+    bad, seen = [], 0
+    for window in windows:
+        status, doc = ev.json(f"/api/evidence?window={window}")
+        if not c.ok(f"evaluator /api/evidence?window={window}", status == 200 and doc.get("window") == window, 200, (status, doc)):
+            continue
+        e = {(r["series"], r["category"]): r["value"] for r in doc["rows"] if r["chart"] == "evidence.stats"}
+        for m in names:
+            pairs = sorted((pid, exp[(pid, "before")], v) for (pid, w), v in exp.items()
+                           if w == window and v[1] > 0 and exp[(pid, "before")][1] > 0)
+            br = [v2.round4(Decimal(b[2][m]) * v2.PM / b[1]) for _, b, _ in pairs]
+            dr = [v2.round4(Decimal(d[2][m]) * v2.PM / d[1]) for _, _, d in pairs]
+            diffs = [d - b for b, d in zip(br, dr)]
+            want = {"n": len(pairs)}
+            if pairs:
+                _w, p, _method, _m = v2.signed_rank(diffs)
+                lo, hi = v2.bootstrap(diffs)
+                want.update({
+                    "pooled_before_rate": v2.round4(sum(Decimal(b[2][m]) for _, b, _ in pairs) * v2.PM / sum(b[1] for _, b, _ in pairs)),
+                    "pooled_during_rate": v2.round4(sum(Decimal(d[2][m]) for _, _, d in pairs) * v2.PM / sum(d[1] for _, _, d in pairs)),
+                    "median_before_rate": v2.round4(v2.quantile(br, "0.5")), "q3_during_rate": v2.round4(v2.quantile(dr, "0.75")),
+                    "median_difference": v2.round4(v2.quantile(diffs, "0.5")), "p_value": p, "boot_lo": lo, "boot_hi": hi})
+            for fig, val in want.items():
+                seen += 1
+                if e.get((m, fig)) is None or Decimal(str(e[(m, fig)])) != Decimal(val):
+                    bad.append((window, m, fig, str(val), e.get((m, fig))))
+    c.ok(f"evaluator /api/evidence: n, pooled and median rates, p and bootstrap interval of every window and measure "
+         f"equal the day-by-day computation ({seen} figures)", not bad, "equal", bad[:4])
+
+    # The window parameter: checked against the three names, by the server and the database.
+    for w in ("before", "per-protocol", "PER_PROTOCOL", "per_protocol%27--", "x" * 40):
+        status, doc = ev.json(f"/api/evidence?window={w}")
+        c.ok(f"an invalid window is refused: {w[:20]}", status == 400 and doc.get("error") == "bad_parameter", 400, (status, doc))
+    status, doc = ev.json("/api/paired?window=before")
+    c.equal("an invalid window is refused by /api/paired too", 400, status)
+    ok, out = e2e.run(["psql", "-X", "-At", "-d", fx.db, "-c", "SELECT koers.dash_window_check('before')"]).rc == 0, None
+    c.ok("the database refuses a window of another name itself", not ok, "refused", "accepted")
+
+    # Evaluators: the paired rates behind the slope chart, one row per participant and
+    # measure, audited.
+    status, doc = ev.json("/api/paired?window=per_protocol&cohort=zuid")
+    pids = {r["participant"] for r in doc["rows"]} if status == 200 else set()
+    c.ok("evaluator /api/paired: every participant of cohort zuid, 7 measures each", status == 200 and len(pids) == 24
+         and len(doc["rows"]) == 24 * 7, "24 x 7", (status, len(pids)))
+    last = e2e.psql("SELECT resource, action, detail->>'window', detail->>'participants' FROM koers.dash_audit"
+                    " ORDER BY id DESC LIMIT 1", fx.db)
+    c.equal("the paired rates are audited", [["paired", "view", "per_protocol", "24"]], last)
+
+    # Funders: the aggregates, suppressed; never a participant's rates.
+    for path in ("/api/paired", "/api/paired.csv", "/api/paired?window=follow_up"):
+        status, _, body = funder.request(path)
+        c.ok(f"funder: {path} is 403, no participant", status == 403 and not re.search(rb"[0-9a-f]{64}", body), 403, (status, body[:80]))
+    status, doc = funder.json("/api/evidence?window=follow_up")
+    body = json.dumps(doc)
+    c.ok("funder /api/evidence: aggregates only (evidence.stats), no pseudonym",
+         status == 200 and doc["rows"] and all(r["chart"] == "evidence.stats" for r in doc["rows"])
+         and not re.search(r"[0-9a-f]{64}", body), "evidence.stats", (status, body[:120]))
+    # With k = 10 the follow-up window (participants who exited) has fewer than k: its
+    # rows leave as "<10", without a value.
+    n_follow = {r["series"]: r["value"] for r in doc["rows"] if r["category"] == "n"}
+    fx.sql("UPDATE koers.setting SET value = '10' WHERE name = 'min_cell'")
+    try:
+        status, doc10 = funder.json("/api/evidence?window=follow_up")
+        status_ev, doc_ev = ev.json("/api/evidence?window=follow_up")
+        status_pp, doc_pp = funder.json("/api/evidence?window=per_protocol")
+    finally:
+        fx.sql("UPDATE koers.setting SET value = '5' WHERE name = 'min_cell'")
+    small = [m for m, n in n_follow.items() if n is not None and 1 <= n < 10]
+    c.ok("the fixture's follow-up window has 5..9 participants", small, "some", n_follow)
+    rows10 = [r for r in doc10["rows"] if r["series"] in small] if status == 200 else []
+    c.ok("k = 10: every figure of a follow-up row with n < 10 is hidden from the funder, shown as <10, no value",
+         rows10 and all(r["suppressed"] and r["value"] is None and r["shown_as"] == "<10" for r in rows10),
+         "<10", [r for r in rows10 if not r["suppressed"]][:3])
+    c.ok("k = 10: the evaluator still sees them", status_ev == 200 and all(not r["suppressed"] for r in doc_ev["rows"]),
+         "shown", [r for r in doc_ev["rows"] if r["suppressed"]][:2])
+    c.ok("k = 10: the per-protocol rows (every participant) stay shown to the funder",
+         status_pp == 200 and all(not r["suppressed"] for r in doc_pp["rows"] if r["category"] == "n"),
+         "shown", [r for r in doc_pp["rows"] if r["category"] == "n" and r["suppressed"]][:2])
+    status, doc = funder.json("/api/evidence?cohort=klein")
+    c.ok("funder: the evidence refuses a filter that isolates 3 participants (422)", status == 422, 422, (status, doc))
 
 
 def checks(c, fx):
@@ -205,6 +347,8 @@ def checks(c, fx):
     status, doc = ev.json("/api/timeline?limit=501")
     c.ok("evaluator: /api/timeline?limit=501 is refused (400), the maximum named",
          status == 400 and "500" in (doc or {}).get("message", ""), 400, (status, doc))
+
+    c.run(measures_v2, c, fx, funder, ev)
 
     # ---- admin: users and audit, no micro-data
     aname, apw = fx.users["admin"]

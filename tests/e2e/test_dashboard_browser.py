@@ -28,9 +28,9 @@ import koers_e2e as e2e  # noqa: E402
 BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
 ALL_PAGES = ["/", "/crisis", "/support", "/cost", "/quality"]
 PLAN = {
-    "funder": {"pages": ALL_PAGES, "forbidden": ["/timeline", "/admin"]},
+    "funder": {"pages": ALL_PAGES, "forbidden": ["/timeline", "/admin"], "switchWindow": "intention_to_treat"},
     "partner": {"pages": ["/", "/support"], "forbidden": ["/timeline"]},
-    "evaluator": {"pages": ["/timeline", "/", "/crisis"], "forbidden": ["/admin"]},
+    "evaluator": {"pages": ["/timeline", "/", "/crisis"], "forbidden": ["/admin"], "switchWindow": "intention_to_treat"},
     "admin": {"pages": ["/admin", "/cost"], "forbidden": ["/timeline"]},
 }
 PAGE_FN = {"/": "overview", "/crisis": "crisis", "/support": "support", "/cost": "cost", "/quality": "quality"}
@@ -46,9 +46,12 @@ def parse_shown(text):
     return float(t), decimals, percent
 
 
-def db_cells(db, role, fn):
-    r = e2e.run(["psql", "-X", "-At", "-F", "|", "-P", "null=NULL", "-U", role, "-d", db, "-c",
-                 f"SELECT chart, series, category, value, suppressed FROM dash.{fn}(NULL, NULL, NULL, NULL)"])
+def db_cells(db, role, fn, window=None):
+    """The cells of a page function; the crisis page also shows dash.evidence of a window."""
+    sql = f"SELECT chart, series, category, value, suppressed FROM dash.{fn}(NULL, NULL, NULL, NULL)"
+    if window:
+        sql += f" UNION ALL SELECT chart, series, category, value, suppressed FROM dash.evidence(NULL, NULL, NULL, NULL, '{window}')"
+    r = e2e.run(["psql", "-X", "-At", "-F", "|", "-P", "null=NULL", "-U", role, "-d", db, "-c", sql])
     if r.rc != 0:
         raise RuntimeError(r.err)
     out = {}
@@ -125,14 +128,17 @@ def checks(c, fx):
     result = run_browser(c, fx, users, "nl", "nl")
     if not result:
         return
-    unexpected = [e for e in result["consoleErrors"] if "403" not in e and "favicon" not in e and "404" not in e]
+    unexpected = [e for e in result["consoleErrors"] if "403" not in e and "favicon" not in e and "404" not in e
+                  and "400" not in e]  # 400: the bad window the script asks for on purpose
     c.equal("no script errors in the browser console", [], unexpected)
 
     as_of_funder = e2e.psql("SELECT (date_trunc('month', koers.today()) - interval '1 day')::date", db)[0][0]
     for ur in result["users"]:
         role = ur["role"]
-        for page, d in ur["pages"].items():
-            who = f"{role} {page}"
+        for page_key, d in ur["pages"].items():
+            page, _, window = page_key.partition("#")
+            window = window or ("per_protocol" if page == "/crisis" else None)
+            who = f"{role} {page_key}"
             c.ok(f"{who}: 200 and rendered", d["status"] == 200 and d["ready"] == "true" and not d["error"], "ready",
                  (d["status"], d["ready"], d["error"]))
             c.equal(f"{who}: landmarks header, nav, main, footer", {"main": 1, "nav": 1, "header": 1, "footer": 1}, d["landmarks"])
@@ -146,8 +152,8 @@ def checks(c, fx):
                  shot.stat().st_size if shot.exists() else "missing")
             if page in PAGE_FN:
                 c.ok(f"{who}: figures on the page", len(d["figures"]) > 5, "> 5", len(d["figures"]))
-                cells = db_cells(db, db_role[role], PAGE_FN[page])
-                hidden = compare_figures(c, role, page, d["figures"], cells)
+                cells = db_cells(db, db_role[role], PAGE_FN[page], window)
+                hidden = compare_figures(c, role, page_key, d["figures"], cells)
                 if role in ("funder", "partner") and page in ("/", "/quality"):
                     c.ok(f"{who}: small cells shown as <5", hidden > 0, "> 0", hidden)
                 if role in ("evaluator", "admin"):
@@ -160,7 +166,8 @@ def checks(c, fx):
                  "403", f)
         api = ur["api"]
         want = {"/api/timeline": 200 if role == "evaluator" else 403, "/api/participants": 200 if role == "evaluator" else 403,
-                "/api/users": 200 if role == "admin" else 403, "/api/audit": 200 if role == "admin" else 403, "/api/overview": 200}
+                "/api/users": 200 if role == "admin" else 403, "/api/audit": 200 if role == "admin" else 403, "/api/overview": 200,
+                "/api/paired": 200 if role == "evaluator" else 403, "/api/evidence": 200, "/api/evidence?window=before": 400}
         c.equal(f"{role}: the API as the page's script sees it", want, api)
 
     by_role = {ur["role"]: ur for ur in result["users"]}
@@ -173,12 +180,39 @@ def checks(c, fx):
                         f" USING (participant) WHERE p.first_enrolled <= '{as_of_funder}' AND g.status = 'achieved'", db)[0][0]
     c.equal("funder overview: goals achieved", f"{int(achieved):,}".replace(",", "."), funder_figs.get(("overview.goals", "achieved", "all")))
     crisis_figs = {(f["chart"], f["series"], f["category"]): f["text"] for f in by_role["funder"]["pages"]["/crisis"]["figures"]}
-    bd = e2e.psql(f"SELECT sum(crisis_before), sum(crisis_during), sum(police_before), sum(police_during)"
+    # Measures v2: crisis_* of before_during_cohort is acute crisis, police_* police use.
+    bd = e2e.psql(f"SELECT sum(crisis_before), sum(crisis_during), sum(alternative_before), sum(alternative_during),"
+                  f" sum(police_before), sum(police_during), sum(victim_before), sum(victim_during)"
                   f" FROM koers.before_during_cohort('{as_of_funder}')", db)[0]
     nl = lambda n: f"{int(n):,}".replace(",", ".")  # noqa: E731
-    c.equal("funder crisis: crisis and police before/during = koers.before_during_cohort",
-            [nl(x) for x in bd], [crisis_figs.get(("crisis.bd_count", m, p)) for m, p in
-                                  (("crisis_events", "before"), ("crisis_events", "during"), ("police_calls", "before"), ("police_calls", "during"))])
+    c.equal("funder crisis: acute, alternatives, police use and victim calls before/during = koers.before_during_cohort",
+            [nl(x) for x in bd], [crisis_figs.get(("crisis.bd_count", m, p)) for m in
+                                  ("acute_events", "alternative_events", "police_use_calls", "police_victim_calls")
+                                  for p in ("before", "during")])
+
+    # Change per participant: the section, the window select, and the slope chart for evaluators only.
+    for role in ("funder", "evaluator"):
+        first = by_role[role]["pages"]["/crisis"]["evidence"]
+        switched = by_role[role]["pages"].get("/crisis#intention_to_treat", {}).get("evidence")
+        c.ok(f"{role} crisis: the evidence section, per-protocol by default, 7 measures",
+             first and first["window"] == "per_protocol" and first["rows"] == 7 and first["windowLabel"], "shown", first)
+        c.ok(f"{role} crisis: a note says what the test and the interval mean",
+             first and "Wilcoxon" in (first["note"] or "") and "95%" in (first["note"] or ""), "note", first and first["note"])
+        c.ok(f"{role} crisis: choosing intention-to-treat loads it again in place",
+             switched and switched["window"] == "intention_to_treat" and "intention-to-treat" in switched["status"]
+             and by_role[role]["pages"]["/crisis#intention_to_treat"]["url"].endswith("window=intention_to_treat"),
+             "reloaded", switched)
+    paired = int(e2e.psql(f"SELECT count(DISTINCT participant) FROM koers.window_paired(koers.today())"
+                          f" WHERE window_name = 'per_protocol'", db)[0][0])
+    ev = by_role["evaluator"]["pages"]["/crisis"]["evidence"]
+    c.ok(f"evaluator crisis: slope chart with one line per participant ({paired}) and the median, and its table",
+         ev and ev["slope"] and ev["slopeLines"] == paired + 1 and ev["slopeRows"] == paired, f"{paired} + 1 lines",
+         ev and (ev["slope"], ev["slopeLines"], ev["slopeRows"]))
+    fe = by_role["funder"]["pages"]["/crisis"]["evidence"]
+    c.ok("funder crisis: no slope chart", fe and not fe["slope"] and fe["slopeRows"] == 0, "none", fe)
+    audited = e2e.psql(f"SELECT count(*) FROM koers.dash_audit WHERE user_name = '{fx.users['evaluator'][0]}'"
+                       " AND resource = 'paired' AND action = 'view'", db)[0][0]
+    c.ok("evaluator: the slope chart's views are in the audit trail", int(audited) >= 2, ">= 2", audited)
     cost_figs = {(f["chart"], f["series"], f["category"]): f["text"] for f in by_role["funder"]["pages"]["/cost"]["figures"]}
     cb = e2e.psql(f"SELECT round(sum(support_cost_during)) FROM koers.cost_benefit_cohort('{as_of_funder}')", db)[0][0]
     c.ok("funder cost: support cost = koers.cost_benefit_cohort", parse_shown(cost_figs.get(("cost.total", "support", "during"), "0"))[0] == float(cb),

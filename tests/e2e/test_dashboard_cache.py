@@ -46,7 +46,11 @@ def queries():
             ("evaluator", "SELECT * FROM dash.timeline('zuid', NULL, NULL, NULL, 10, 5, 'page')"),
             ("evaluator", "SELECT dash.timeline_lanes(NULL, NULL, NULL)"),
             ("evaluator", "SELECT * FROM dash.participants(NULL, NULL, NULL, 'page')"),
-            ("evaluator", f"SELECT * FROM dash.participants('noord', '{dashfixture.PARTNER_ORG}', NULL, 'page')")]
+            ("evaluator", f"SELECT * FROM dash.participants('noord', '{dashfixture.PARTNER_ORG}', NULL, 'page')"),
+            # The evidence of a window (groups evidence.<window> of the same cache).
+            ("evaluator", "SELECT * FROM dash.evidence(NULL, NULL, NULL, NULL, 'per_protocol')"),
+            ("funder", "SELECT * FROM dash.evidence(NULL, NULL, NULL, NULL, 'intention_to_treat')"),
+            ("funder", "SELECT * FROM dash.evidence('noord', NULL, NULL, NULL, 'follow_up')")]
     return out
 
 
