@@ -473,7 +473,7 @@ $$;
 CREATE TYPE koers.window_paired_row AS (
     participant text, cohort text, window_name text, measure text, before_count integer,
     during_count integer, before_days integer, during_days integer, before_rate numeric,
-    during_rate numeric, difference numeric
+    during_rate numeric, difference numeric, full_coverage boolean
 );
 COMMENT ON TYPE koers.window_paired_row IS 'Internal: a row of koers.window_paired.';
 
@@ -484,7 +484,7 @@ CREATE FUNCTION koers.window_evidence_of(pairs koers.window_paired_row[])
                    pooled_before_rate numeric, pooled_during_rate numeric,
                    median_before_rate numeric, q1_before_rate numeric, q3_before_rate numeric,
                    median_during_rate numeric, q1_during_rate numeric, q3_during_rate numeric,
-                   stats koers.paired_stats)
+                   stats koers.paired_stats, full_coverage integer)
     LANGUAGE sql IMMUTABLE
     AS $$
     SELECT m.measure, count(w.participant)::integer,
@@ -499,7 +499,8 @@ CREATE FUNCTION koers.window_evidence_of(pairs koers.window_paired_row[])
            round(koers.quantile(array_agg(w.during_rate), 0.25), 4),
            round(koers.quantile(array_agg(w.during_rate), 0.75), 4),
            koers.paired_statistics(array_agg(w.difference ORDER BY w.participant)
-                                   FILTER (WHERE w.participant IS NOT NULL))
+                                   FILTER (WHERE w.participant IS NOT NULL)),
+           count(*) FILTER (WHERE w.full_coverage)::integer
     FROM unnest(koers.window_measure_names()) WITH ORDINALITY m(measure, ord)
     LEFT JOIN unnest(pairs) w ON w.measure = m.measure
     GROUP BY m.measure, m.ord
@@ -554,6 +555,9 @@ BEGIN
                c.suppress AND e.n_before BETWEEN 1 AND k - 1 AS hide_b,
                c.suppress AND e.n_during BETWEEN 1 AND k - 1 AS hide_d,
                c.suppress AND (e.stats).n_nonzero BETWEEN 1 AND k - 1 AS hide_x,
+               -- Those with full coverage, and those without it, are groups too.
+               c.suppress AND (e.full_coverage BETWEEN 1 AND k - 1
+                               OR e.n - e.full_coverage BETWEEN 1 AND k - 1) AS hide_f,
                coalesce((SELECT b.suppressed FROM unnest(bd) b WHERE b.chart = 'crisis.bd_rate'
                          AND b.series = e.measure AND b.category = 'before'), false) AS bd_b,
                coalesce((SELECT b.suppressed FROM unnest(bd) b WHERE b.chart = 'crisis.bd_rate'
@@ -582,7 +586,8 @@ BEGIN
         ('n_nonzero', (h.stats).n_nonzero::numeric, h.hide_n OR h.hide_x),
         ('w_plus', (h.stats).w_plus, h.hide_n OR h.hide_x),
         ('p_value', (h.stats).p_value, h.hide_n OR h.hide_x),
-        ('p_exact', ((h.stats).p_method = 'exact')::integer::numeric, h.hide_n OR h.hide_x)
+        ('p_exact', ((h.stats).p_method = 'exact')::integer::numeric, h.hide_n OR h.hide_x),
+        ('full_coverage', h.full_coverage::numeric, h.hide_n OR h.hide_f)
     ) v(figure, value, hidden);
     RETURN cells;
 END

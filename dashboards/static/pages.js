@@ -241,8 +241,8 @@
         body.appendChild(K.el('p', { text: t('ev_none') }));
       } else {
         body.appendChild(K.el('div', { class: 'table-wrap' }, [K.table({
-          head: [t('ev_col_measure'), t('ev_col_n'), t('ev_col_pooled_before'), t('ev_col_median_before'), t('ev_col_pooled_during'), t('ev_col_median_during'), t('ev_col_difference'), t('ev_col_p')],
-          rows: MEASURES.map((m) => [t('m_' + m), K.fig(e, ES, m, 'n', 'int'), K.fig(e, ES, m, 'pooled_before_rate', 'dec2'), medianIqr(e, m, 'before'),
+          head: [t('ev_col_measure'), t('ev_col_n'), t('ev_col_full'), t('ev_col_pooled_before'), t('ev_col_median_before'), t('ev_col_pooled_during'), t('ev_col_median_during'), t('ev_col_difference'), t('ev_col_p')],
+          rows: MEASURES.map((m) => [t('m_' + m), K.fig(e, ES, m, 'n', 'int'), K.fig(e, ES, m, 'full_coverage', 'int'), K.fig(e, ES, m, 'pooled_before_rate', 'dec2'), medianIqr(e, m, 'before'),
             K.fig(e, ES, m, 'pooled_during_rate', 'dec2'), medianIqr(e, m, 'during'),
             K.el('td', { class: 'num' }, [evSpan(e, m, 'median_difference', 'dec2'), ' [', evSpan(e, m, 'boot_lo', 'dec2'), '; ', evSpan(e, m, 'boot_hi', 'dec2'), ']']),
             pNode(e, m)]),
