@@ -61,8 +61,8 @@ static void test_crisis_rows(void)
         koers_event_t ev;
         int bad = -3;
         char err[256] = "";
-        int rc = produce_row_to_event(KOERS_CRISIS, &row, &key, 1709300000000LL, &ev, &bad, err,
-                                      sizeof err);
+        int rc = produce_row_to_event(KOERS_CRISIS, &row, &key, 1709300000000LL, KOERS_DATE_ISO, &ev,
+                                      &bad, err, sizeof err);
         int ok = c->bad_col == -2 ? rc == 0
                                   : rc == -1 && bad == c->bad_col && strstr(err, c->reason);
         if (!ok)
