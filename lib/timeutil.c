@@ -377,6 +377,17 @@ void koers_time_format(int64_t ms, char *out, size_t outlen)
     *p = '\0';
 }
 
+int32_t koers_time_local_day(int64_t ms)
+{
+    /* Floor division, as in koers_time_format: an instant before 1970 is in an earlier
+     * second, not a later one. */
+    time_t secs = (time_t)(ms / 1000 - (ms % 1000 < 0));
+    struct tm tm;
+    if (!localtime_r(&secs, &tm))
+        return (int32_t)(secs / 86400);
+    return (int32_t)time_civil_days((int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
 void koers_time_format_date(int32_t days, char *out, size_t outlen)
 {
     int64_t y;

@@ -36,6 +36,9 @@ int koers_time_parse_order(const char *s, size_t len, koers_date_order_t order, 
 int koers_time_parse_date(const char *s, size_t len, koers_date_order_t order, int32_t *days,
                           char *errstr, size_t errlen);
 
+/* The local calendar day (in the programme's zone) of ms, as days since 1970-01-01. */
+int32_t koers_time_local_day(int64_t ms);
+
 /* Formats days since 1970-01-01 as "YYYY-MM-DD" (out holds at least 16 bytes). */
 void koers_time_format_date(int32_t days, char *out, size_t outlen);
 
