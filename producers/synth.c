@@ -425,7 +425,8 @@ typedef struct {
     koers_event_type_t type[SYNTH_MAX_COVERED];
     char source[SYNTH_MAX_COVERED][33];
     int n;
-    int32_t first_day; /* the earliest local day an emitted event covers */
+    int32_t first_day;   /* the earliest local day an emitted event covers */
+    int64_t last_record; /* the latest recorded_at of an emitted event */
 } synth_coverage_t;
 
 /* Notes an emitted event's type, source and days (a stay's too, before its discharge day).
@@ -437,6 +438,8 @@ static int synth_note_coverage(synth_coverage_t *c, const koers_event_t *ev)
     if (koers_enum_find(covered, name, strlen(name)) < 0)
         return 0; /* corrections and coverage itself are not covered */
     int32_t day = koers_time_local_day(ev->occurred_at);
+    if (ev->recorded_at > c->last_record)
+        c->last_record = ev->recorded_at;
     int days = koers_field_find(&koers_types[ev->type], "days", 4);
     if (days >= 0 && ev->v[days].present)
         day -= ev->v[days].i;
@@ -455,14 +458,15 @@ static int synth_note_coverage(synth_coverage_t *c, const koers_event_t *ev)
 
 /* One coverage statement per source and event type, covering the whole generated period:
  * from the first day an event covers to the end of the simulation, or still delivering
- * when that end is not yet past. Made at the period's end (or now, if earlier). Returns
- * 0, or an exit code. */
+ * when that end is not yet past. Made with the last delivery (the latest recorded_at), so
+ * that a seed gives the same statements as it gives the same events. Returns 0, or an
+ * exit code. */
 static int synth_send_coverage(produce_emitter_t *e, const koers_key_t *key,
                                const produce_synth_t *cfg, const synth_coverage_t *c,
                                int64_t end, int64_t now, long *made)
 {
     char errstr[512];
-    int64_t at = end < now ? end : now;
+    int64_t at = c->last_record;
     int32_t last = koers_time_local_day(end - 1);
     for (int i = 0; i < c->n; i++) {
         char text[COL_COMMON + 3][SYNTH_TEXT];
@@ -512,7 +516,7 @@ int produce_synth(const produce_options_t *o, const koers_key_t *key, const prod
         return 3;
     }
     synth_person_t p = {0};
-    synth_coverage_t coverage = {.first_day = INT32_MAX};
+    synth_coverage_t coverage = {.first_day = INT32_MAX, .last_record = INT64_MIN};
     int rc = 0;
     int64_t now = koers_time_now_ms();
     long made = 0;
