@@ -181,8 +181,17 @@ static int row_parse_value(const koers_field_t *f, const char *s, size_t len,
         memcpy(v->s, s, len);
         v->s[len] = '\0';
         return 0;
-    case KOERS_KIND_DATE:
-        return koers_time_parse_date(s, len, order, &v->i, errstr, errlen);
+    case KOERS_KIND_DATE: {
+        if (koers_time_parse_date(s, len, order, &v->i, errstr, errlen) == 0)
+            return 0;
+        int32_t ignored; /* as for occurred_at: never guessed, but the option is named */
+        if (order != KOERS_DATE_DMY &&
+            koers_time_parse_date(s, len, KOERS_DATE_DMY, &ignored, NULL, 0) == 0) {
+            size_t k = strlen(errstr);
+            snprintf(errstr + k, errlen - k, " (a day-first date: give --date-order dmy)");
+        }
+        return -1;
+    }
     case KOERS_KIND_UUID:
         break;
     }
