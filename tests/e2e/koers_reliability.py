@@ -189,7 +189,7 @@ def stored_progress(db, group):
     return int(r[0][0])
 
 
-PREPARED = ("participant", "enrolment_span", "daily_use", "participant_month_count",
+PREPARED = ("participant", "enrolment_span", "daily_use", "open_stay", "participant_month_count",
             "goal_history", "event_lateness")
 
 

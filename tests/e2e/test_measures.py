@@ -233,8 +233,13 @@ def one(sql):
     return psql(sql).strip()
 
 
-def tscore(name, as_of):
-    return one(f"SELECT t_score FROM koers.gas_tscore('{as_of}') WHERE participant = '{pseudonym(name)}'")
+def tscore(name, as_of, include_abandoned=True):
+    """The T-score; include_abandoned=False sets gas_include_abandoned false for this query only."""
+    flag = "true" if include_abandoned else "false"
+    out = psql(f"BEGIN; UPDATE koers.setting SET value = '{flag}' WHERE name = 'gas_include_abandoned';"
+               f"SELECT t_score FROM koers.gas_tscore('{as_of}') WHERE participant = '{pseudonym(name)}';"
+               "ROLLBACK;")
+    return out.strip()
 
 
 def bd(name, col, as_of="2025-06-30"):
@@ -274,9 +279,9 @@ def check_report():
     text = r.stdout
     a12 = pseudonym(A)[:12]
     # Hand-computed figures (see tests/sql/measures.sql for the arithmetic).
-    for fig, what in [("67.63", "A's GAS T-score"), ("70.00", "B's GAS T-score"),
-                      ("68.82", "cohort mean T-score"), ("12.0246", "A's person-months before"),
-                      ("5.1581", "A's person-months during"), ("0.3877", "A's crisis rate during"),
+    for fig, what in [("66.30", "A's GAS T-score"), ("16.30", "A's change in T-score"),
+                      ("55.43", "cohort mean T-score"), ("12.0246", "A's person-months before"),
+                      ("5.1581", "A's person-months during"), ("0.7755", "A's acute crisis-day rate during"),
                       ("-186.42", "A's difference per person-month"),
                       ("-1421.53", "cohort difference over the enrolled time"),
                       ("police_confused_person_call", "the unit-cost assumptions"),
@@ -300,15 +305,17 @@ def check_report():
         try:
             rows = list(csv.DictReader(open(Path(out) / "before_during.csv", newline="")))
             a = [x for x in rows if x["participant"] == pseudonym(A)]
-            check(len(a) == 1 and a[0]["crisis_during"] == "2" and a[0]["crisis_days_during"] == "7"
+            check(len(a) == 1 and a[0]["crisis_during"] == "1" and a[0]["crisis_days_during"] == "4"
+                  and a[0]["alternative_days_during"] == "3"
                   and a[0]["person_months_before"] == "12.0246",
                   "csv before_during: A's row has the hand-computed figures", str(a))
             rows = list(csv.DictReader(open(Path(out) / "participant_month.csv", newline="")))
             a = [x for x in rows if x["participant"] == pseudonym(A)]
             check(len(a) == 18, "csv participant_month: 18 months for A (Jan 2024 - Jun 2025)", str(len(a)))
             rows = list(csv.DictReader(open(Path(out) / "gas_tscore.csv", newline="")))
-            check(any(x["participant"] == pseudonym(A) and x["t_score"] == "67.63" for x in rows),
-                  "csv gas_tscore: A 67.63")
+            check(any(x["participant"] == pseudonym(A) and x["t_score"] == "66.30"
+                      and x["baseline_t_score"] == "50.00" for x in rows),
+                  "csv gas_tscore: A 66.30, baseline 50.00")
         except (OSError, KeyError) as e:
             check(False, "csv files readable", str(e))
 
@@ -317,8 +324,8 @@ def check_report():
     try:
         doc = json.loads(r.stdout)
         g = [x for x in doc["measures"]["gas_tscore"] if x["participant"] == pseudonym(A)]
-        check(len(g) == 1 and abs(g[0]["t_score"] - 67.63) < 1e-9 and g[0]["goals_scored"] == 3,
-              "json gas_tscore: A has t_score 67.63 from 3 goals (numbers as JSON numbers)", str(g))
+        check(len(g) == 1 and abs(g[0]["t_score"] - 66.30) < 1e-9 and g[0]["goals_scored"] == 4,
+              "json gas_tscore: A has t_score 66.30 from 4 goals (numbers as JSON numbers)", str(g))
         cb = doc["measures"]["cost_benefit_cohort"]
         check(len(cb) == 1 and abs(cb[0]["net_benefit_total"] - (-1778.53)) < 1e-9,
               "json cost_benefit_cohort: net -1778.53", str(cb))
@@ -357,23 +364,40 @@ def run(hook):
         psql(batch_sql(BATCH1))
         psql(batch_sql(BATCH2))
         # After batches 1-2, at 2025-06-30: G1 has the (not yet voided) setback gas -2 (w 3), G2
-        # gas 1 (w 2), G3 still its set score -2 (w 1); G4 unscored, G5 abandoned:
-        # T = 50 + 10*(3*-2 + 2*1 + 1*-2) / sqrt(0.7*(9+4+1) + 0.3*(3+2+1)^2)
+        # gas 1 (w 2), G3 still its set score -2 (w 1); G4 unscored; G5 abandoned with its last
+        # score 1 (w 5), kept by default:
+        # T = 50 + 10*(3*-2 + 2*1 + 1*-2 + 5*1) / sqrt(0.7*(9+4+1+25) + 0.3*(3+2+1+5)^2)
+        #   = 50 - 10/sqrt(63.6) = 50 - 1.2539 = 48.75
+        # Without abandoned goals: 50 + 10*(-6 + 2 - 2) / sqrt(0.7*14 + 0.3*36)
         #   = 50 - 60/sqrt(20.6) = 50 - 13.2196 = 36.78
-        check(tscore(A, "2025-06-30") == "36.78", "before the late goal change: A's T-score 36.78",
+        check(tscore(A, "2025-06-30") == "48.75", "before the late goal change: A's T-score 48.75",
               tscore(A, "2025-06-30"))
-        check(bd(A, "crisis_during") == "1", "before the late crisis: A has 1 crisis during")
+        check(tscore(A, "2025-06-30", False) == "36.78",
+              "before the late goal change, abandoned goals left out: 36.78",
+              tscore(A, "2025-06-30", False))
+        # a-cr-6 (shelter) is a stay alternative, not acute crisis
+        check(bd(A, "crisis_during") == "0", "before the late crisis: A has no acute crisis during")
+        check(bd(A, "alternative_during") == "1", "A's shelter stay counts as a stay alternative")
         check(bd(A, "police_during") == "3", "before the correction: A has 3 police calls during")
         psql(batch_sql(BATCH3))
-        # Late G3 progress to 0: T = 50 + 10*(-6 + 2 + 0)/sqrt(20.6) = 50 - 8.8131 = 41.19
-        check(tscore(A, "2025-06-30") == "41.19", "after the late goal change: A's T-score 41.19",
+        # Late G3 progress to 0: 50 + 10*(-6 + 2 + 0 + 5)/sqrt(63.6) = 50 + 1.2539 = 51.25;
+        # without G5: 50 + 10*(-6 + 2 + 0)/sqrt(20.6) = 50 - 8.8131 = 41.19
+        check(tscore(A, "2025-06-30") == "51.25", "after the late goal change: A's T-score 51.25",
               tscore(A, "2025-06-30"))
-        check(bd(A, "crisis_during") == "2", "after the late crisis: A has 2 crises during")
+        check(tscore(A, "2025-06-30", False) == "41.19",
+              "after the late goal change, abandoned goals left out: 41.19",
+              tscore(A, "2025-06-30", False))
+        check(bd(A, "crisis_during") == "1", "after the late crisis: A has 1 acute crisis during")
         psql(batch_sql(BATCH4))
         check(bd(A, "police_during") == "2", "after the correction: A has 2 police calls during")
-        # The voided setback drops out: G1 back to 2 (achieved): 50 + 10*(6 + 2 + 0)/sqrt(20.6) = 67.63
-        check(tscore(A, "2025-06-30") == "67.63", "after the correction: A's T-score 67.63",
+        # The voided setback drops out: G1 back to 2 (achieved):
+        # 50 + 10*(6 + 2 + 0 + 5)/sqrt(63.6) = 50 + 16.3010 = 66.30; without G5:
+        # 50 + 10*(6 + 2 + 0)/sqrt(20.6) = 67.63
+        check(tscore(A, "2025-06-30") == "66.30", "after the correction: A's T-score 66.30",
               tscore(A, "2025-06-30"))
+        check(tscore(A, "2025-06-30", False) == "67.63",
+              "after the correction, abandoned goals left out: 67.63",
+              tscore(A, "2025-06-30", False))
         snapshot = psql("SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM koers.daily_use t;"
                         "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM koers.event_lateness t;")
         # Re-import of the first file: the same event ids, recorded again 10 days later.

@@ -8,8 +8,8 @@ files (stdlib csv, local months in Europe/Amsterdam, voided events = targets of 
 left out, a record id that appears twice counted once) and compared with the database, per
 participant (pseudonym computed here with the key), following docs/measures.md:
 
-1. koers.participant_month: contacts, contact_minutes, crisis_events, police_calls per
-   participant x local month (every month with a non-zero count; the view also has rows with
+1. koers.participant_month: contacts, contact_minutes, crisis_events (a stay on its first
+   day, occurred_at minus days), police_calls per participant x local month (every month with a non-zero count; the view also has rows with
    zeros, which must stay zero).
 2. koers.goal_status: per (participant, goal_ref) the status (last of set / achieved / revised /
    abandoned / reopened in event-time order; set and reopened mean open; progress and setback
@@ -17,7 +17,8 @@ participant (pseudonym computed here with the key), following docs/measures.md:
    set_by (first set, else first change), latest_gas and weight (latest values given).
 3. koers.gas_tscore(as_of) for a fixed as-of after the last event, and for one in the middle
    of the data: goals (goals with a change up to the end of the local as-of day, any status),
-   goals_scored (latest gas exists, not abandoned then) and
+   goals_scored (a goal with a score: the latest gas given, or 0 after an achieved without
+   one; abandoned goals keep their last score) and
    T = 50 + 10*sum(w*x) / sqrt(0.7*sum(w^2) + 0.3*(sum w)^2), 2 decimals, NULL when no goal
    is scored; w the latest weight given, 1 when none.
 """
@@ -77,7 +78,10 @@ def expected_months(events):
         a[0] += 1
         a[1] += int(e["row"]["duration_min"])
     for e in events["crisis"]:
-        acc[(e["participant"], k.local_month(e["ms"]))][2] += 1
+        # A stay reported at discharge counts on its first day: days before occurred_at.
+        first = (datetime.datetime.fromtimestamp(e["ms"] / 1000, tz=k.ZONE).date()
+                 - datetime.timedelta(days=int(e["row"]["days"] or 0)))
+        acc[(e["participant"], first.strftime("%Y-%m-01"))][2] += 1
     for e in events["police_call"]:
         acc[(e["participant"], k.local_month(e["ms"]))][3] += 1
     return {key: tuple(v) for key, v in acc.items() if any(v)}
@@ -97,7 +101,7 @@ def goals(events, until_ms=None):
 
 
 def goal_state(changes):
-    status, revisions, gas, weight = "open", 0, None, None
+    status, revisions, gas, weight, score = "open", 0, None, None, None
     for e in changes:
         r = e["row"]
         ch = r["change"]
@@ -109,10 +113,14 @@ def goal_state(changes):
             revisions += 1
         if r["gas"] != "":
             gas = int(r["gas"])
+            score = gas
+        elif ch == "achieved":
+            score = 0
         if r["weight"] != "":
             weight = int(r["weight"])
     first = next((e for e in changes if e["row"]["change"] == "set"), changes[0])
     return {"status": status, "revisions": revisions, "latest_gas": gas, "weight": weight,
+            "score": score,
             "domain": first["row"]["domain"], "set_by": first["row"]["set_by"]}
 
 
@@ -142,10 +150,11 @@ def expected_tscores(events, as_of):
         per[p].append(goal_state(changes))
     out = []
     for p, states in per.items():
-        scored = [s for s in states if s["latest_gas"] is not None and s["status"] != "abandoned"]
+        # Abandoned goals keep their last score; an achieved without a score scores 0.
+        scored = [s for s in states if s["score"] is not None]
         if scored:
             w = [s["weight"] if s["weight"] is not None else 1 for s in scored]
-            x = [s["latest_gas"] for s in scored]
+            x = [s["score"] for s in scored]
             t = 50 + 10 * sum(wi * xi for wi, xi in zip(w, x)) / math.sqrt(
                 (1 - RHO) * sum(wi * wi for wi in w) + RHO * sum(w) ** 2)
             t = round2(t)

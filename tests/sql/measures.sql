@@ -152,15 +152,16 @@ SELECT is((SELECT status FROM koers.goal_status_at('2025-04-30')
 -- C (C1 set by a professional, achieved 10 Jun: 9 days).
 -- goals 7; set by participant G1 G4 G5 B1 = 4, with network G2 = 1, professional G3 C1 = 2;
 -- open G3 G4 = 2; achieved G1 G2 B1 C1 = 4; abandoned G5 = 1; revisions 1;
--- self-set achieved G1 G2 B1 = 3; participants with one: A, B = 2 of 3 -> 0.6667;
+-- self-set achieved G1 G2 B1 = 3; participants with one: A, B = 2 of the 2 enrolled by
+-- 30 Jun (C enrols in July: counted among participants with goals, not in the share) -> 1;
 -- days to achieved 9, 46, 110, 132: median (46 + 110) / 2 = 78, mean 297 / 4 = 74.25.
 SELECT results_eq(
     $$SELECT participants, goals, set_by_participant, set_by_participant_with_network, set_by_professional,
              open, achieved, revised, abandoned, revisions, self_set_achieved,
              participants_self_set_achieved, share_self_set_achieved, median_days_to_achieved,
-             mean_days_to_achieved
+             mean_days_to_achieved, enrolled_participants
       FROM koers.goal_summary('2025-06-30') WHERE cohort = 'grn1' AND stability_corner = 'all'$$,
-    $$VALUES (3, 7, 4, 1, 2, 2, 4, 0, 1, 1, 3, 2, 0.6667, 78::numeric, 74.25)$$,
+    $$VALUES (3, 7, 4, 1, 2, 2, 4, 0, 1, 1, 3, 2, 1.0000, 78::numeric, 74.25, 2)$$,
     'goal_summary grn1');
 -- participation: G2 G4 G5 (A) and B1 (B): 4 goals of 2 participants, 2 achieved.
 SELECT results_eq(
@@ -171,55 +172,81 @@ SELECT results_eq(
 
 ---------------------------------------------------------------------------- GAS T-score
 -- T = 50 + 10*sum(w x) / sqrt(0.7*sum(w^2) + 0.3*(sum w)^2)
--- A at 2025-06-30: G1 (w 3, x 2), G2 (w 2, x 1), G3 (w 1 by default, x 0); G4 never scored,
--- G5 abandoned. sum wx = 6 + 2 + 0 = 8; sum w^2 = 9 + 4 + 1 = 14; (sum w)^2 = 36;
--- sqrt(9.8 + 10.8) = sqrt(20.6) = 4.53872; T = 50 + 80 / 4.53872 = 50 + 17.6261 = 67.63.
+-- A at 2025-06-30: G1 (w 3, x 2, first score -1), G2 (w 2, x 1, first 0), G3 (w 1 by default,
+-- x 0, first -2), G5 abandoned on 1 May with its last score (w 5, x 1, first 1), kept by
+-- default; G4 never scored. sum wx = 6 + 2 + 0 + 5 = 13; sum w^2 = 9 + 4 + 1 + 25 = 39;
+-- sum w = 11; sqrt(0.7*39 + 0.3*121) = sqrt(63.6) = 7.97496; T = 50 + 130 / 7.97496 = 66.30.
+-- Baseline: sum w x0 = -3 + 0 - 2 + 5 = 0 -> 50.00; change 16.30.
 SELECT results_eq(
-    $$SELECT goals, goals_scored, t_score FROM koers.gas_tscore('2025-06-30') WHERE participant = pg_temp.p('A')$$,
-    $$VALUES (5, 3, 67.63)$$,
-    'GAS A at 2025-06-30: weighted T-score of three goals = 67.63');
+    $$SELECT goals, goals_scored, t_score, baseline_t_score, t_score_change, abandoned_included
+      FROM koers.gas_tscore('2025-06-30') WHERE participant = pg_temp.p('A')$$,
+    $$VALUES (5, 4, 66.30, 50.00, 16.30, true)$$,
+    'GAS A at 2025-06-30: four goals, the abandoned one with its last score = 66.30, baseline 50.00');
+-- With gas_include_abandoned false, G5 leaves: sum wx = 8; sum w^2 = 14; (sum w)^2 = 36;
+-- sqrt(9.8 + 10.8) = sqrt(20.6) = 4.53872; T = 50 + 80 / 4.53872 = 67.63. Baseline:
+-- -3 + 0 - 2 = -5 -> 50 - 50 / 4.53872 = 38.98; change 67.63 - 38.98 = 28.65.
+UPDATE koers.setting SET value = 'false' WHERE name = 'gas_include_abandoned';
+SELECT results_eq(
+    $$SELECT goals_scored, t_score, baseline_t_score, t_score_change, abandoned_included
+      FROM koers.gas_tscore('2025-06-30') WHERE participant = pg_temp.p('A')$$,
+    $$VALUES (3, 67.63, 38.98, 28.65, false)$$,
+    'GAS A at 2025-06-30 with abandoned goals left out (setting) = 67.63');
+UPDATE koers.setting SET value = 'true' WHERE name = 'gas_include_abandoned';
 -- A at 2025-04-30: G1 x 1 (progress 1 Apr) w 3, G2 x -1 (revised 15 Mar) w 2, G3 x -2 w 1,
 -- G5 x 1 w 5 (abandoned only on 1 May). sum wx = 3 - 2 - 2 + 5 = 4; sum w^2 = 9+4+1+25 = 39;
 -- sum w = 11; sqrt(27.3 + 36.3) = sqrt(63.6) = 7.97496; T = 50 + 40 / 7.97496 = 55.02.
 SELECT results_eq(
     $$SELECT goals_scored, t_score FROM koers.gas_tscore('2025-04-30') WHERE participant = pg_temp.p('A')$$,
     $$VALUES (4, 55.02)$$,
-    'GAS A at 2025-04-30: the later-abandoned goal still counts = 55.02');
--- B: one goal, x 2, w 1: 50 + 10*2 / sqrt(0.7 + 0.3) = 70.00. C: one goal, never scored.
+    'GAS A at 2025-04-30: the later-abandoned goal counts = 55.02');
+-- B: B1 set with gas 2 (baseline), achieved without a score on 20 Apr: achieved means the
+-- expected level, x 0 -> T 50.00, baseline 50 + 10*2/sqrt(1) = 70.00, change -20.00.
+-- C: C1 never scored, achieved on 10 Jun: x 0 -> T 50.00, baseline 50.00.
 SELECT results_eq(
-    $$SELECT participant = pg_temp.p('B'), goals_scored, t_score FROM koers.gas_tscore('2025-06-30')
-      WHERE participant IN (pg_temp.p('B'), pg_temp.p('C')) ORDER BY goals_scored DESC$$,
-    $$VALUES (true, 1, 70.00), (false, 0, NULL::numeric)$$,
-    'GAS B = 70.00; C has no scored goal and no T-score');
+    $$SELECT participant = pg_temp.p('B'), goals_scored, t_score, baseline_t_score, t_score_change
+      FROM koers.gas_tscore('2025-06-30')
+      WHERE participant IN (pg_temp.p('B'), pg_temp.p('C')) ORDER BY 1 DESC$$,
+    $$VALUES (true, 1, 50.00, 70.00, -20.00), (false, 1, 50.00, 50.00, 0.00)$$,
+    'GAS: achieved without a score counts 0 (B 50.00 from a baseline of 70.00; C 50.00)');
+-- C before its goal was achieved (9 Jun): never scored, so no T-score.
+SELECT results_eq(
+    $$SELECT goals_scored, t_score FROM koers.gas_tscore('2025-06-09') WHERE participant = pg_temp.p('C')$$,
+    $$VALUES (0, NULL::numeric)$$,
+    'GAS C at 2025-06-09: a goal never scored gives no T-score');
 SELECT is((SELECT count(*)::int FROM koers.gas_tscore('2025-01-19') WHERE participant = pg_temp.p('A')), 0,
           'GAS A at 2025-01-19: no goals yet, no row');
--- Cohort: participants with goals A, B, C; scored A and B; goals scored 3 + 1 = 4;
--- mean (67.63 + 70.00) / 2 = 68.815 -> 68.82; median of two = the same.
+-- Cohort: participants with goals A, B, C, all scored; goals scored 4 + 1 + 1 = 6;
+-- mean (66.30 + 50.00 + 50.00) / 3 = 55.433 -> 55.43; median 50.00.
 SELECT results_eq(
     $$SELECT participants, participants_scored, goals_scored, mean_t_score, median_t_score, min_t_score, max_t_score
       FROM koers.gas_tscore_cohort('2025-06-30') WHERE cohort = 'grn1'$$,
-    $$VALUES (3, 2, 4, 68.82, 68.82, 67.63, 70.00)$$,
+    $$VALUES (3, 3, 6, 55.43, 50.00, 50.00, 66.30)$$,
     'GAS cohort grn1');
 
 ---------------------------------------------------------------------------- before / during
 -- A: before = 15 Jan 2024 .. 14 Jan 2025 = 366 days (leap year) -> 366 / 30.4375 = 12.0246.
 -- During to 30 Jun: 15 Jan..28 Feb = 45 days + 11 Mar..30 Jun = 112 days = 157 -> 5.1581.
--- Crisis before: a-cr-2 (5 days), a-cr-3 (0) = 2 events, 5 days (a-cr-1 is too early).
--- Crisis during: a-cr-5 (late, 4 days), a-cr-6 (3 days) = 2, 7 days (a-cr-4 and a-cr-7 fall
--- in paused time: nowhere). Police before: a-po-1 (confused, last before day), a-po-5 = 2,
+-- Acute crisis before: a-cr-2 (admission, 5 days: 5..9 Mar 2024), a-cr-3 (0) = 2 events, 5 days
+-- (a-cr-1 is too early). Acute during: a-cr-5 (late admission, 4 days: 16..19 Feb 2025) = 1
+-- event, 4 days. Stay alternatives during: a-cr-6 (shelter, 3 nights: 7..9 Apr) = 1, 3 days;
+-- none before (a-cr-4 and a-cr-7 fall in paused time: nowhere). Police before: a-po-1 (confused, last before day), a-po-5 = 2,
 -- 1 confused. Police during: a-po-2 (enrolment day, local), a-po-4 (resume day, confused) = 2,
 -- 1 confused; a-po-3 voided.
--- Rates: 2 / 12.02464 = 0.1663; 2 / 5.15811 = 0.3877; 5 / 12.02464 = 0.4158;
--- 7 / 5.15811 = 1.3571; 1 / 12.02464 = 0.0832; 1 / 5.15811 = 0.1939.
+-- Rates: 2 / 12.02464 = 0.1663; 1 / 5.15811 = 0.1939; 5 / 12.02464 = 0.4158;
+-- 4 / 5.15811 = 0.7755; police 2 / 5.15811 = 0.3877; 1 / 12.02464 = 0.0832; 1 / 5.15811 =
+-- 0.1939; alternative days 0 before, 3 / 5.15811 = 0.5816 during.
 SELECT results_eq(
     $$SELECT cohort, first_enrolled, person_months_before, person_months_during, crisis_before, crisis_during,
              crisis_days_before, crisis_days_during, police_before, police_during, confused_before,
              confused_during, crisis_before_rate, crisis_during_rate, crisis_days_before_rate,
              crisis_days_during_rate, police_before_rate, police_during_rate, confused_before_rate,
-             confused_during_rate
+             confused_during_rate, alternative_before, alternative_during, alternative_days_before,
+             alternative_days_during, victim_before, victim_during, alternative_days_before_rate,
+             alternative_days_during_rate
       FROM koers.before_during('2025-06-30') WHERE participant = pg_temp.p('A')$$,
-    $$VALUES ('grn1', date '2025-01-15', 12.0246, 5.1581, 2, 2, 5, 7, 2, 2, 1, 1,
-              0.1663, 0.3877, 0.4158, 1.3571, 0.1663, 0.3877, 0.0832, 0.1939)$$,
+    $$VALUES ('grn1', date '2025-01-15', 12.0246, 5.1581, 2, 1, 5, 4, 2, 2, 1, 1,
+              0.1663, 0.1939, 0.4158, 0.7755, 0.1663, 0.3877, 0.0832, 0.1939,
+              0, 1, 0, 3, 0, 0, 0.0000, 0.5816)$$,
     'before_during A: boundaries, paused time, late event, voided event');
 -- B: no events in the year before: before = 1 Mar 2024 .. 28 Feb 2025 = 365 days -> 11.9918,
 -- all zero. During 1 Mar .. 30 Apr = 61 days -> 2.0041; b-cr-1 during (1 / 2.00411 = 0.4990);
@@ -240,18 +267,20 @@ SELECT results_eq(
     $$VALUES (1.4784, 1, 1, 0)$$,
     'before_during A as of 28 Feb 2025');
 -- Cohort grn1 (A and B): before 366 + 365 = 731 days -> 24.0164; during 157 + 61 = 218 ->
--- 7.1622. Crisis 2 / 3, days 5 / 7, police 2 / 2, confused 1 / 1. Pooled rates:
--- 2/24.0164 = 0.0833, 3/7.1622 = 0.4189, 5/24.0164 = 0.2082, 7/7.1622 = 0.9774,
--- 2/7.1622 = 0.2792, 1/24.0164 = 0.0416, 1/7.1622 = 0.1396.
+-- 7.1622. Acute crisis 2 / 2 (A's a-cr-5, B's b-cr-1), days 5 / 4, police 2 / 2, confused
+-- 1 / 1, alternatives 0 / 1 (3 days). Pooled rates: 2/24.0164 = 0.0833, 2/7.1622 = 0.2792,
+-- 5/24.0164 = 0.2082, 4/7.1622 = 0.5585, 2/7.1622 = 0.2792, 1/24.0164 = 0.0416,
+-- 1/7.1622 = 0.1396, 3/7.1622 = 0.4189.
 SELECT results_eq(
     $$SELECT participants, person_months_before, person_months_during, crisis_before, crisis_during,
              crisis_days_before, crisis_days_during, police_before, police_during, confused_before,
              confused_during, crisis_before_rate, crisis_during_rate, crisis_days_before_rate,
              crisis_days_during_rate, police_before_rate, police_during_rate, confused_before_rate,
-             confused_during_rate
+             confused_during_rate, alternative_during, alternative_days_during,
+             alternative_days_during_rate
       FROM koers.before_during_cohort('2025-06-30') WHERE cohort = 'grn1'$$,
-    $$VALUES (2, 24.0164, 7.1622, 2, 3, 5, 7, 2, 2, 1, 1,
-              0.0833, 0.4189, 0.2082, 0.9774, 0.0833, 0.2792, 0.0416, 0.1396)$$,
+    $$VALUES (2, 24.0164, 7.1622, 2, 2, 5, 4, 2, 2, 1, 1,
+              0.0833, 0.2792, 0.2082, 0.5585, 0.0833, 0.2792, 0.0416, 0.1396, 1, 3, 0.4189)$$,
     'before_during_cohort grn1: pooled');
 -- D (grn2): enrolled 1 Jan 2025; before = 2024 = 366 days; during 1 Jan..30 Jun = 181 days
 -- -> 5.9466; its only police call was voided.
@@ -369,6 +398,7 @@ SELECT is((SELECT count(*)::int FROM pg_attribute a JOIN pg_type t ON t.typrelid
 CREATE TEMP TABLE s_participant AS SELECT * FROM koers.participant;
 CREATE TEMP TABLE s_span AS SELECT * FROM koers.enrolment_span;
 CREATE TEMP TABLE s_use AS SELECT * FROM koers.daily_use;
+CREATE TEMP TABLE s_open AS SELECT * FROM koers.open_stay;
 CREATE TEMP TABLE s_month AS SELECT * FROM koers.participant_month_count;
 CREATE TEMP TABLE s_goal AS SELECT * FROM koers.goal_history;
 CREATE TEMP TABLE s_late AS SELECT * FROM koers.event_lateness;
@@ -376,6 +406,7 @@ SELECT is(koers.refresh_all(), 4, 'refresh_all rebuilds 4 participants');
 SELECT bag_eq('SELECT * FROM koers.participant', 'SELECT * FROM s_participant', 'refresh_all = incremental: participant');
 SELECT bag_eq('SELECT * FROM koers.enrolment_span', 'SELECT * FROM s_span', 'refresh_all = incremental: enrolment_span');
 SELECT bag_eq('SELECT * FROM koers.daily_use', 'SELECT * FROM s_use', 'refresh_all = incremental: daily_use');
+SELECT bag_eq('SELECT * FROM koers.open_stay', 'SELECT * FROM s_open', 'refresh_all = incremental: open_stay');
 SELECT bag_eq('SELECT * FROM koers.participant_month_count', 'SELECT * FROM s_month', 'refresh_all = incremental: participant_month_count');
 SELECT bag_eq('SELECT * FROM koers.goal_history', 'SELECT * FROM s_goal', 'refresh_all = incremental: goal_history');
 SELECT bag_eq('SELECT * FROM koers.event_lateness', 'SELECT * FROM s_late', 'refresh_all = incremental: event_lateness');
