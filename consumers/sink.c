@@ -382,11 +382,12 @@ int consume_sink_tick(consume_sink_t *s)
 /* COPY binary format (PostgreSQL "COPY", "Binary Format"): a header, then per row a 16-bit
  * field count and each field as a 32-bit length (-1 for NULL) and its bytes, all big-endian;
  * a 16-bit -1 ends the data. Values go in their binary send form: uuid as 16 bytes,
- * timestamptz as microseconds since 2000-01-01 UTC, int4, bool, and text (enum labels too)
- * as bytes. Nothing is parsed or escaped on either side. */
+ * timestamptz as microseconds since 2000-01-01 UTC, date as days since 2000-01-01 (int4),
+ * int4, bool, and text (enum labels too) as bytes. Nothing is parsed or escaped on either side. */
 static const char sink_copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
 
 #define SINK_PG_EPOCH_MS 946684800000LL /* 2000-01-01T00:00:00Z in ms since 1970 */
+#define SINK_PG_EPOCH_DAYS 10957        /* 2000-01-01 in days since 1970-01-01 */
 
 static void sink_put16(unsigned char *p, int v)
 {
@@ -434,7 +435,8 @@ static int sink_copy_row(sink_buf_t *raw, sink_buf_t *stage, const koers_event_t
         return -1;
     unsigned char *start = (unsigned char *)raw->data + raw->len, *p = start;
     unsigned char uuid[16], num[8];
-    sink_put16(p, 5 + t->nfields);
+    int ncols = 4 + t->has_participant + t->nfields;
+    sink_put16(p, ncols);
     p += 2;
     for (int i = 0, k = 0; i < 16; i++, k += 2) {
         if (ev->event_id[k] == '-')
@@ -442,7 +444,8 @@ static int sink_copy_row(sink_buf_t *raw, sink_buf_t *stage, const koers_event_t
         uuid[i] = (unsigned char)(sink_hex(ev->event_id[k]) << 4 | sink_hex(ev->event_id[k + 1]));
     }
     p = sink_field(p, uuid, 16);
-    p = sink_field(p, ev->participant, (int32_t)strlen(ev->participant));
+    if (t->has_participant)
+        p = sink_field(p, ev->participant, (int32_t)strlen(ev->participant));
     sink_put64(num, (uint64_t)((ev->occurred_at - SINK_PG_EPOCH_MS) * 1000));
     p = sink_field(p, num, 8);
     sink_put64(num, (uint64_t)((ev->recorded_at - SINK_PG_EPOCH_MS) * 1000));
@@ -461,6 +464,9 @@ static int sink_copy_row(sink_buf_t *raw, sink_buf_t *stage, const koers_event_t
         } else if (f->kind == KOERS_KIND_INT) {
             sink_put32(num, (uint32_t)v->i);
             p = sink_field(p, num, 4);
+        } else if (f->kind == KOERS_KIND_DATE) {
+            sink_put32(num, (uint32_t)(v->i - SINK_PG_EPOCH_DAYS));
+            p = sink_field(p, num, 4);
         } else if (f->kind == KOERS_KIND_UUID) {
             for (int b = 0, k = 0; b < 16; b++, k += 2) {
                 if (v->s[k] == '-')
@@ -476,7 +482,7 @@ static int sink_copy_row(sink_buf_t *raw, sink_buf_t *stage, const koers_event_t
     raw->len += len;
     unsigned char *q = (unsigned char *)stage->data + stage->len;
     memcpy(q, start, len);
-    sink_put16(q, 6 + t->nfields);
+    sink_put16(q, ncols + 1);
     q += len;
     sink_put32(num, (uint32_t)ord);
     q = sink_field(q, num, 4);
@@ -518,7 +524,8 @@ static int sink_copy_send(consume_sink_t *s, const char *sql, const sink_buf_t *
 /* The event table's columns, in the order sink_copy_row writes them. */
 static void sink_columns(koers_event_type_t t, char *out, size_t outlen)
 {
-    snprintf(out, outlen, "event_id, participant, occurred_at, recorded_at, source");
+    snprintf(out, outlen, "event_id%s, occurred_at, recorded_at, source",
+             koers_types[t].has_participant ? ", participant" : "");
     for (int i = 0; i < koers_types[t].nfields; i++) {
         size_t used = strlen(out);
         snprintf(out + used, outlen - used, ", %s", koers_types[t].fields[i].name);

@@ -32,6 +32,8 @@ static const char *const police_call_caller[] = {"participant", "family", "neigh
                                                  "professional", "public", "police"};
 static const char *const police_call_outcome[] = {"none", "advice", "referred_to_care",
                                                   "taken_to_crisis_service", "custody", "other"};
+static const char *const coverage_covered_type[] = {"enrolment", "contact", "crisis",
+                                                    "goal_change", "police_call"};
 static const char *const correction_action[] = {"void"};
 
 static const koers_field_t enrolment_fields[] = {
@@ -66,19 +68,35 @@ static const koers_field_t police_call_fields[] = {
     ENUM_FIELD("caller", police_call_caller),
     ENUM_FIELD("outcome", police_call_outcome),
 };
+/* A source states per event type the days its data covers, covered_to included; an open
+ * statement (no covered_to) covers every day since covered_from. Dates from 1900-01-01 to
+ * 9999-12-31, as days since 1970-01-01. */
+enum { COVERAGE_COVERED_TYPE, COVERAGE_COVERED_FROM, COVERAGE_COVERED_TO };
+#define COVERAGE_DAY_MIN (-25567)   /* 1900-01-01 */
+#define COVERAGE_DAY_MAX 2932896    /* 9999-12-31 */
+static const koers_field_t coverage_fields[] = {
+    [COVERAGE_COVERED_TYPE] = ENUM_FIELD("covered_type", coverage_covered_type),
+    [COVERAGE_COVERED_FROM] = {"covered_from", KOERS_KIND_DATE, 0, NULL, 0, COVERAGE_DAY_MIN,
+                               COVERAGE_DAY_MAX, 0},
+    [COVERAGE_COVERED_TO] = {"covered_to", KOERS_KIND_DATE, 1, NULL, 0, COVERAGE_DAY_MIN,
+                             COVERAGE_DAY_MAX, 0},
+};
 static const koers_field_t correction_fields[] = {
     {"target_event_id", KOERS_KIND_UUID, 0, NULL, 0, 36, 36, 0},
     ENUM_FIELD("action", correction_action),
 };
 
+/* name, fields, nfields, need_any, ordered, has_participant */
 const koers_type_t koers_types[KOERS_EVENT_TYPES] = {
-    [KOERS_ENROLMENT] = {"enrolment", enrolment_fields, N(enrolment_fields)},
-    [KOERS_CONTACT] = {"contact", contact_fields, N(contact_fields)},
+    [KOERS_ENROLMENT] = {"enrolment", enrolment_fields, N(enrolment_fields), 0, 0, 1},
+    [KOERS_CONTACT] = {"contact", contact_fields, N(contact_fields), 0, 0, 1},
     [KOERS_CRISIS] = {"crisis", crisis_fields, N(crisis_fields),
-                      1u << CRISIS_DAYS | 1u << CRISIS_EPISODE_REF},
-    [KOERS_GOAL_CHANGE] = {"goal_change", goal_change_fields, N(goal_change_fields)},
-    [KOERS_POLICE_CALL] = {"police_call", police_call_fields, N(police_call_fields)},
-    [KOERS_CORRECTION] = {"correction", correction_fields, N(correction_fields)},
+                      1u << CRISIS_DAYS | 1u << CRISIS_EPISODE_REF, 0, 1},
+    [KOERS_GOAL_CHANGE] = {"goal_change", goal_change_fields, N(goal_change_fields), 0, 0, 1},
+    [KOERS_POLICE_CALL] = {"police_call", police_call_fields, N(police_call_fields), 0, 0, 1},
+    [KOERS_COVERAGE] = {"coverage", coverage_fields, N(coverage_fields), 0,
+                        1u << COVERAGE_COVERED_FROM | 1u << COVERAGE_COVERED_TO, 0},
+    [KOERS_CORRECTION] = {"correction", correction_fields, N(correction_fields), 0, 0, 1},
 };
 
 const koers_field_t koers_source_field = {"source", KOERS_KIND_STRING, 0, NULL, 0, 1, 32, 0};

@@ -16,6 +16,22 @@ enum { ENV_EVENT_ID, ENV_PARTICIPANT, ENV_OCCURRED_AT, ENV_RECORDED_AT, ENV_SOUR
 static const char *const codec_envelope[ENV_FIELDS] = {"event_id", "participant", "occurred_at",
                                                        "recorded_at", "source"};
 
+/* Whether envelope field e belongs to type's records: all of them but the participant of a
+ * type about a source (koers_type_t.has_participant). */
+static int codec_has_envelope(koers_event_type_t type, int e)
+{
+    return e != ENV_PARTICIPANT || koers_types[type].has_participant;
+}
+
+/* Whether name is one of type's envelope fields. */
+static int codec_is_envelope(koers_event_type_t type, const char *name)
+{
+    for (int e = 0; e < ENV_FIELDS; e++)
+        if (codec_has_envelope(type, e) && strcmp(name, codec_envelope[e]) == 0)
+            return 1;
+    return 0;
+}
+
 /* A record that decoded values land in: the reader schema itself, or (for a writer schema
  * that lacks reader fields with defaults) a variant of it without those fields, since Avro C
  * refuses to resolve a reader field the writer does not have. The defaults of the catalogue
@@ -106,6 +122,7 @@ static int codec_default_value(const koers_field_t *fd, json_t *def, koers_value
         v->i = koers_enum_find(fd, json_string_value(def), json_string_length(def));
         return v->i < 0 ? -1 : 0;
     case KOERS_KIND_INT:
+    case KOERS_KIND_DATE:
         if (!json_is_integer(def) || json_integer_value(def) < fd->min ||
             json_integer_value(def) > fd->max)
             return -1;
@@ -186,6 +203,8 @@ static int codec_target_init(codec_target_t *t, avro_schema_t schema, koers_even
     const koers_type_t *ty = &koers_types[type];
     t->schema = schema;
     for (int i = 0; i < ENV_FIELDS; i++) {
+        if (!codec_has_envelope(type, i))
+            continue;
         int k = avro_schema_record_field_get_index(schema, codec_envelope[i]);
         if (k < 0) {
             snprintf(errstr, errlen, "%s: no envelope field %s", ty->name, codec_envelope[i]);
@@ -236,6 +255,7 @@ static int codec_plan_fits(avro_schema_t s, const koers_field_t *fd)
         }
         return 1;
     case KOERS_KIND_INT:
+    case KOERS_KIND_DATE:
         return is_avro_int32(s);
     case KOERS_KIND_BOOL:
         return is_avro_boolean(s);
@@ -253,14 +273,14 @@ static void codec_plan_build(codec_plan_t *plan, avro_schema_t schema, koers_eve
     const koers_type_t *t = &koers_types[type];
     size_t n = avro_schema_record_size(schema);
     memset(plan, 0, sizeof *plan);
-    if (n != (size_t)(ENV_FIELDS + t->nfields))
+    if (n != (size_t)(ENV_FIELDS - !t->has_participant + t->nfields))
         return;
     for (size_t k = 0; k < n; k++) {
         const char *name = avro_schema_record_field_name(schema, (int)k);
         avro_schema_t fs = avro_schema_record_field_get_by_index(schema, (int)k);
         int slot = -1;
         for (int e = 0; e < ENV_FIELDS; e++)
-            if (strcmp(name, codec_envelope[e]) == 0)
+            if (codec_has_envelope(type, e) && strcmp(name, codec_envelope[e]) == 0)
                 slot = PLAN_ENV + e;
         if (slot >= 0) {
             int is_time = slot == ENV_OCCURRED_AT || slot == ENV_RECORDED_AT;
@@ -332,6 +352,7 @@ static unsigned char *codec_plan_write(const codec_plan_t *plan, const koers_eve
         switch (fd->kind) {
         case KOERS_KIND_ENUM:
         case KOERS_KIND_INT:
+        case KOERS_KIND_DATE:
             rc = codec_put_long(&p, end, v->i);
             break;
         case KOERS_KIND_BOOL:
@@ -419,6 +440,7 @@ static int codec_plan_read(const codec_plan_t *plan, koers_event_type_t type, co
             v->i = (int32_t)x;
             break;
         case KOERS_KIND_INT:
+        case KOERS_KIND_DATE:
             if (codec_get_long(&p, end, &x) != 0 || x < INT32_MIN || x > INT32_MAX)
                 return -1;
             v->i = (int32_t)x;
@@ -467,9 +489,8 @@ static int codec_init_reader(codec_reader_t *r, koers_event_type_t t, const char
     for (size_t i = 0; i < nf; i++) {
         const char *fname = avro_schema_record_field_name(schema, (int)i);
         json_t *f = codec_json_field(r->json, fname);
-        int known = koers_field_find(&koers_types[t], fname, strlen(fname)) >= 0;
-        for (int e = 0; e < ENV_FIELDS; e++)
-            known |= strcmp(fname, codec_envelope[e]) == 0;
+        int known = koers_field_find(&koers_types[t], fname, strlen(fname)) >= 0 ||
+                    codec_is_envelope(t, fname);
         if (!known && (!f || !json_object_get(f, "default"))) {
             snprintf(errstr, errlen, "%s: field %s is not in the catalogue and has no default",
                      name, fname);
@@ -578,12 +599,11 @@ static int codec_make_variant(codec_reader_t *r, koers_event_type_t t, avro_sche
         const char *n = json_string_value(json_object_get(f, "name"));
         if (!n || avro_schema_record_field_get_index(writer, n) >= 0)
             continue;
-        for (int e = 0; e < ENV_FIELDS; e++)
-            if (strcmp(n, codec_envelope[e]) == 0) {
-                snprintf(errstr, errlen, "writer schema of %s lacks envelope field %s",
-                         koers_types[t].name, n);
-                return -1;
-            }
+        if (codec_is_envelope(t, n)) {
+            snprintf(errstr, errlen, "writer schema of %s lacks envelope field %s",
+                     koers_types[t].name, n);
+            return -1;
+        }
         if (!json_object_get(f, "default")) {
             snprintf(errstr, errlen,
                      "writer schema of %s lacks field %s, which has no default in the reader",
@@ -734,6 +754,7 @@ static int codec_set_field(avro_value_t *rec, size_t index, const koers_field_t 
     case KOERS_KIND_ENUM:
         return avro_value_set_enum(&f, v->i);
     case KOERS_KIND_INT:
+    case KOERS_KIND_DATE:
         return avro_value_set_int(&f, v->i);
     case KOERS_KIND_BOOL:
         return avro_value_set_boolean(&f, v->i);
@@ -754,10 +775,7 @@ static int codec_set_defaults(codec_reader_t *r, koers_event_type_t t, char *err
         const char *fname = avro_schema_record_field_name(r->t.schema, (int)i);
         if (koers_field_find(&koers_types[t], fname, strlen(fname)) >= 0)
             continue;
-        int env = 0;
-        for (int e = 0; e < ENV_FIELDS; e++)
-            env |= strcmp(fname, codec_envelope[e]) == 0;
-        if (env)
+        if (codec_is_envelope(t, fname))
             continue;
         json_t *f = codec_json_field(r->json, fname);
         avro_value_t v;
@@ -793,7 +811,8 @@ int koers_codec_encode(koers_codec_t *c, const koers_event_t *ev, void *buf, siz
     avro_value_t *rec = &r->t.value;
     avro_value_reset(rec);
     if (codec_set_string(rec, r->t.env_index[ENV_EVENT_ID], ev->event_id) ||
-        codec_set_string(rec, r->t.env_index[ENV_PARTICIPANT], ev->participant) ||
+        (t->has_participant &&
+         codec_set_string(rec, r->t.env_index[ENV_PARTICIPANT], ev->participant)) ||
         codec_set_long(rec, r->t.env_index[ENV_OCCURRED_AT], ev->occurred_at) ||
         codec_set_long(rec, r->t.env_index[ENV_RECORDED_AT], ev->recorded_at) ||
         codec_set_string(rec, r->t.env_index[ENV_SOURCE], ev->source))
@@ -858,6 +877,8 @@ static int codec_get_envelope(codec_target_t *tg, koers_event_t *ev, char *errst
     size_t cap[ENV_FIELDS] = {sizeof ev->event_id, sizeof ev->participant, 0, 0,
                               sizeof ev->source};
     for (int i = 0; i < ENV_FIELDS; i++) {
+        if (!codec_has_envelope(ev->type, i))
+            continue;
         if (avro_value_get_by_index(&tg->value, tg->env_index[i], &f, NULL) != 0)
             return codec_fail(errstr, errlen, codec_envelope[i]);
         if (dst[i]) {
@@ -900,6 +921,7 @@ static int codec_get_field(codec_target_t *tg, int i, const koers_field_t *fd, k
         ok = avro_value_get_enum(&f, &v->i);
         break;
     case KOERS_KIND_INT:
+    case KOERS_KIND_DATE:
         ok = avro_value_get_int(&f, &v->i);
         break;
     case KOERS_KIND_BOOL: {

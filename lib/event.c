@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "koers/timeutil.h"
+
 static int event_check_participant(const char *p)
 {
     size_t len = strnlen(p, KOERS_PARTICIPANT_LEN + 1);
@@ -13,6 +15,34 @@ static int event_check_participant(const char *p)
         if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
             return -1;
     return 0;
+}
+
+/* The rule of t->ordered: the message names the later field first, so that a CSV row's
+ * error points at its column (producers/row.c reads the name before the colon). */
+static int event_check_order(const koers_type_t *t, const koers_value_t *v, char *errstr,
+                             size_t errlen)
+{
+    int lo = -1, hi = -1;
+    for (int i = 0; i < t->nfields; i++)
+        if (t->ordered & 1u << i) {
+            if (lo < 0)
+                lo = i;
+            else
+                hi = i;
+        }
+    if (hi < 0 || !v[lo].present || !v[hi].present || v[hi].i >= v[lo].i)
+        return 0;
+    if (t->fields[hi].kind == KOERS_KIND_DATE) {
+        char a[16], b[16];
+        koers_time_format_date(v[hi].i, a, sizeof a);
+        koers_time_format_date(v[lo].i, b, sizeof b);
+        snprintf(errstr, errlen, "%s: %s is before %s %s", t->fields[hi].name, a,
+                 t->fields[lo].name, b);
+    } else {
+        snprintf(errstr, errlen, "%s: %ld is less than %s %ld", t->fields[hi].name,
+                 (long)v[hi].i, t->fields[lo].name, (long)v[lo].i);
+    }
+    return -1;
 }
 
 int koers_event_validate(const koers_event_t *ev, char *errstr, size_t errlen)
@@ -25,8 +55,14 @@ int koers_event_validate(const koers_event_t *ev, char *errstr, size_t errlen)
         snprintf(errstr, errlen, "event_id: not a lower-case UUID");
         return -1;
     }
-    if (event_check_participant(ev->participant) != 0) {
+    const koers_type_t *t = &koers_types[ev->type];
+    if (t->has_participant && event_check_participant(ev->participant) != 0) {
         snprintf(errstr, errlen, "participant: not a 64-character lower-case hex pseudonym");
+        return -1;
+    }
+    if (!t->has_participant && ev->participant[0] != '\0') {
+        snprintf(errstr, errlen, "participant: a %s event is about a source and has none",
+                 t->name);
         return -1;
     }
     if (koers_field_check_string(&koers_source_field, ev->source,
@@ -44,7 +80,6 @@ int koers_event_validate(const koers_event_t *ev, char *errstr, size_t errlen)
         snprintf(errstr, errlen, "occurred_at: more than a day after recorded_at (in the future)");
         return -1;
     }
-    const koers_type_t *t = &koers_types[ev->type];
     uint32_t present = 0;
     for (int i = 0; i < t->nfields; i++) {
         const koers_field_t *f = &t->fields[i];
@@ -60,6 +95,7 @@ int koers_event_validate(const koers_event_t *ev, char *errstr, size_t errlen)
         case KOERS_KIND_ENUM:
         case KOERS_KIND_INT:
         case KOERS_KIND_BOOL:
+        case KOERS_KIND_DATE:
             if (v->i < f->min || v->i > f->max) {
                 snprintf(errstr, errlen, "%s: %ld outside %ld..%ld", f->name, (long)v->i,
                          (long)f->min, (long)f->max);
@@ -78,5 +114,7 @@ int koers_event_validate(const koers_event_t *ev, char *errstr, size_t errlen)
             break;
         }
     }
-    return koers_type_check_present(t, present, errstr, errlen);
+    if (koers_type_check_present(t, present, errstr, errlen) != 0)
+        return -1;
+    return event_check_order(t, ev->v, errstr, errlen);
 }

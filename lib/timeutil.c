@@ -208,6 +208,39 @@ static int64_t time_civil_days(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
+int koers_time_parse_date(const char *s, size_t len, koers_date_order_t order, int32_t *days,
+                          char *errstr, size_t errlen)
+{
+    size_t at = 0;
+    int year, month, day;
+    int iso = time_read_digits(s, len, &at, 4, &year) == 0 &&
+              time_expect_char(s, len, &at, '-') == 0 &&
+              time_read_digits(s, len, &at, 2, &month) == 0 &&
+              time_expect_char(s, len, &at, '-') == 0 &&
+              time_read_digits(s, len, &at, 2, &day) == 0 && at == len;
+    if (!iso && order == KOERS_DATE_DMY) {
+        at = 0;
+        char sep = 0;
+        int dmy = time_read_1or2_digits(s, len, &at, &day) == 0 && at < len &&
+                  (s[at] == '-' || s[at] == '/' || s[at] == '.');
+        if (dmy) {
+            sep = s[at++];
+            dmy = time_read_1or2_digits(s, len, &at, &month) == 0 &&
+                  time_expect_char(s, len, &at, sep) == 0 &&
+                  time_read_digits(s, len, &at, 4, &year) == 0 && at == len;
+        }
+        if (!dmy)
+            return time_set_error(errstr, errlen, s, len, "expected a date, YYYY-MM-DD or "
+                                  "D-M-YYYY");
+    } else if (!iso) {
+        return time_set_error(errstr, errlen, s, len, "expected a date, YYYY-MM-DD");
+    }
+    if (time_check_date(s, len, year, month, day, errstr, errlen) < 0)
+        return -1;
+    *days = (int32_t)time_civil_days(year, month, day);
+    return 0;
+}
+
 int koers_time_parse(const char *s, size_t len, int64_t *ms, char *errstr, size_t errlen)
 {
     size_t at = 0;
@@ -342,6 +375,25 @@ void koers_time_format(int64_t ms, char *out, size_t outlen)
         *p++ = after[i];
     }
     *p = '\0';
+}
+
+int32_t koers_time_local_day(int64_t ms)
+{
+    /* Floor division, as in koers_time_format: an instant before 1970 is in an earlier
+     * second, not a later one. */
+    time_t secs = (time_t)(ms / 1000 - (ms % 1000 < 0));
+    struct tm tm;
+    if (!localtime_r(&secs, &tm))
+        return (int32_t)(secs / 86400);
+    return (int32_t)time_civil_days((int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+void koers_time_format_date(int32_t days, char *out, size_t outlen)
+{
+    int64_t y;
+    int m, d;
+    time_split_days(days, &y, &m, &d);
+    snprintf(out, outlen, "%04lld-%02d-%02d", (long long)y, m, d);
 }
 
 int64_t koers_time_now_ms(void)

@@ -130,13 +130,13 @@ produce_emitter_t *produce_emitter_new(const produce_options_t *o, char *errstr,
     return e;
 }
 
-static int emit_write_csv(FILE *f, const produce_row_t *row, int ncols)
+static int emit_write_csv(FILE *f, const produce_row_t *row, const produce_columns_t *cols)
 {
-    for (int c = 0; c < ncols; c++) {
+    for (int c = 0; c < cols->n; c++) {
         if (c && fputc(',', f) == EOF)
             return -1;
-        const char *s = row->v[c];
-        size_t len = row->len[c];
+        const char *s = row->v[cols->place[c]];
+        size_t len = row->len[cols->place[c]];
         if (strcspn(s, ",\"\r\n") < len) {
             fputc('"', f);
             for (size_t i = 0; i < len; i++) {
@@ -158,7 +158,7 @@ int produce_emitter_send(produce_emitter_t *e, const koers_event_t *ev, const pr
     if (!e->rk) {
         produce_columns_t cols;
         produce_columns(ev->type, &cols);
-        if (emit_write_csv(e->csv[ev->type], row, cols.n) != 0) {
+        if (emit_write_csv(e->csv[ev->type], row, &cols) != 0) {
             snprintf(errstr, errlen, "writing %s.csv: %s", koers_types[ev->type].name,
                      strerror(errno));
             return -1;
@@ -170,9 +170,12 @@ int produce_emitter_send(produce_emitter_t *e, const koers_event_t *ev, const pr
     size_t len;
     if (koers_codec_encode(e->codec, ev, buf, sizeof buf, &len, errstr, errlen) != 0)
         return -1;
+    /* Keyed by participant, so that a participant's events stay in order; a statement about
+     * a source by its source. */
+    const char *msg_key = koers_types[ev->type].has_participant ? ev->participant : ev->source;
     for (;;) {
         if (rd_kafka_produce(e->topics[ev->type], RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, buf,
-                             len, ev->participant, KOERS_PARTICIPANT_LEN, NULL) == 0)
+                             len, msg_key, strlen(msg_key), NULL) == 0)
             break;
         rd_kafka_resp_err_t err = rd_kafka_last_error();
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || (e->stop && *e->stop)) {

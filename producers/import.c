@@ -59,8 +59,9 @@ static int import_explain_header(const char *path, char delim, char **fields, si
     return 1;
 }
 
-/* Maps header columns to produce_columns positions; refuses unknown, doubled and missing
- * columns, since an unexpected column may carry free text such as names. */
+/* Maps header columns to their places in a produce_row_t; refuses unknown, doubled and
+ * missing columns, since an unexpected column may carry free text such as names (and a
+ * client_id in a file of a type about a source would be an identifier for nothing). */
 static int import_map_header(const char *path, koers_event_type_t t, char delim, char **fields,
                              size_t *lens, size_t n, int *map)
 {
@@ -84,11 +85,12 @@ static int import_map_header(const char *path, koers_event_type_t t, char delim,
             koers_log_error("%s:1: column '%s' appears twice", path, cols.names[c]);
             ok = 0;
         }
-        map[i] = c;
+        map[i] = c < 0 ? -1 : cols.place[c];
     }
     for (int k = 0; k < cols.n; k++) {
-        int optional = t != KOERS_CORRECTION && k >= COL_COMMON &&
-                       koers_types[t].fields[k - COL_COMMON].optional;
+        int place = cols.place[k];
+        int optional = t != KOERS_CORRECTION && place >= COL_COMMON &&
+                       koers_types[t].fields[place - COL_COMMON].optional;
         if (!seen[k] && !optional) {
             koers_log_error("%s:1: required column '%s' is missing", path, cols.names[k]);
             ok = 0;
@@ -165,8 +167,6 @@ static int import_file(produce_emitter_t *e, const koers_key_t *key, const char 
             koers_log_info("%s: separated by '%c' (detected from the header)", path,
                            koers_csv_delimiter(r));
     }
-    produce_columns_t cols;
-    produce_columns(t, &cols);
     int64_t recorded_at = koers_time_now_ms();
     while (ncols && !(stop && *stop)) {
         got = koers_csv_next(r, &fields, &lens, &n, errstr, sizeof errstr);
@@ -193,7 +193,7 @@ static int import_file(produce_emitter_t *e, const koers_key_t *key, const char 
             continue;
         }
         produce_row_t row;
-        for (int k = 0; k < cols.n; k++) {
+        for (int k = 0; k < PRODUCE_MAX_COLS; k++) {
             row.v[k] = "";
             row.len[k] = 0;
         }
@@ -205,8 +205,9 @@ static int import_file(produce_emitter_t *e, const koers_key_t *key, const char 
         int bad;
         if (produce_row_to_event(t, &row, key, recorded_at, imp->date_order, &ev, &bad, errstr,
                                  sizeof errstr)) {
-            if (bad >= 0)
-                koers_log_error("%s:%ld: column %s: %s", path, line, cols.names[bad], errstr);
+            const char *col = bad >= 0 ? produce_column_name(t, bad) : NULL;
+            if (col)
+                koers_log_error("%s:%ld: column %s: %s", path, line, col, errstr);
             else
                 koers_log_error("%s:%ld: %s", path, line, errstr);
             st->refused++;
@@ -244,7 +245,8 @@ static int import_one(produce_emitter_t *e, const koers_key_t *key, const char *
     int t = import_type_of(path);
     if (t < 0) {
         koers_log_error("%s: not named after an event type (enrolment.csv, contact.csv, "
-                        "crisis.csv, goal_change.csv, police_call.csv, correction.csv)",
+                        "crisis.csv, goal_change.csv, police_call.csv, coverage.csv, "
+                        "correction.csv)",
                         path);
         st->file_refused = 1;
         return 0;
@@ -260,7 +262,7 @@ static int import_one(produce_emitter_t *e, const koers_key_t *key, const char *
     return rc;
 }
 
-/* A directory holds the six files, any of which may be missing; other files are refused
+/* A directory holds the seven files, any of which may be missing; other files are refused
  * loudly rather than skipped, so a misnamed export is not silently left out. */
 static int import_dir(produce_emitter_t *e, const koers_key_t *key, const char *dir,
                       const produce_import_t *imp, const volatile sig_atomic_t *stop,

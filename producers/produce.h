@@ -15,28 +15,34 @@
 #include "koers/pseudo.h"
 #include "koers/timeutil.h"
 
-/* Columns every CSV file has, before the type's own. A correction's own columns are
- * target_record_id, target_type and action (see produce_columns). */
+/* Where a row's values are (produce_row_t): the common columns, then the type's own. A
+ * correction's own columns are target_record_id, target_type and action. A type without
+ * participant has no client_id column; its row leaves that place empty. */
 enum { COL_RECORD_ID, COL_CLIENT_ID, COL_OCCURRED_AT, COL_SOURCE, COL_COMMON };
 #define PRODUCE_MAX_COLS (COL_COMMON + KOERS_MAX_FIELDS + 1)
 
 typedef struct {
-    const char *names[PRODUCE_MAX_COLS];
+    const char *names[PRODUCE_MAX_COLS]; /* the file's columns, in the order synth writes them */
+    int place[PRODUCE_MAX_COLS];         /* where each column's value goes in a produce_row_t */
     int n;
 } produce_columns_t;
 
-/* The CSV columns of event type t, in the order synth writes them. */
+/* The CSV columns of event type t. */
 void produce_columns(koers_event_type_t t, produce_columns_t *cols);
 
-/* A row of strings in produce_columns order; an empty string is an absent value. */
+/* The name of the column whose value is at place in a row of type t, or NULL. */
+const char *produce_column_name(koers_event_type_t t, int place);
+
+/* A row of strings by place (COL_RECORD_ID, ..., COL_COMMON + own field); an empty string
+ * is an absent value. */
 typedef struct {
     const char *v[PRODUCE_MAX_COLS];
     size_t len[PRODUCE_MAX_COLS];
 } produce_row_t;
 
 /* Turns a row into a pseudonymised, validated event; recorded_at is given, order says which
- * dates occurred_at may hold besides ISO 8601. Returns 0, or -1 with *bad_col set to the
- * offending column (or -1) and the reason in errstr. */
+ * dates occurred_at and date fields may hold besides ISO 8601. Returns 0, or -1 with
+ * *bad_col set to the offending column's place (or -1) and the reason in errstr. */
 int produce_row_to_event(koers_event_type_t t, const produce_row_t *row, const koers_key_t *key,
                          int64_t recorded_at, koers_date_order_t order, koers_event_t *ev,
                          int *bad_col, char *errstr, size_t errlen);

@@ -70,19 +70,37 @@ void produce_columns(koers_event_type_t t, produce_columns_t *cols)
     static const char *const common[COL_COMMON] = {"record_id", "client_id", "occurred_at",
                                                    "source"};
     int n = 0;
-    for (int i = 0; i < COL_COMMON; i++)
+    for (int i = 0; i < COL_COMMON; i++) {
+        if (i == COL_CLIENT_ID && !koers_types[t].has_participant)
+            continue;
+        cols->place[n] = i;
         cols->names[n++] = common[i];
+    }
     if (t == KOERS_CORRECTION) {
         /* The target is named by its source record, never by an event id the source
          * cannot know. */
-        cols->names[n++] = "target_record_id";
-        cols->names[n++] = "target_type";
-        cols->names[n++] = "action";
+        static const char *const own[] = {"target_record_id", "target_type", "action"};
+        for (int i = 0; i < 3; i++) {
+            cols->place[n] = COL_COMMON + i;
+            cols->names[n++] = own[i];
+        }
     } else {
-        for (int i = 0; i < koers_types[t].nfields; i++)
+        for (int i = 0; i < koers_types[t].nfields; i++) {
+            cols->place[n] = COL_COMMON + i;
             cols->names[n++] = koers_types[t].fields[i].name;
+        }
     }
     cols->n = n;
+}
+
+const char *produce_column_name(koers_event_type_t t, int place)
+{
+    produce_columns_t cols;
+    produce_columns(t, &cols);
+    for (int k = 0; k < cols.n; k++)
+        if (cols.place[k] == place)
+            return cols.names[k];
+    return NULL;
 }
 
 static int row_fail(int col, int *bad_col, char *errstr, size_t errlen, const char *why)
@@ -119,8 +137,9 @@ static int row_parse_int(const char *s, size_t len, int32_t *out)
 }
 
 /* Fills v from the text of one catalogue field, checking what the text alone decides. */
-static int row_parse_value(const koers_field_t *f, const char *s, size_t len, koers_value_t *v,
-                           char *errstr, size_t errlen)
+static int row_parse_value(const koers_field_t *f, const char *s, size_t len,
+                           koers_date_order_t order, koers_value_t *v, char *errstr,
+                           size_t errlen)
 {
     v->present = len > 0;
     if (!v->present) {
@@ -162,6 +181,17 @@ static int row_parse_value(const koers_field_t *f, const char *s, size_t len, ko
         memcpy(v->s, s, len);
         v->s[len] = '\0';
         return 0;
+    case KOERS_KIND_DATE: {
+        if (koers_time_parse_date(s, len, order, &v->i, errstr, errlen) == 0)
+            return 0;
+        int32_t ignored; /* as for occurred_at: never guessed, but the option is named */
+        if (order != KOERS_DATE_DMY &&
+            koers_time_parse_date(s, len, KOERS_DATE_DMY, &ignored, NULL, 0) == 0) {
+            size_t k = strlen(errstr);
+            snprintf(errstr + k, errlen - k, " (a day-first date: give --date-order dmy)");
+        }
+        return -1;
+    }
     case KOERS_KIND_UUID:
         break;
     }
@@ -185,6 +215,21 @@ static int row_parse_time(const char *s, size_t len, koers_date_order_t order, i
     return -1;
 }
 
+/* The column a rule's reason is about: the validator names the field first ("occurred_at:
+ * ...", "covered_to: ..."). -1 for a rule of the row as a whole ("days or episode_ref: ..."). */
+static int row_column_of(koers_event_type_t t, const char *why)
+{
+    size_t len = strcspn(why, ":");
+    if (why[len] != ':')
+        return -1;
+    if (len == 11 && strncmp(why, "occurred_at", 11) == 0)
+        return COL_OCCURRED_AT;
+    if (t == KOERS_CORRECTION) /* its own columns are not its fields */
+        return -1;
+    int i = koers_field_find(&koers_types[t], why, len);
+    return i < 0 ? -1 : COL_COMMON + i;
+}
+
 int produce_row_to_event(koers_event_type_t t, const produce_row_t *row, const koers_key_t *key,
                          int64_t recorded_at, koers_date_order_t order, koers_event_t *ev,
                          int *bad_col, char *errstr, size_t errlen)
@@ -195,8 +240,9 @@ int produce_row_to_event(koers_event_type_t t, const produce_row_t *row, const k
     ev->recorded_at = recorded_at;
     *bad_col = -1;
 
+    const koers_type_t *type = &koers_types[t];
     for (int c = 0; c < COL_COMMON; c++)
-        if (row->len[c] == 0)
+        if (row->len[c] == 0 && (c != COL_CLIENT_ID || type->has_participant))
             return row_fail(c, bad_col, errstr, errlen, "required but empty");
     if (row->len[COL_RECORD_ID] > 256)
         return row_fail(COL_RECORD_ID, bad_col, errstr, errlen, "longer than 256 bytes");
@@ -208,7 +254,6 @@ int produce_row_to_event(koers_event_type_t t, const produce_row_t *row, const k
                        &ev->occurred_at, why, sizeof why) != 0)
         return row_fail(COL_OCCURRED_AT, bad_col, errstr, errlen, why);
 
-    const koers_type_t *type = &koers_types[t];
     if (t == KOERS_CORRECTION) {
         int target = koers_type_find(row->v[COL_COMMON + 1], row->len[COL_COMMON + 1]);
         if (target < 0 || target == KOERS_CORRECTION)
@@ -219,20 +264,24 @@ int produce_row_to_event(koers_event_type_t t, const produce_row_t *row, const k
                               row->len[COL_COMMON], ev->v[0].s);
         ev->v[0].present = 1;
         if (row_parse_value(&type->fields[1], row->v[COL_COMMON + 2], row->len[COL_COMMON + 2],
-                            &ev->v[1], why, sizeof why) != 0)
+                            order, &ev->v[1], why, sizeof why) != 0)
             return row_fail(COL_COMMON + 2, bad_col, errstr, errlen, why);
     } else {
         for (int i = 0; i < type->nfields; i++)
-            if (row_parse_value(&type->fields[i], row->v[COL_COMMON + i], row->len[COL_COMMON + i],
-                                &ev->v[i], why, sizeof why) != 0)
+            if (row_parse_value(&type->fields[i], row->v[COL_COMMON + i],
+                                row->len[COL_COMMON + i], order, &ev->v[i], why,
+                                sizeof why) != 0)
                 return row_fail(COL_COMMON + i, bad_col, errstr, errlen, why);
     }
 
-    row_participant(key, row->v[COL_CLIENT_ID], row->len[COL_CLIENT_ID], ev->participant);
+    /* A statement about a source has no client; a client_id given anyway would be dropped,
+     * and no file of such a type has the column. */
+    if (type->has_participant)
+        row_participant(key, row->v[COL_CLIENT_ID], row->len[COL_CLIENT_ID], ev->participant);
     koers_pseudo_event_id(key, ev->source, type->name, row->v[COL_RECORD_ID], row->len[COL_RECORD_ID],
                           ev->event_id);
     if (koers_event_validate(ev, why, sizeof why) != 0) {
-        *bad_col = strncmp(why, "occurred_at", 11) == 0 ? COL_OCCURRED_AT : -1;
+        *bad_col = row_column_of(t, why);
         snprintf(errstr, errlen, "%s", why);
         return -1;
     }

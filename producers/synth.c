@@ -417,6 +417,91 @@ static int synth_person(synth_person_t *p, const produce_synth_t *cfg, int64_t s
     return 0;
 }
 
+/* What the cohort's sources deliver: each (event type, source) pair that emitted an event,
+ * and the days the emitted events cover. */
+#define SYNTH_MAX_COVERED 64
+
+typedef struct {
+    koers_event_type_t type[SYNTH_MAX_COVERED];
+    char source[SYNTH_MAX_COVERED][33];
+    int n;
+    int32_t first_day;   /* the earliest local day an emitted event covers */
+    int64_t last_record; /* the latest recorded_at of an emitted event */
+} synth_coverage_t;
+
+/* Notes an emitted event's type, source and days (a stay's too, before its discharge day).
+ * Returns 0, or -1 when more pairs than the generator makes (a generator bug). */
+static int synth_note_coverage(synth_coverage_t *c, const koers_event_t *ev)
+{
+    const koers_field_t *covered = &koers_types[KOERS_COVERAGE].fields[0];
+    const char *name = koers_types[ev->type].name;
+    if (koers_enum_find(covered, name, strlen(name)) < 0)
+        return 0; /* corrections and coverage itself are not covered */
+    int32_t day = koers_time_local_day(ev->occurred_at);
+    if (ev->recorded_at > c->last_record)
+        c->last_record = ev->recorded_at;
+    int days = koers_field_find(&koers_types[ev->type], "days", 4);
+    if (days >= 0 && ev->v[days].present)
+        day -= ev->v[days].i;
+    if (day < c->first_day)
+        c->first_day = day;
+    for (int i = 0; i < c->n; i++)
+        if (c->type[i] == ev->type && strcmp(c->source[i], ev->source) == 0)
+            return 0;
+    if (c->n == SYNTH_MAX_COVERED)
+        return -1;
+    c->type[c->n] = ev->type;
+    snprintf(c->source[c->n], sizeof c->source[c->n], "%s", ev->source);
+    c->n++;
+    return 0;
+}
+
+/* One coverage statement per source and event type, covering the whole generated period:
+ * from the first day an event covers to the end of the simulation, or still delivering
+ * when that end is not yet past. Made with the last delivery (the latest recorded_at), so
+ * that a seed gives the same statements as it gives the same events. Returns 0, or an
+ * exit code. */
+static int synth_send_coverage(produce_emitter_t *e, const koers_key_t *key,
+                               const produce_synth_t *cfg, const synth_coverage_t *c,
+                               int64_t end, int64_t now, long *made)
+{
+    char errstr[512];
+    int64_t at = c->last_record;
+    int32_t last = koers_time_local_day(end - 1);
+    for (int i = 0; i < c->n; i++) {
+        char text[COL_COMMON + 3][SYNTH_TEXT];
+        const char *type = koers_types[c->type[i]].name;
+        snprintf(text[COL_RECORD_ID], SYNTH_TEXT, "s%llu-cov-%s-%s",
+                 (unsigned long long)cfg->seed, c->source[i], type);
+        text[COL_CLIENT_ID][0] = '\0'; /* about the source, not a client */
+        koers_time_format(at, text[COL_OCCURRED_AT], SYNTH_TEXT);
+        snprintf(text[COL_SOURCE], SYNTH_TEXT, "%s", c->source[i]);
+        snprintf(text[COL_COMMON], SYNTH_TEXT, "%s", type);
+        koers_time_format_date(c->first_day, text[COL_COMMON + 1], SYNTH_TEXT);
+        text[COL_COMMON + 2][0] = '\0';
+        if (end <= now)
+            koers_time_format_date(last, text[COL_COMMON + 2], SYNTH_TEXT);
+        produce_row_t row;
+        for (int k = 0; k < COL_COMMON + 3; k++) {
+            row.v[k] = text[k];
+            row.len[k] = strlen(text[k]);
+        }
+        koers_event_t ev;
+        int bad;
+        if (produce_row_to_event(KOERS_COVERAGE, &row, key, at, KOERS_DATE_ISO, &ev, &bad,
+                                 errstr, sizeof errstr) != 0) {
+            koers_log_error("synth coverage %s: %s", text[COL_RECORD_ID], errstr);
+            return 3;
+        }
+        if (produce_emitter_send(e, &ev, &row, errstr, sizeof errstr) != 0) {
+            koers_log_error("%s", errstr);
+            return 3;
+        }
+        (*made)++;
+    }
+    return 0;
+}
+
 int produce_synth(const produce_options_t *o, const koers_key_t *key, const produce_synth_t *cfg)
 {
     char errstr[512];
@@ -431,6 +516,7 @@ int produce_synth(const produce_options_t *o, const koers_key_t *key, const prod
         return 3;
     }
     synth_person_t p = {0};
+    synth_coverage_t coverage = {.first_day = INT32_MAX, .last_record = INT64_MIN};
     int rc = 0;
     int64_t now = koers_time_now_ms();
     long made = 0;
@@ -466,12 +552,19 @@ int produce_synth(const produce_options_t *o, const koers_key_t *key, const prod
             } else if (produce_emitter_send(e, &ev, &row, errstr, sizeof errstr) != 0) {
                 koers_log_error("%s", errstr);
                 rc = 3;
+            } else if (synth_note_coverage(&coverage, &ev) != 0) {
+                koers_log_error("synth: more than %d sources and event types", SYNTH_MAX_COVERED);
+                rc = 3;
             } else {
                 made++;
             }
         }
     }
     free(p.ev);
+    /* The statements come after the events, as a source sends them with its delivery. */
+    if (rc == 0 && coverage.n && !(o->stop && *o->stop))
+        rc = synth_send_coverage(e, key, cfg, &coverage,
+                                 start + (int64_t)(cfg->months * MONTH_DAYS * DAY_MS), now, &made);
     long sent = 0;
     long failed = produce_emitter_close(e, 60000, &sent);
     koers_log_info("%ld synthetic event(s) for %d participant(s): %ld delivered, %ld not", made,

@@ -14,7 +14,8 @@ typedef enum {
     KOERS_CRISIS,
     KOERS_GOAL_CHANGE,
     KOERS_POLICE_CALL,
-    KOERS_CORRECTION,
+    KOERS_COVERAGE,
+    KOERS_CORRECTION, /* last: import reads the files in this order, corrections after */
     KOERS_EVENT_TYPES
 } koers_event_type_t;
 
@@ -23,7 +24,8 @@ typedef enum {
     KOERS_KIND_INT,     /* value.i within [min, max] */
     KOERS_KIND_BOOL,    /* value.i is 0 or 1 */
     KOERS_KIND_STRING,  /* value.s, length within [min, max], [a-z0-9_-] (+ A-Z if upper) */
-    KOERS_KIND_UUID     /* value.s, 36 characters, lower-case canonical UUID text */
+    KOERS_KIND_UUID,    /* value.s, 36 characters, lower-case canonical UUID text */
+    KOERS_KIND_DATE     /* value.i, days since 1970-01-01 (Avro's date), within [min, max] */
 } koers_kind_t;
 
 typedef struct {
@@ -43,6 +45,13 @@ typedef struct {
     /* Optional fields of which an event must have at least one, as a bit per field index
      * (0: no such rule). A crisis has days, an episode_ref, or both. */
     uint32_t need_any;
+    /* Two fields (a bit each) whose values may not decrease: when both are present, the
+     * later field's is at least the earlier's (0: no such rule). A coverage statement's
+     * covered_to is on or after its covered_from. */
+    uint32_t ordered;
+    /* 1 when the envelope names a participant. A coverage statement is about a source, so
+     * it has none: no client_id column, no participant in the schema or the table. */
+    int has_participant;
 } koers_type_t;
 
 extern const koers_type_t koers_types[KOERS_EVENT_TYPES];

@@ -19,7 +19,7 @@ typedef struct {
 typedef struct {
     koers_event_type_t type;
     char event_id[KOERS_UUID_LEN + 1];
-    char participant[KOERS_PARTICIPANT_LEN + 1];
+    char participant[KOERS_PARTICIPANT_LEN + 1]; /* "" for a type without participant */
     int64_t occurred_at; /* ms since the epoch, UTC */
     int64_t recorded_at;
     char source[33];
@@ -33,8 +33,9 @@ typedef struct {
 #define KOERS_TIME_MAX_MS (253402300799999LL) /* 9999-12-31T23:59:59.999Z */
 #define KOERS_TIME_SKEW_MS (86400000LL)
 
-/* Checks every rule of the contract on ev: envelope formats, required fields present,
- * enum indexes, ranges, string rules, time bounds. Returns 0, or -1 with the first
+/* Checks every rule of the contract on ev: envelope formats (a participant exactly when the
+ * type has one), required fields present, enum indexes, ranges, string rules, time bounds,
+ * the type's rules over several fields (need_any, ordered). Returns 0, or -1 with the first
  * violation ("field: reason") in errstr. */
 int koers_event_validate(const koers_event_t *ev, char *errstr, size_t errlen);
 

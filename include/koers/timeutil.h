@@ -30,6 +30,18 @@ typedef enum {
 int koers_time_parse_order(const char *s, size_t len, koers_date_order_t order, int64_t *ms,
                            char *errstr, size_t errlen);
 
+/* Parses a calendar date, "YYYY-MM-DD" (with KOERS_DATE_DMY also "D-M-YYYY", '-', '/' or
+ * '.' between the parts), into days since 1970-01-01: a day, not an instant, so no time zone
+ * enters. Returns 0, or -1 with the reason. */
+int koers_time_parse_date(const char *s, size_t len, koers_date_order_t order, int32_t *days,
+                          char *errstr, size_t errlen);
+
+/* The local calendar day (in the programme's zone) of ms, as days since 1970-01-01. */
+int32_t koers_time_local_day(int64_t ms);
+
+/* Formats days since 1970-01-01 as "YYYY-MM-DD" (out holds at least 16 bytes). */
+void koers_time_format_date(int32_t days, char *out, size_t outlen);
+
 /* Formats ms as "YYYY-MM-DDTHH:MM:SS.fffZ" (out holds at least 32 bytes). */
 void koers_time_format(int64_t ms, char *out, size_t outlen);
 

@@ -34,8 +34,19 @@ UTC = datetime.timezone.utc
 
 # ---------------------------------------------------------------- the catalogue (domain.md)
 
-EVENT_TYPES = ("enrolment", "contact", "crisis", "goal_change", "police_call", "correction")
+EVENT_TYPES = ("enrolment", "contact", "crisis", "goal_change", "police_call", "coverage",
+               "correction")
 COMMON_COLUMNS = ("record_id", "client_id", "occurred_at", "source")
+# A coverage statement is about a source, not a participant: no client_id column, no
+# participant in the message or the table.
+SOURCE_TYPES = ("coverage",)
+# The types koers.event_count_month counts (koers.apply_staged(), sql/0006_speed.sql): those
+# about a participant; coverage statements are not counted there.
+MONTH_COUNTED_TYPES = tuple(t for t in EVENT_TYPES if t not in SOURCE_TYPES)
+
+
+def has_participant(etype):
+    return etype not in SOURCE_TYPES
 
 # Own fields of each type: (name, kind, symbols or (min, max), optional). Written from the
 # domain brief, not from lib/catalog.c.
@@ -80,6 +91,12 @@ FIELDS = {
         ("outcome", "enum", ("none", "advice", "referred_to_care", "taken_to_crisis_service",
                              "custody", "other"), False),
     ],
+    "coverage": [
+        ("covered_type", "enum", ("enrolment", "contact", "crisis", "goal_change",
+                                  "police_call"), False),
+        ("covered_from", "date", None, False),
+        ("covered_to", "date", None, True),
+    ],
     "correction": [
         ("target_event_id", "uuid", None, False),
         ("action", "enum", ("void",), False),
@@ -90,9 +107,11 @@ FIELDS = {
 def csv_columns(etype):
     """The CSV columns of a type: the common ones, then its own (a correction names its target
     by record id and type)."""
+    common = COMMON_COLUMNS if has_participant(etype) else \
+        tuple(c for c in COMMON_COLUMNS if c != "client_id")
     if etype == "correction":
-        return COMMON_COLUMNS + ("target_record_id", "target_type", "action")
-    return COMMON_COLUMNS + tuple(f[0] for f in FIELDS[etype])
+        return common + ("target_record_id", "target_type", "action")
+    return common + tuple(f[0] for f in FIELDS[etype])
 
 
 # ---------------------------------------------------------------- environment and names
@@ -280,8 +299,11 @@ def migrate(db):
                env=program_env())
 
 
-def envelope_select():
-    return ("event_id::text, participant,"
+def envelope_select(etype=None):
+    """The envelope as text; a type without participant shows NULL in its place, so that
+    every type's rows have the same shape."""
+    who = "participant" if etype is None or has_participant(etype) else "NULL::text"
+    return (f"event_id::text, {who},"
             " to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), source")
 
 
@@ -293,7 +315,7 @@ def table_rows(db, etype, recorded=False):
     """Every row of koers.<etype> as a tuple of text, ordered by event_id; with recorded=True,
     recorded_at (epoch ms) is appended."""
     extra = ", (extract(epoch FROM recorded_at) * 1000)::bigint::text" if recorded else ""
-    rows = psql(f"SELECT {envelope_select()}, {field_select(etype)}{extra}"
+    rows = psql(f"SELECT {envelope_select(etype)}, {field_select(etype)}{extra}"
                 f" FROM koers.{etype} ORDER BY event_id", db)
     return [tuple(r) for r in rows]
 
@@ -311,7 +333,8 @@ def count_month_rows(db):
 def recount_month_rows(db):
     """The monthly counts recomputed in SQL from the raw tables, with the month taken in
     Europe/Amsterdam directly (not through koers.local_month)."""
-    parts = [f"SELECT '{t}' AS event_type, source, occurred_at FROM koers.{t}" for t in EVENT_TYPES]
+    parts = [f"SELECT '{t}' AS event_type, source, occurred_at FROM koers.{t}"
+             for t in MONTH_COUNTED_TYPES]
     return sorted(tuple(r) for r in psql(
         "SELECT event_type, source,"
         f" date_trunc('month', occurred_at AT TIME ZONE '{ZONE_NAME}')::date::text, count(*)::text"
@@ -437,9 +460,12 @@ def expected_row(etype, row, key):
                 vals.append(str(int(v)))
             elif kind == "bool":
                 vals.append({"true": "true", "false": "false"}[v])
+            elif kind == "date":
+                vals.append(datetime.date.fromisoformat(v).isoformat())
             else:
                 vals.append(v)
-    return (event_id(key, src, etype, row["record_id"]), participant(key, row["client_id"]),
+    who = participant(key, row["client_id"]) if has_participant(etype) else "NULL"
+    return (event_id(key, src, etype, row["record_id"]), who,
             format_ms(parse_time_ms(row["occurred_at"])), src, *vals)
 
 
@@ -465,6 +491,8 @@ def expected_month_counts(expected):
     """koers.event_count_month recomputed from expected rows (occurred_at is column 2)."""
     c = Counter()
     for etype, rows in expected.items():
+        if etype not in MONTH_COUNTED_TYPES:
+            continue
         for r in rows:
             ms = parse_time_ms(r[2])
             c[(etype, r[3], local_month(ms))] += 1

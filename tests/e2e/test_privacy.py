@@ -7,8 +7,9 @@ Amrani", "de Vries, Jan", "J. de Vries"), citizen service numbers that pass the 
 alone), and phone numbers (06-12345678, 0612345678, +31 6 12345678, 050-3123456,
 0031612345678). For every event type a CSV file holds rows whose client_id is one of them,
 and rows with one of them in each other column in turn (record_id, occurred_at, source,
-cohort, goal_ref, episode_ref, the enums, numbers and booleans, a correction's target
-columns), and a file with an extra free-text column full of them.
+cohort, goal_ref, episode_ref, the enums, numbers, dates and booleans, a correction's target
+columns; coverage.csv has no client_id), and a file with an extra free-text column full of
+them.
 
 koers-produce imports them: client_id becomes a pseudonym, record_id and target_record_id
 only feed the keyed event id, every other column refuses such a value (its rules, and the
@@ -97,6 +98,8 @@ def valid_row(etype, i):
                                      set_by="participant", gas="", weight="2"),
                  "police_call": dict(kind="nuisance", caller="neighbour", outcome="none"),
                  "enrolment": dict(change="enrolled", cohort="privacy"),
+                 "coverage": dict(covered_type="crisis", covered_from="2024-01-01",
+                                  covered_to=""),
                  "correction": dict(target_record_id="priv-contact-0", target_type="contact",
                                     action="void")}[etype])
     return vals
@@ -118,7 +121,7 @@ def make_input(d, ids):
     for etype in k.EVENT_TYPES:
         cols = k.csv_columns(etype)
         rows, i = [], 0
-        for v in values:  # identifiers as the client id: pseudonymised
+        for v in values if "client_id" in cols else []:  # as the client id: pseudonymised
             r = valid_row(etype, i)
             r["client_id"] = v
             rows.append(r)

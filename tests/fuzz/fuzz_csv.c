@@ -78,16 +78,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         records++;
         produce_row_t row;
-        for (int c = 0; c < cols.n; c++) {
-            row.v[c] = c < (int)n ? fields[c] : "";
-            row.len[c] = c < (int)n ? lens[c] : 0;
+        for (int c = 0; c < PRODUCE_MAX_COLS; c++) {
+            row.v[c] = "";
+            row.len[c] = 0;
+        }
+        for (int c = 0; c < cols.n && c < (int)n; c++) {
+            row.v[cols.place[c]] = fields[c];
+            row.len[cols.place[c]] = lens[c];
         }
         koers_event_t ev;
         int bad;
         err[0] = '\0';
         if (produce_row_to_event(t, &row, key, 1735689600000LL, KOERS_DATE_ISO, &ev, &bad, err,
                                  sizeof err) != 0) {
-            if (!err[0] || bad >= cols.n)
+            if (!err[0] || bad >= PRODUCE_MAX_COLS)
                 abort();
         } else if (koers_event_validate(&ev, err, sizeof err) != 0) {
             abort();

@@ -1,5 +1,6 @@
-/* Catalogue tests: the string rules, including the refusal of identifier-shaped values, and
- * the crisis rows' rule on days and episode_ref. */
+/* Catalogue tests: the string rules, including the refusal of identifier-shaped values, the
+ * crisis rows' rule on days and episode_ref, and coverage statements (no participant, dates,
+ * covered_to on or after covered_from). */
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <string.h>
@@ -161,6 +162,99 @@ static void test_crisis_days_or_episode_ref(void)
     CU_ASSERT_EQUAL(strlen(small), sizeof small - 1); /* cut, never overrun */
 }
 
+/* Coverage is the one type about a source; it states coverage of every type about a
+ * participant but correction, by their catalogue names (one list, checked here). */
+static void test_coverage_catalogue(void)
+{
+    CU_ASSERT_EQUAL(koers_type_find("coverage", 8), KOERS_COVERAGE);
+    CU_ASSERT_EQUAL(KOERS_CORRECTION, KOERS_EVENT_TYPES - 1); /* imported last */
+    for (int k = 0; k < KOERS_EVENT_TYPES; k++)
+        CU_ASSERT_EQUAL(koers_types[k].has_participant, k != KOERS_COVERAGE);
+    const koers_type_t *t = &koers_types[KOERS_COVERAGE];
+    CU_ASSERT_EQUAL_FATAL(t->nfields, 3);
+    const koers_field_t *ct = &t->fields[0];
+    CU_ASSERT_STRING_EQUAL(ct->name, "covered_type");
+    CU_ASSERT_EQUAL(ct->kind, KOERS_KIND_ENUM);
+    int n = 0;
+    for (int k = 0; k < KOERS_EVENT_TYPES; k++) {
+        if (!koers_types[k].has_participant || k == KOERS_CORRECTION)
+            continue;
+        CU_ASSERT_FATAL(n < ct->nsymbols);
+        CU_ASSERT_STRING_EQUAL(ct->symbols[n], koers_types[k].name);
+        n++;
+    }
+    CU_ASSERT_EQUAL(n, ct->nsymbols);
+    CU_ASSERT_STRING_EQUAL(t->fields[1].name, "covered_from");
+    CU_ASSERT_EQUAL(t->fields[1].kind, KOERS_KIND_DATE);
+    CU_ASSERT_EQUAL(t->fields[1].optional, 0);
+    CU_ASSERT_STRING_EQUAL(t->fields[2].name, "covered_to");
+    CU_ASSERT_EQUAL(t->fields[2].kind, KOERS_KIND_DATE);
+    CU_ASSERT_EQUAL(t->fields[2].optional, 1);
+    CU_ASSERT_EQUAL(t->ordered, 1u << 1 | 1u << 2);
+    for (int k = 0; k < KOERS_EVENT_TYPES; k++)
+        if (k != KOERS_COVERAGE)
+            CU_ASSERT_EQUAL(koers_types[k].ordered, 0);
+}
+
+/* koers_event_validate on coverage statements: the rules that CSV rows and Kafka messages
+ * share. Days since 1970-01-01: 19754 is 2024-02-01, 19753 2024-01-31. */
+static void test_coverage_validate(void)
+{
+    static const struct {
+        const char *name;
+        int32_t from, to;      /* to INT32_MIN: absent (still delivering) */
+        int participant;       /* 1: a participant pseudonym is set */
+        const char *reason;    /* NULL: valid */
+    } cases[] = {
+        {"closed", 19754, 20000, 0, NULL},
+        {"open-ended", 19754, INT32_MIN, 0, NULL},
+        {"one day", 19754, 19754, 0, NULL},
+        {"to before from", 19754, 19753, 0,
+         "covered_to: 2024-01-31 is before covered_from 2024-02-01"},
+        {"with a participant", 19754, 20000, 1,
+         "participant: a coverage event is about a source and has none"},
+        {"from before 1900", -25568, INT32_MIN, 0, "covered_from: -25568 outside"},
+        {"from on 1900-01-01", -25567, INT32_MIN, 0, NULL},
+        {"to after 9999", 19754, 2932897, 0, "covered_to: 2932897 outside"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        koers_event_t ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = KOERS_COVERAGE;
+        snprintf(ev.event_id, sizeof ev.event_id, "0123abcd-0000-8000-8000-000000000007");
+        if (cases[i].participant)
+            memset(ev.participant, 'c', KOERS_PARTICIPANT_LEN);
+        ev.occurred_at = 1704099600000LL;
+        ev.recorded_at = 1704186000000LL;
+        snprintf(ev.source, sizeof ev.source, "ggz-noord");
+        ev.v[0].present = 1;
+        ev.v[0].i = 2; /* crisis */
+        ev.v[1].present = 1;
+        ev.v[1].i = cases[i].from;
+        ev.v[2].present = cases[i].to != INT32_MIN;
+        ev.v[2].i = cases[i].to;
+        char err[256] = "";
+        int rc = koers_event_validate(&ev, err, sizeof err);
+        int ok = cases[i].reason ? rc == -1 && strstr(err, cases[i].reason) != NULL : rc == 0;
+        if (!ok)
+            fprintf(stderr, "\n%s: rc %d, error '%s'\n", cases[i].name, rc, err);
+        CU_ASSERT(ok);
+    }
+    /* And a type about a participant still needs its pseudonym. */
+    koers_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = KOERS_POLICE_CALL;
+    snprintf(ev.event_id, sizeof ev.event_id, "0123abcd-0000-8000-8000-000000000005");
+    ev.occurred_at = 1704099600000LL;
+    ev.recorded_at = 1704186000000LL;
+    snprintf(ev.source, sizeof ev.source, "politie");
+    for (int k = 0; k < 3; k++)
+        ev.v[k].present = 1;
+    char err[256] = "";
+    CU_ASSERT_EQUAL(koers_event_validate(&ev, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "participant: not a 64-character"));
+}
+
 static void test_source_rules(void)
 {
     static const string_case_t cases[] = {
@@ -205,6 +299,8 @@ int main(void)
     CU_add_test(s, "episode_ref: characters, length, identifier shapes", test_episode_ref_rules);
     CU_add_test(s, "crisis: days or episode_ref or both", test_crisis_days_or_episode_ref);
     CU_add_test(s, "the eleven-test on a sample of numbers", test_eleven_test_sample);
+    CU_add_test(s, "coverage: about a source, its covered types", test_coverage_catalogue);
+    CU_add_test(s, "coverage: dates, covered_to on or after covered_from", test_coverage_validate);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failures = CU_get_number_of_failures();
