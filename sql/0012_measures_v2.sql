@@ -673,6 +673,18 @@ CREATE FUNCTION koers.staged_count_months(tz text) RETURNS void
     ON CONFLICT (event_type, source, month) DO UPDATE SET events = c.events + excluded.events
     $$;
 
+-- Coverage statements per source and month, from a consumer that stages them (one older than
+-- sql/0011 does not).
+CREATE FUNCTION koers.staged_count_coverage(tz text) RETURNS void
+    LANGUAGE sql VOLATILE
+    AS $$
+    INSERT INTO koers.event_count_month AS c (event_type, source, month, events)
+    SELECT 'coverage', source, date_trunc('month', occurred_at AT TIME ZONE tz)::date, count(*)
+    FROM pg_temp.stage_coverage
+    GROUP BY 2, 3 ORDER BY 2, 3
+    ON CONFLICT (event_type, source, month) DO UPDATE SET events = c.events + excluded.events
+    $$;
+
 -- Events stored by earlier batches that this batch's corrections void first.
 CREATE FUNCTION koers.staged_voids()
     RETURNS TABLE (event_id uuid, event_type text, participant text)
@@ -852,6 +864,10 @@ DECLARE
     g_ref    text[];
     b        integer;
 BEGIN
+    -- Counted first: a batch of coverage statements alone has no participant.
+    IF to_regclass('pg_temp.stage_coverage') IS NOT NULL THEN
+        PERFORM koers.staged_count_coverage(tz);
+    END IF;
     SELECT array_agg(DISTINCT participant ORDER BY participant) INTO ps FROM (
         SELECT participant FROM pg_temp.stage_enrolment
         UNION ALL SELECT participant FROM pg_temp.stage_contact

@@ -476,6 +476,17 @@ CREATE TYPE koers.window_paired_row AS (
     during_rate numeric, difference numeric, full_coverage boolean
 );
 COMMENT ON TYPE koers.window_paired_row IS 'Internal: a row of koers.window_paired.';
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT a.attname FROM pg_attribute a
+             WHERE a.attrelid = 'koers.window_paired_row'::regclass AND a.attnum > 0 LOOP
+        EXECUTE format('COMMENT ON COLUMN koers.window_paired_row.%I IS %L', c.attname,
+                       'As the column of koers.window_paired of this name.');
+    END LOOP;
+END
+$$;
 
 -- window_evidence's statistics without its grouping by cohort: over the paired rows given
 -- (koers.window_paired rows of one window), per measure, and who contributes to each side.

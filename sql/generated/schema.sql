@@ -1912,6 +1912,117 @@ COMMENT ON COLUMN koers.support_intensity_row.network_expert_share IS 'Share of 
 
 
 --
+-- Name: window_paired_row; Type: TYPE; Schema: koers; Owner: -
+--
+
+CREATE TYPE koers.window_paired_row AS (
+	participant text,
+	cohort text,
+	window_name text,
+	measure text,
+	before_count integer,
+	during_count integer,
+	before_days integer,
+	during_days integer,
+	before_rate numeric,
+	during_rate numeric,
+	difference numeric,
+	full_coverage boolean
+);
+
+
+--
+-- Name: TYPE window_paired_row; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON TYPE koers.window_paired_row IS 'Internal: a row of koers.window_paired.';
+
+
+--
+-- Name: COLUMN window_paired_row.participant; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.window_paired_row.participant IS 'As the column of koers.window_paired of this name.';
+
+
+--
+-- Name: COLUMN window_paired_row.cohort; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.window_paired_row.cohort IS 'As the column of koers.window_paired of this name.';
+
+
+--
+-- Name: COLUMN window_paired_row.window_name; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.window_paired_row.window_name IS 'As the column of koers.window_paired of this name.';
+
+
+--
+-- Name: COLUMN window_paired_row.measure; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.window_paired_row.measure IS 'As the column of koers.window_paired of this name.';
+
+
+--
+-- Name: COLUMN window_paired_row.before_count; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.window_paired_row.before_count IS 'As the column of koers.window_paired of this name.';
+
+
+--
+-- Name: COLUMN window_paired_row.during_count; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.window_paired_row.during_count IS 'As the column of koers.window_paired of this name.';
+
+
+--
+-- Name: COLUMN window_paired_row.before_days; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.window_paired_row.before_days IS 'As the column of koers.window_paired of this name.';
+
+
+--
+-- Name: COLUMN window_paired_row.during_days; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.window_paired_row.during_days IS 'As the column of koers.window_paired of this name.';
+
+
+--
+-- Name: COLUMN window_paired_row.before_rate; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.window_paired_row.before_rate IS 'As the column of koers.window_paired of this name.';
+
+
+--
+-- Name: COLUMN window_paired_row.during_rate; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.window_paired_row.during_rate IS 'As the column of koers.window_paired of this name.';
+
+
+--
+-- Name: COLUMN window_paired_row.difference; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.window_paired_row.difference IS 'As the column of koers.window_paired of this name.';
+
+
+--
+-- Name: COLUMN window_paired_row.full_coverage; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.window_paired_row.full_coverage IS 'As the column of koers.window_paired of this name.';
+
+
+--
 -- Name: window_row; Type: TYPE; Schema: koers; Owner: -
 --
 
@@ -2254,7 +2365,7 @@ $$;
 -- Name: FUNCTION cost(cohort text, organisation text, period_from date, period_to date); Type: COMMENT; Schema: dash; Owner: -
 --
 
-COMMENT ON FUNCTION dash.cost(cohort text, organisation text, period_from date, period_to date) IS 'Social cost-benefit page (EUR, current unit costs): cost.total and cost.per_pm (crisis, police, crisis_police, support; before and during), crisis.person_months, and cost.result (difference_per_pm = before - during per person-month, difference_total = that x person-months during, net_benefit_total = difference_total - support cost during).';
+COMMENT ON FUNCTION dash.cost(cohort text, organisation text, period_from date, period_to date) IS 'Social cost-benefit page (EUR, current unit costs): cost.total and cost.per_pm (acute and alternative, parts of crisis; crisis and police, parts of crisis_police; support; before and during), crisis.person_months, and cost.result (difference_per_pm = before - during per person-month, difference_total = that x person-months during, net_benefit_total = difference_total - support cost during). Victim calls are never priced.';
 
 
 --
@@ -2278,7 +2389,32 @@ $$;
 -- Name: FUNCTION crisis(cohort text, organisation text, period_from date, period_to date); Type: COMMENT; Schema: dash; Owner: -
 --
 
-COMMENT ON FUNCTION dash.crisis(cohort text, organisation text, period_from date, period_to date) IS 'Crisis and police page, before (12 months before the first enrolled day) versus during (enrolled days): crisis.bd_count, crisis.bd_rate (per person-month), crisis.person_months, crisis.kind, crisis.police_kind, crisis.police_caller, crisis.police_outcome, and crisis.trend (rate per month relative to the first enrolled day; -12..-1 before).';
+COMMENT ON FUNCTION dash.crisis(cohort text, organisation text, period_from date, period_to date) IS 'Crisis and police page, before (12 months before the first enrolled day) versus during (enrolled days): crisis.bd_count, crisis.bd_rate (per person-month; series as koers.window_measure_names(): acute_events, acute_days, alternative_events, alternative_days, police_use_calls, confused_person_calls, police_victim_calls), crisis.person_months, crisis.kind (parts of acute_events or alternative_events), crisis.police_kind (parts of police_use_calls or police_victim_calls), crisis.police_caller and crisis.police_outcome (of police_use_calls), and crisis.trend (acute_events and police_use_calls per month relative to the first enrolled day). Stays count on the days they cover, open ones up to the as-of date.';
+
+
+--
+-- Name: evidence(text, text, date, date, text); Type: FUNCTION; Schema: dash; Owner: -
+--
+
+CREATE FUNCTION dash.evidence(cohort text, organisation text, period_from date, period_to date, window_name text) RETURNS SETOF koers.dash_cell
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    c koers.dash_caller_row := koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
+BEGIN
+    RETURN QUERY SELECT * FROM koers.dash_page(ARRAY['evidence'],
+        'evidence.' || koers.dash_window_check(window_name), c, cohort, organisation, period_from,
+        period_to, NULL, NULL);
+END
+$$;
+
+
+--
+-- Name: FUNCTION evidence(cohort text, organisation text, period_from date, period_to date, window_name text); Type: COMMENT; Schema: dash; Owner: -
+--
+
+COMMENT ON FUNCTION dash.evidence(cohort text, organisation text, period_from date, period_to date, window_name text) IS 'Change per participant on the crisis page, for a window (per_protocol, intention_to_treat, follow_up) against the 12 months before: evidence.stats, per measure of koers.window_measure_names(): n (participants with days in both), pooled_before_rate, median/q1/q3_before_rate, the same during, median/q1/q3_difference (during - before), boot_lo/boot_hi (bootstrap 95% interval of the median difference), n_nonzero, w_plus, p_value (Wilcoxon signed-rank, two-sided), p_exact (1: exact, 0: normal approximation). The organisation filter chooses the participants (those with a registration of it); their events of every organisation count. Suppressed for funders and partners.';
 
 
 --
@@ -2367,7 +2503,52 @@ $$;
 -- Name: FUNCTION overview(cohort text, organisation text, period_from date, period_to date); Type: COMMENT; Schema: dash; Owner: -
 --
 
-COMMENT ON FUNCTION dash.overview(cohort text, organisation text, period_from date, period_to date) IS 'Overview page: overview.enrolment (new per month, all = participants), overview.active (participants enrolled in the month), overview.kpi (enrolled_now, self_set_achieved_share, mean_t_score), overview.goals (status x domain, corner, all; set = every goal), overview.goals_set_by.';
+COMMENT ON FUNCTION dash.overview(cohort text, organisation text, period_from date, period_to date) IS 'Overview page: overview.enrolment (new per month, all = participants), overview.active (participants enrolled in the month), overview.kpi (enrolled_now; self_set_achieved_share of the enrolled participants; mean_t_score, mean_baseline_t_score, mean_t_score_change; gas_abandoned_included 1 or 0), overview.goals (status x domain, corner, all; set = every goal), overview.goals_set_by.';
+
+
+--
+-- Name: paired(text, text, date, text, text); Type: FUNCTION; Schema: dash; Owner: -
+--
+
+CREATE FUNCTION dash.paired(cohort text, organisation text, period_to date, window_name text, purpose text) RETURNS TABLE(participant text, cohort_name text, measure text, before_rate numeric, during_rate numeric, difference numeric)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    c      koers.dash_caller_row := koers.dash_require(ARRAY['evaluator']);
+    as_of  date := koers.dash_as_of(c, period_to);
+    action text := koers.dash_audit_action(purpose);
+    win    text := koers.dash_window_check(window_name);
+    shown  integer;
+BEGIN
+    PERFORM koers.dash_check_filter(c, cohort, organisation, as_of);
+    CREATE TEMP TABLE IF NOT EXISTS dash_paired_rows (participant text, cohort_name text,
+        measure text, before_rate numeric, during_rate numeric, difference numeric, ord integer)
+        ON COMMIT DROP;
+    TRUNCATE dash_paired_rows;
+    INSERT INTO dash_paired_rows
+        SELECT p.participant, p.cohort, p.measure, p.before_rate, p.during_rate, p.difference,
+               array_position(koers.window_measure_names(), p.measure)
+        FROM koers.window_paired(as_of) p
+        JOIN koers.dash_filter_flags(cohort, organisation, as_of) f ON f.participant = p.participant
+        WHERE p.window_name = win AND f.in_c AND f.in_o;
+    SELECT count(DISTINCT d.participant) INTO shown FROM dash_paired_rows d;
+    PERFORM koers.dash_audit_write(c, action, 'paired', jsonb_build_object(
+        'cohort', cohort, 'organisation', organisation, 'period_to', period_to,
+        'window', win, 'participants', shown));
+    RETURN QUERY SELECT d.participant, d.cohort_name, d.measure, d.before_rate, d.during_rate,
+                        d.difference
+                 FROM dash_paired_rows d ORDER BY d.ord, d.participant;
+END
+$$;
+
+
+--
+-- Name: FUNCTION paired(cohort text, organisation text, period_to date, window_name text, purpose text); Type: COMMENT; Schema: dash; Owner: -
+--
+
+COMMENT ON FUNCTION dash.paired(cohort text, organisation text, period_to date, window_name text, purpose text) IS 'Evaluators: per participant of a filter setting and measure, the rate per person-month before and in the window (koers.window_paired) and the difference; purpose page or export, audited.';
 
 
 --
@@ -2654,23 +2835,29 @@ COMMENT ON FUNCTION dash.whoami() IS 'The caller: user, role, organisation (part
 CREATE FUNCTION koers.apply_staged() RETURNS integer
     LANGUAGE plpgsql
     SET plan_cache_mode TO 'force_custom_plan'
+    SET jit TO 'off'
     AS $$
 DECLARE
-    tz      text := koers.time_zone();
-    ps      text[];          -- participants of the batch
-    rb      text[];          -- participants rebuilt from the raw tables
-    cp      text[];          -- participants whose stays are rebuilt from the raw crisis table
-    vu_id   uuid[];          -- of v_id, the contacts and police calls (taken out by difference)
-    owners  text[];          -- owners (not rebuilt) of events this batch voids
-    v_id    uuid[];          -- events stored before this batch that it voids
-    v_type  text[];
-    v_owner text[];
-    void_new uuid[];         -- new rows already voided (a correction came first, or with them)
-    nu      koers.daily_use[];  -- what the batch adds to daily_use
-    g_p     text[];          -- goals whose history is rebuilt
-    g_ref   text[];
-    b       integer;
+    tz       text := koers.time_zone();
+    ps       text[];          -- participants of the batch
+    span_ps  text[];          -- participants whose enrolment changes (new or voided)
+    cp       text[];          -- participants whose stays are cut anew
+    owners   text[];          -- owners of events this batch voids
+    v_id     uuid[];          -- events stored before this batch that it voids
+    v_type   text[];
+    v_owner  text[];
+    vu_id    uuid[];          -- of those, the contacts and police calls
+    void_new uuid[];          -- new rows already voided (a correction came first, or with them)
+    nu       koers.daily_use[];  -- what the batch adds to daily_use, labelled
+    delta    koers.daily_use[];  -- every change to daily_use, for the monthly counts
+    g_p      text[];          -- goals whose history is rebuilt
+    g_ref    text[];
+    b        integer;
 BEGIN
+    -- Counted first: a batch of coverage statements alone has no participant.
+    IF to_regclass('pg_temp.stage_coverage') IS NOT NULL THEN
+        PERFORM koers.staged_count_coverage(tz);
+    END IF;
     SELECT array_agg(DISTINCT participant ORDER BY participant) INTO ps FROM (
         SELECT participant FROM pg_temp.stage_enrolment
         UNION ALL SELECT participant FROM pg_temp.stage_contact
@@ -2681,77 +2868,23 @@ BEGIN
     IF ps IS NULL THEN
         RETURN 0;
     END IF;
-
-    -- Counts per event type, source and month: every new row, whoever it belongs to.
-    INSERT INTO koers.event_count_month AS c (event_type, source, month, events)
-    SELECT event_type, source, date_trunc('month', occurred_at AT TIME ZONE tz)::date, count(*)
-    FROM (
-        SELECT 'enrolment' AS event_type, source, occurred_at FROM pg_temp.stage_enrolment
-        UNION ALL SELECT 'contact', source, occurred_at FROM pg_temp.stage_contact
-        UNION ALL SELECT 'crisis', source, occurred_at FROM pg_temp.stage_crisis
-        UNION ALL SELECT 'goal_change', source, occurred_at FROM pg_temp.stage_goal_change
-        UNION ALL SELECT 'police_call', source, occurred_at FROM pg_temp.stage_police_call
-        UNION ALL SELECT 'correction', source, occurred_at FROM pg_temp.stage_correction) s
-    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    ON CONFLICT (event_type, source, month) DO UPDATE SET events = c.events + excluded.events;
+    PERFORM koers.staged_count_months(tz);
 
     -- Consumers on other partitions may store events of the same participants: the same
     -- locks as refresh_participants, in ascending order, before anything below reads.
     FOR b IN SELECT DISTINCT abs(hashtext(x) % 64) FROM unnest(ps) AS x ORDER BY 1 LOOP
         PERFORM pg_advisory_xact_lock(7012342, b);
     END LOOP;
-
-    -- Events stored by earlier batches that this batch's corrections void first.
-    SELECT array_agg(t.event_id), array_agg(t.event_type), array_agg(t.participant)
-    INTO v_id, v_type, v_owner
-    FROM (SELECT DISTINCT target_event_id AS id FROM pg_temp.stage_correction s
-          WHERE NOT EXISTS (SELECT 1 FROM koers.correction o
-                            WHERE o.target_event_id = s.target_event_id
-                              AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_correction n
-                                              WHERE n.event_id = o.event_id))) c
-    CROSS JOIN LATERAL (
-        SELECT 'enrolment' AS event_type, participant, event_id FROM koers.enrolment
-        WHERE event_id = c.id
-        UNION ALL SELECT 'contact', participant, event_id FROM koers.contact WHERE event_id = c.id
-        UNION ALL SELECT 'crisis', participant, event_id FROM koers.crisis WHERE event_id = c.id
-        UNION ALL SELECT 'goal_change', participant, event_id FROM koers.goal_change
-        WHERE event_id = c.id
-        UNION ALL SELECT 'police_call', participant, event_id FROM koers.police_call
-        WHERE event_id = c.id
-        UNION ALL SELECT 'correction', participant, event_id FROM koers.correction
-        WHERE event_id = c.id) t
-    WHERE NOT EXISTS (SELECT 1 FROM pg_temp.stage_enrolment x WHERE x.event_id = t.event_id)
-      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_contact x WHERE x.event_id = t.event_id)
-      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_crisis x WHERE x.event_id = t.event_id)
-      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_goal_change x WHERE x.event_id = t.event_id)
-      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_police_call x WHERE x.event_id = t.event_id)
-      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_correction x WHERE x.event_id = t.event_id);
-    v_id := coalesce(v_id, '{}');
-    v_type := coalesce(v_type, '{}');
-    v_owner := coalesce(v_owner, '{}');
+    SELECT coalesce(array_agg(v.event_id), '{}'), coalesce(array_agg(v.event_type), '{}'),
+           coalesce(array_agg(v.participant), '{}')
+    INTO v_id, v_type, v_owner FROM koers.staged_voids() v;
     -- A correction naming another participant than its target's: lock that owner too.
     FOR b IN SELECT DISTINCT abs(hashtext(x) % 64) FROM unnest(v_owner) AS x
              WHERE x <> ALL (ps) ORDER BY 1 LOOP
         PERFORM pg_advisory_xact_lock(7012342, b);
     END LOOP;
-
-    -- A new or voided enrolment change moves window bounds: rebuild the participant. A crisis
-    -- episode record or a voided crisis event reshapes stays: rebuild the participant's
-    -- crisis rows (at the end, after the rest of the batch is in).
-    rb := ARRAY(SELECT participant FROM pg_temp.stage_enrolment
-                UNION SELECT o FROM unnest(v_owner, v_type) AS v(o, t) WHERE t = 'enrolment'
-                ORDER BY 1);
-    IF cardinality(rb) > 0 THEN
-        PERFORM koers.rebuild_participants(rb);
-    END IF;
-    cp := ARRAY(SELECT participant FROM pg_temp.stage_crisis WHERE episode_ref IS NOT NULL
-                UNION SELECT o FROM unnest(v_owner, v_type) AS v(o, t) WHERE t = 'crisis'
-                EXCEPT SELECT unnest(rb));
-    owners := ARRAY(SELECT DISTINCT o FROM unnest(v_owner) AS o WHERE o <> ALL (rb));
-    vu_id := ARRAY(SELECT i FROM unnest(v_id, v_owner, v_type) AS v(i, o, t)
-                   WHERE o <> ALL (rb) AND t <> 'crisis');
-    v_id := ARRAY(SELECT i FROM unnest(v_id, v_owner) AS v(i, o) WHERE o <> ALL (rb));
-
+    owners := ARRAY(SELECT DISTINCT o FROM unnest(v_owner) AS o);
+    vu_id := ARRAY(SELECT i FROM unnest(v_id, v_type) AS v(i, t) WHERE t IN ('contact', 'police_call'));
     void_new := ARRAY(
         SELECT s.event_id FROM (
             SELECT event_id FROM pg_temp.stage_contact
@@ -2761,256 +2894,37 @@ BEGIN
             UNION ALL SELECT event_id FROM pg_temp.stage_correction) s
         WHERE EXISTS (SELECT 1 FROM koers.correction c WHERE c.target_event_id = s.event_id));
 
-    -- Daily use and its monthly pivot: the batch's valid contact, crisis (old form: the
-    -- others were rebuilt) and police rows of participants not rebuilt. Their spans did not
-    -- change, so a day's period label is what a rebuild would give it.
-    nu := ARRAY(
-        WITH u AS (
-            SELECT participant, (occurred_at AT TIME ZONE tz)::date AS day, source,
-                   'contact' AS event_type, with_role::text AS kind, mode::text AS mode,
-                   initiated_by::text AS initiated_by, NULL::text AS caller, NULL::text AS outcome,
-                   count(*)::integer AS events, 0 AS days, 0 AS billable_days,
-                   sum(duration_min)::integer AS minutes, 0 AS span
-            FROM pg_temp.stage_contact
-            WHERE event_id <> ALL (void_new) AND participant <> ALL (rb)
-            GROUP BY participant, 2, source, with_role, mode, initiated_by
-            UNION ALL
-            SELECT s.participant, r.day, s.source, 'crisis', s.kind::text, NULL, NULL, NULL, NULL,
-                   sum(r.events)::integer, sum(r.days)::integer, sum(r.billable_days)::integer, 0,
-                   r.span
-            FROM pg_temp.stage_crisis s
-            CROSS JOIN LATERAL (SELECT (s.occurred_at AT TIME ZONE tz)::date AS day) o
-            CROSS JOIN LATERAL koers.stay_rows(s.participant, o.day - greatest(coalesce(s.days, 0), 0),
-                                               CASE WHEN s.days > 0 THEN o.day END) r
-            WHERE s.event_id <> ALL (void_new) AND s.participant <> ALL (rb)
-              AND s.participant <> ALL (cp)
-            GROUP BY s.participant, r.day, s.source, s.kind, r.span
-            UNION ALL
-            SELECT participant, (occurred_at AT TIME ZONE tz)::date, source, 'police_call',
-                   kind::text, NULL, NULL, caller::text, outcome::text, count(*)::integer, 0, 0, 0, 0
-            FROM pg_temp.stage_police_call
-            WHERE event_id <> ALL (void_new) AND participant <> ALL (rb)
-            GROUP BY participant, 2, source, kind, caller, outcome
-        )
-        SELECT ROW(u.participant, u.day, u.source, u.event_type, u.kind, u.mode, u.initiated_by,
-                   u.caller, u.outcome, u.events, u.days, u.billable_days, u.minutes,
-                   CASE WHEN f.start_day IS NULL THEN NULL
-                        WHEN u.day < f.start_day THEN
-                            CASE WHEN u.day >= (f.start_day - interval '12 months')::date THEN 'before' END
-                        WHEN EXISTS (SELECT 1 FROM koers.enrolment_span s
-                                     WHERE s.participant = u.participant AND u.day >= s.start_day
-                                       AND (s.end_day IS NULL OR u.day < s.end_day)) THEN 'during'
-                   END, u.span)::koers.daily_use
-        FROM u LEFT JOIN koers.enrolment_span f ON f.participant = u.participant AND f.span_no = 1
-        ORDER BY u.participant, u.day);
+    span_ps := ARRAY(SELECT participant FROM pg_temp.stage_enrolment
+                     UNION SELECT o FROM unnest(v_owner, v_type) AS v(o, t) WHERE t = 'enrolment');
+    cp := ARRAY(SELECT unnest(span_ps)
+                UNION SELECT participant FROM pg_temp.stage_crisis WHERE episode_ref IS NOT NULL
+                UNION SELECT o FROM unnest(v_owner, v_type) AS v(o, t) WHERE t = 'crisis');
+    IF cardinality(span_ps) > 0 THEN
+        PERFORM koers.spans_relabel(span_ps, tz);
+    END IF;
 
-    WITH l AS (
-        SELECT n.*,
-            -- A day after the participant's last event day has no daily_use row yet.
-            q.last_event_day IS NULL OR n.day > q.last_event_day AS fresh
-        FROM unnest(nu) n LEFT JOIN koers.participant q ON q.participant = n.participant
-    ), upd AS (
-        -- Rows of those days and kinds that exist already grow (found through
-        -- (participant, day)); the advisory locks keep anyone else from adding them meanwhile.
-        UPDATE koers.daily_use d
-        SET events = d.events + l.events, days = d.days + l.days,
-            billable_days = d.billable_days + l.billable_days, minutes = d.minutes + l.minutes
-        FROM l
-        WHERE NOT l.fresh
-          AND d.participant = l.participant AND d.day = l.day AND d.source = l.source
-          AND d.event_type = l.event_type AND d.kind = l.kind AND d.span = l.span
-          AND d.mode IS NOT DISTINCT FROM l.mode AND d.initiated_by IS NOT DISTINCT FROM l.initiated_by
-          AND d.caller IS NOT DISTINCT FROM l.caller AND d.outcome IS NOT DISTINCT FROM l.outcome
-        RETURNING d.participant, d.day, d.source, d.event_type, d.kind, d.span,
-                  coalesce(d.mode, '') AS mode, coalesce(d.initiated_by, '') AS initiated_by,
-                  coalesce(d.caller, '') AS caller, coalesce(d.outcome, '') AS outcome
-    )
-    INSERT INTO koers.daily_use
-    SELECT participant, day, source, event_type, kind, mode, initiated_by, caller, outcome,
-           events, days, billable_days, minutes, period, span
-    FROM l
-    WHERE l.fresh OR NOT EXISTS (SELECT 1 FROM upd
-                      WHERE upd.participant = l.participant AND upd.day = l.day
-                        AND upd.source = l.source AND upd.event_type = l.event_type
-                        AND upd.kind = l.kind AND upd.span = l.span
-                        AND upd.mode = coalesce(l.mode, '')
-                        AND upd.initiated_by = coalesce(l.initiated_by, '')
-                        AND upd.caller = coalesce(l.caller, '')
-                        AND upd.outcome = coalesce(l.outcome, ''))
-    ORDER BY participant, day;
-
-    INSERT INTO koers.participant_month_count AS m
-    SELECT * FROM koers.month_count_rows(nu)
-    ON CONFLICT (participant, month) DO UPDATE SET
-        contacts = m.contacts + excluded.contacts,
-        contact_minutes = m.contact_minutes + excluded.contact_minutes,
-        outreach_contacts = m.outreach_contacts + excluded.outreach_contacts,
-        home_visit_contacts = m.home_visit_contacts + excluded.home_visit_contacts,
-        participant_initiated_contacts = m.participant_initiated_contacts + excluded.participant_initiated_contacts,
-        significant_other_contacts = m.significant_other_contacts + excluded.significant_other_contacts,
-        experience_expert_contacts = m.experience_expert_contacts + excluded.experience_expert_contacts,
-        crisis_events = m.crisis_events + excluded.crisis_events,
-        crisis_contact = m.crisis_contact + excluded.crisis_contact,
-        crisis_admission = m.crisis_admission + excluded.crisis_admission,
-        emergency_department = m.emergency_department + excluded.emergency_department,
-        compulsory_care = m.compulsory_care + excluded.compulsory_care,
-        respite_stay = m.respite_stay + excluded.respite_stay,
-        shelter_night = m.shelter_night + excluded.shelter_night,
-        crisis_days = m.crisis_days + excluded.crisis_days,
-        stay_days = m.stay_days + excluded.stay_days,
-        police_calls = m.police_calls + excluded.police_calls,
-        police_confused_person = m.police_confused_person + excluded.police_confused_person,
-        police_nuisance = m.police_nuisance + excluded.police_nuisance,
-        police_threat_violence = m.police_threat_violence + excluded.police_threat_violence,
-        police_welfare_check = m.police_welfare_check + excluded.police_welfare_check,
-        police_arrest = m.police_arrest + excluded.police_arrest,
-        police_victim = m.police_victim + excluded.police_victim,
-        police_other = m.police_other + excluded.police_other;
-
-    -- ... and take out what the newly voided contacts and police calls had added (voided
-    -- enrolment changes and crisis events rebuild their owners' rows): per key, a row that
-    -- only they made goes, the others shrink.
+    -- daily_use: the batch's rows (the stays of cp are cut below from the raw table), the
+    -- voided contacts and police calls out, stays cut anew; one delta for the months.
+    nu := ARRAY(SELECT u FROM koers.staged_use(void_new, cp, tz) u);
+    PERFORM koers.use_add(nu);
+    delta := nu;
     IF cardinality(vu_id) > 0 THEN
-        WITH x AS (
-            SELECT * FROM koers.month_count_rows(ARRAY(
-                SELECT ROW(participant, day, source, event_type, kind, mode, initiated_by, caller,
-                           outcome, 1, days, billable_days, minutes, NULL, 0)::koers.daily_use
-                FROM koers.use_of_events(vu_id, owners, tz)))
-        ), gone AS (
-            -- A month left with nothing: no event and no stay day (voided contacts and police
-            -- calls carry no days).
-            DELETE FROM koers.participant_month_count m USING x
-            WHERE m.participant = x.participant AND m.month = x.month
-              AND m.contacts = x.contacts AND m.crisis_events = x.crisis_events
-              AND m.police_calls = x.police_calls AND m.crisis_days = 0 AND m.stay_days = 0
-        )
-        UPDATE koers.participant_month_count m SET
-            contacts = m.contacts - x.contacts,
-            contact_minutes = m.contact_minutes - x.contact_minutes,
-            outreach_contacts = m.outreach_contacts - x.outreach_contacts,
-            home_visit_contacts = m.home_visit_contacts - x.home_visit_contacts,
-            participant_initiated_contacts = m.participant_initiated_contacts - x.participant_initiated_contacts,
-            significant_other_contacts = m.significant_other_contacts - x.significant_other_contacts,
-            experience_expert_contacts = m.experience_expert_contacts - x.experience_expert_contacts,
-            police_calls = m.police_calls - x.police_calls,
-            police_confused_person = m.police_confused_person - x.police_confused_person,
-            police_nuisance = m.police_nuisance - x.police_nuisance,
-            police_threat_violence = m.police_threat_violence - x.police_threat_violence,
-            police_welfare_check = m.police_welfare_check - x.police_welfare_check,
-            police_arrest = m.police_arrest - x.police_arrest,
-            police_victim = m.police_victim - x.police_victim,
-            police_other = m.police_other - x.police_other
-        FROM x
-        WHERE m.participant = x.participant AND m.month = x.month
-          AND NOT (m.contacts = x.contacts AND m.crisis_events = x.crisis_events
-                   AND m.police_calls = x.police_calls AND m.crisis_days = 0 AND m.stay_days = 0);
-
-        WITH g AS (
-            SELECT participant, day, source, event_type, kind, mode, initiated_by, caller, outcome,
-                   count(*) AS events, sum(minutes) AS minutes
-            FROM koers.use_of_events(vu_id, owners, tz) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
-        ), gone AS (
-            DELETE FROM koers.daily_use d USING g
-            WHERE d.participant = g.participant AND d.day = g.day AND d.source = g.source
-              AND d.event_type = g.event_type AND d.kind = g.kind AND d.span = 0
-              AND d.mode IS NOT DISTINCT FROM g.mode
-              AND d.initiated_by IS NOT DISTINCT FROM g.initiated_by
-              AND d.caller IS NOT DISTINCT FROM g.caller AND d.outcome IS NOT DISTINCT FROM g.outcome
-              AND d.events = g.events
-        )
-        UPDATE koers.daily_use d
-        SET events = d.events - g.events, minutes = d.minutes - g.minutes
-        FROM g
-        WHERE d.participant = g.participant AND d.day = g.day AND d.source = g.source
-          AND d.event_type = g.event_type AND d.kind = g.kind AND d.span = 0
-          AND d.mode IS NOT DISTINCT FROM g.mode
-          AND d.initiated_by IS NOT DISTINCT FROM g.initiated_by
-          AND d.caller IS NOT DISTINCT FROM g.caller AND d.outcome IS NOT DISTINCT FROM g.outcome
-          AND d.events > g.events;
+        delta := delta || ARRAY(
+            SELECT ROW(participant, day, source, event_type, kind, mode, initiated_by, caller, outcome,
+                       -events, -days, -billable_days, -minutes, period, span)::koers.daily_use
+            FROM koers.use_take_out(vu_id, owners, tz));
     END IF;
-
-    -- Lateness: the batch's rows (voided or not) of participants not rebuilt, and the newly
-    -- voided ones move over. A valid event in a month after the participant's last event
-    -- day starts a new row.
-    WITH e AS (
-        SELECT e.participant, e.source, e.event_type,
-               date_trunc('month', e.occurred_at AT TIME ZONE tz)::date AS month,
-               e.event_id = ANY (void_new) AS voided,
-               floor(extract(epoch FROM e.recorded_at - e.occurred_at) / 60)::integer AS lateness_min,
-               count(*) AS n
-        FROM (
-            SELECT 'enrolment' AS event_type, participant, source, occurred_at, recorded_at, event_id
-            FROM pg_temp.stage_enrolment
-            UNION ALL SELECT 'contact', participant, source, occurred_at, recorded_at, event_id
-            FROM pg_temp.stage_contact
-            UNION ALL SELECT 'crisis', participant, source, occurred_at, recorded_at, event_id
-            FROM pg_temp.stage_crisis
-            UNION ALL SELECT 'goal_change', participant, source, occurred_at, recorded_at, event_id
-            FROM pg_temp.stage_goal_change
-            UNION ALL SELECT 'police_call', participant, source, occurred_at, recorded_at, event_id
-            FROM pg_temp.stage_police_call
-            UNION ALL SELECT 'correction', participant, source, occurred_at, recorded_at, event_id
-            FROM pg_temp.stage_correction
-        ) e
-        WHERE e.participant <> ALL (rb)
-        GROUP BY 1, 2, 3, 4, 5, 6
-    ), f AS (
-        SELECT e.*, e.event_type <> 'correction' AND NOT e.voided
-                    AND (q.last_event_day IS NULL
-                         OR e.month > date_trunc('month', q.last_event_day)::date) AS fresh
-        FROM e LEFT JOIN koers.participant q ON q.participant = e.participant
-    ), fresh AS (
-        INSERT INTO koers.event_lateness
-        SELECT participant, source, event_type, month, voided, lateness_min, n FROM f
-        WHERE fresh ORDER BY 1, 2, 3, 4, 5, 6
-    )
-    INSERT INTO koers.event_lateness AS l
-    SELECT participant, source, event_type, month, voided, lateness_min, n FROM f
-    WHERE NOT fresh ORDER BY 1, 2, 3, 4, 5, 6
-    ON CONFLICT (participant, source, event_type, month, voided, lateness_min)
-    DO UPDATE SET events = l.events + excluded.events;
-    IF cardinality(owners) > 0 THEN
-        WITH t AS (
-            SELECT participant, source, event_type,
-                   date_trunc('month', occurred_at AT TIME ZONE tz)::date AS month,
-                   floor(extract(epoch FROM recorded_at - occurred_at) / 60)::integer AS lateness_min,
-                   count(*) AS n
-            FROM (
-                SELECT 'contact' AS event_type, participant, source, occurred_at, recorded_at
-                FROM koers.contact WHERE event_id = ANY (v_id)
-                UNION ALL SELECT 'crisis', participant, source, occurred_at, recorded_at
-                FROM koers.crisis WHERE event_id = ANY (v_id)
-                UNION ALL SELECT 'goal_change', participant, source, occurred_at, recorded_at
-                FROM koers.goal_change WHERE event_id = ANY (v_id)
-                UNION ALL SELECT 'police_call', participant, source, occurred_at, recorded_at
-                FROM koers.police_call WHERE event_id = ANY (v_id)
-                UNION ALL SELECT 'correction', participant, source, occurred_at, recorded_at
-                FROM koers.correction WHERE event_id = ANY (v_id)
-            ) e
-            WHERE participant = ANY (owners)
-            GROUP BY 1, 2, 3, 4, 5
-        ), gone AS (
-            DELETE FROM koers.event_lateness l USING t
-            WHERE l.participant = t.participant AND l.source = t.source
-              AND l.event_type = t.event_type AND l.month = t.month AND NOT l.voided
-              AND l.lateness_min = t.lateness_min AND l.events = t.n
-        ), dec AS (
-            UPDATE koers.event_lateness l SET events = l.events - t.n
-            FROM t
-            WHERE l.participant = t.participant AND l.source = t.source
-              AND l.event_type = t.event_type AND l.month = t.month AND NOT l.voided
-              AND l.lateness_min = t.lateness_min AND l.events > t.n
-        )
-        INSERT INTO koers.event_lateness AS l
-        SELECT participant, source, event_type, month, true, lateness_min, n FROM t
-        ON CONFLICT (participant, source, event_type, month, voided, lateness_min)
-        DO UPDATE SET events = l.events + excluded.events;
+    IF cardinality(cp) > 0 THEN
+        delta := delta || ARRAY(SELECT s FROM koers.stays_recut(cp, tz) s);
+        PERFORM koers.use_relabel(cp, true);
     END IF;
+    PERFORM koers.month_count_apply(delta);
+
+    PERFORM koers.staged_lateness(void_new, v_id, owners, tz);
 
     -- Goals: rebuild the history of every goal with a new valid change or a voided one.
     SELECT array_agg(participant), array_agg(goal_ref) INTO g_p, g_ref FROM (
-        SELECT participant, goal_ref FROM pg_temp.stage_goal_change
-        WHERE event_id <> ALL (void_new) AND participant <> ALL (rb)
+        SELECT participant, goal_ref FROM pg_temp.stage_goal_change WHERE event_id <> ALL (void_new)
         UNION
         SELECT participant, goal_ref FROM koers.goal_change
         WHERE event_id = ANY (v_id) AND participant = ANY (owners)) g;
@@ -3020,60 +2934,7 @@ BEGIN
         INSERT INTO koers.goal_history SELECT * FROM koers.goal_history_build(g_p, g_ref);
     END IF;
 
-    -- Stays reshaped: the participants' crisis rows and open stays anew from the raw table,
-    -- and their months recounted from their daily use.
-    IF cardinality(cp) > 0 THEN
-        DELETE FROM koers.daily_use WHERE participant = ANY (cp) AND event_type = 'crisis';
-        DELETE FROM koers.open_stay WHERE participant = ANY (cp);
-        INSERT INTO koers.daily_use SELECT * FROM koers.crisis_use_build(cp, tz);
-        INSERT INTO koers.open_stay
-        SELECT participant, source, kind, first_day FROM koers.crisis_stays(cp, tz) WHERE open;
-        DELETE FROM koers.participant_month_count WHERE participant = ANY (cp);
-        INSERT INTO koers.participant_month_count
-        SELECT m.* FROM unnest(cp) AS p(participant)
-        CROSS JOIN LATERAL koers.month_count_rows(ARRAY(
-            SELECT d FROM koers.daily_use d WHERE d.participant = p.participant)) m;
-    END IF;
-
-    -- Participants: a new valid event can only widen first/last_event_day (their spans are
-    -- unchanged); the owners of voided events are recomputed from the prepared tables.
-    INSERT INTO koers.participant AS p
-        (participant, cohort, first_enrolled, before_start, first_event_day, last_event_day,
-         open_since, last_span_end)
-    SELECT x.participant, s1.cohort, s1.start_day, (s1.start_day - interval '12 months')::date,
-           x.lo, x.hi,
-           (SELECT s.start_day FROM koers.enrolment_span s
-            WHERE s.participant = x.participant AND s.end_day IS NULL),
-           (SELECT max(s.end_day) FROM koers.enrolment_span s WHERE s.participant = x.participant)
-    FROM (
-        SELECT participant, min(day) AS lo, max(day) AS hi FROM (
-            SELECT participant, day FROM unnest(nu)
-            UNION ALL SELECT participant, (occurred_at AT TIME ZONE tz)::date FROM pg_temp.stage_goal_change
-            WHERE event_id <> ALL (void_new) AND participant <> ALL (rb)
-        ) n GROUP BY participant ORDER BY participant
-    ) x
-    LEFT JOIN koers.enrolment_span s1 ON s1.participant = x.participant AND s1.span_no = 1
-    ON CONFLICT (participant) DO UPDATE SET
-        first_event_day = least(p.first_event_day, excluded.first_event_day),
-        last_event_day = greatest(p.last_event_day, excluded.last_event_day);
-    -- Owners of voided events on their first or last day, and participants whose stays
-    -- were rebuilt, are recomputed (elsewhere a voided event changes nothing).
-    owners := ARRAY(
-        SELECT unnest(cp)
-        UNION
-        SELECT p.participant FROM koers.participant p
-        WHERE p.participant = ANY (owners)
-          AND EXISTS (SELECT 1 FROM (
-                  SELECT u.participant, u.day FROM koers.use_of_events(v_id, owners, tz) u
-                  UNION ALL
-                  SELECT g.participant, (g.occurred_at AT TIME ZONE tz)::date FROM koers.goal_change g
-                  WHERE g.event_id = ANY (v_id)) v
-              WHERE v.participant = p.participant
-                AND v.day IN (p.first_event_day, p.last_event_day)));
-    IF cardinality(owners) > 0 THEN
-        DELETE FROM koers.participant WHERE participant = ANY (owners);
-        INSERT INTO koers.participant SELECT * FROM koers.participant_build(owners, tz);
-    END IF;
+    PERFORM koers.staged_participants(nu, void_new, span_ps || cp, v_id, owners, tz);
     RETURN cardinality(ps);
 END
 $$;
@@ -3484,7 +3345,7 @@ CREATE FUNCTION koers.crisis_use_build(ps text[], tz text) RETURNS SETOF koers.d
     AS $$
     SELECT s.participant, r.day, s.source, 'crisis', s.kind::text, NULL, NULL, NULL, NULL,
            sum(r.events)::integer, sum(r.days)::integer, sum(r.billable_days)::integer, 0,
-           koers.period_of(s.participant, r.day), r.span
+           NULL::text, r.span
     FROM koers.crisis_stays(ps, tz) s
     CROSS JOIN LATERAL koers.stay_rows(s.participant, s.first_day, s.end_day) r
     WHERE NOT s.open
@@ -3506,34 +3367,18 @@ COMMENT ON FUNCTION koers.crisis_use_build(ps text[], tz text) IS 'Internal: the
 CREATE FUNCTION koers.daily_use_build(ps text[], tz text) RETURNS SETOF koers.daily_use
     LANGUAGE sql STABLE
     AS $$
-    WITH u AS (
-        SELECT participant, (occurred_at AT TIME ZONE tz)::date AS day, source,
-               'contact' AS event_type, with_role::text AS kind, mode::text AS mode,
-               initiated_by::text AS initiated_by, NULL::text AS caller, NULL::text AS outcome,
-               count(*)::integer AS events, 0 AS days, 0 AS billable_days,
-               sum(duration_min)::integer AS minutes, 0 AS span
-        FROM koers.contact_valid WHERE participant = ANY (ps)
-        GROUP BY participant, 2, source, with_role, mode, initiated_by
-        UNION ALL
-        SELECT participant, (occurred_at AT TIME ZONE tz)::date, source, 'police_call', kind::text,
-               NULL, NULL, caller::text, outcome::text, count(*)::integer, 0, 0, 0, 0
-        FROM koers.police_call_valid WHERE participant = ANY (ps)
-        GROUP BY participant, 2, source, kind, caller, outcome
-    )
-    SELECT u.participant, u.day, u.source, u.event_type, u.kind, u.mode, u.initiated_by, u.caller,
-           u.outcome, u.events, u.days, u.billable_days, u.minutes,
-           CASE WHEN f.start_day IS NULL THEN NULL
-                WHEN u.day < f.start_day THEN
-                    CASE WHEN u.day >= (f.start_day - interval '12 months')::date THEN 'before' END
-                WHEN EXISTS (SELECT 1 FROM koers.enrolment_span s
-                             WHERE s.participant = u.participant AND u.day >= s.start_day
-                               AND (s.end_day IS NULL OR u.day < s.end_day)) THEN 'during'
-           END,
-           u.span
-    FROM u LEFT JOIN koers.enrolment_span f ON f.participant = u.participant AND f.span_no = 1
+    SELECT participant, (occurred_at AT TIME ZONE tz)::date, source, 'contact', with_role::text,
+           mode::text, initiated_by::text, NULL, NULL, count(*)::integer, 0, 0,
+           sum(duration_min)::integer, NULL, 0
+    FROM koers.contact_valid WHERE participant = ANY (ps)
+    GROUP BY participant, 2, source, with_role, mode, initiated_by
+    UNION ALL
+    SELECT participant, (occurred_at AT TIME ZONE tz)::date, source, 'police_call', kind::text,
+           NULL, NULL, caller::text, outcome::text, count(*)::integer, 0, 0, 0, NULL, 0
+    FROM koers.police_call_valid WHERE participant = ANY (ps)
+    GROUP BY participant, 2, source, kind, caller, outcome
     UNION ALL
     SELECT * FROM koers.crisis_use_build(ps, tz)
-    ORDER BY 1, 2
     $$;
 
 
@@ -3541,7 +3386,7 @@ CREATE FUNCTION koers.daily_use_build(ps text[], tz text) RETURNS SETOF koers.da
 -- Name: FUNCTION daily_use_build(ps text[], tz text); Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON FUNCTION koers.daily_use_build(ps text[], tz text) IS 'Internal: the daily_use rows of the participants from the raw tables (voided events left out), labelled with their current spans.';
+COMMENT ON FUNCTION koers.daily_use_build(ps text[], tz text) IS 'Internal: the daily_use rows of the participants from the raw tables (voided events left out), unlabelled (koers.use_labelled gives the period).';
 
 
 --
@@ -4009,17 +3854,9 @@ BEGIN
     IF p_org IS NOT NULL AND p_org !~ '^[a-z0-9_-]{1,32}$' THEN
         RAISE EXCEPTION 'organisation is not a source name' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    WITH p AS (
-        SELECT (p_cohort IS NULL OR e.cohort = p_cohort) AS in_c,
-               (p_org IS NULL OR EXISTS (
-                    SELECT 1 FROM koers.event_lateness l
-                    WHERE l.participant = e.participant AND l.source = p_org AND NOT l.voided
-                      AND l.event_type <> 'correction')) AS in_o
-        FROM koers.exposure(as_of) e
-    )
     SELECT count(*) FILTER (WHERE in_c AND in_o), count(*) FILTER (WHERE in_c AND NOT in_o),
            count(*) FILTER (WHERE in_o AND NOT in_c), count(*) FILTER (WHERE NOT (in_c AND in_o))
-    INTO f, dc, dorg, da FROM p;
+    INTO f, dc, dorg, da FROM koers.dash_filter_flags(p_cohort, p_org, as_of);
     IF c.suppress AND (p_cohort IS NOT NULL OR p_org IS NOT NULL) THEN
         IF f < k THEN
             RAISE EXCEPTION 'this filter leaves fewer than % participants', k
@@ -4047,8 +3884,15 @@ CREATE FUNCTION koers.dash_contrib_outcomes(as_of date, own_org text) RETURNS SE
                e.days_during / koers.person_month_days() AS pm_during
         FROM koers.exposure(as_of) e
     ), use AS (
-        SELECT d.*, p.first_enrolled FROM koers.daily_use d JOIN pop p ON p.participant = d.participant
-        WHERE d.period IS NOT NULL AND d.day <= as_of
+        -- Stay pieces cut at the as-of day and open stays counted up to it (koers.use_at);
+        -- grp: acute or alternative (crisis), use or victim (police calls).
+        SELECT d.*, p.first_enrolled,
+               CASE d.event_type
+                   WHEN 'crisis' THEN koers.crisis_group(d.kind::koers.crisis_kind)
+                   WHEN 'police_call' THEN koers.police_group(d.kind::koers.police_call_kind)
+               END AS grp
+        FROM koers.use_at(as_of) d JOIN pop p ON p.participant = d.participant
+        WHERE d.period IS NOT NULL
     ), periods AS (
         SELECT p.participant, x.period, x.pm
         FROM pop p CROSS JOIN LATERAL (VALUES ('before', p.pm_before), ('during', p.pm_during)) x(period, pm)
@@ -4057,26 +3901,36 @@ CREATE FUNCTION koers.dash_contrib_outcomes(as_of date, own_org text) RETURNS SE
                greatest(floor((day - first_enrolled) / koers.person_month_days())::integer, -12) AS r,
                x.measure, sum(x.num) AS num
         FROM (SELECT *, event_type <> 'contact' AS u_is_event FROM use) u CROSS JOIN LATERAL (VALUES
-            ('crisis_events', CASE WHEN event_type = 'crisis' THEN events END),
-            ('crisis_days', CASE WHEN event_type = 'crisis' THEN days END),
-            ('police_calls', CASE WHEN event_type = 'police_call' THEN events END),
-            ('confused_person', CASE WHEN event_type = 'police_call' AND kind = 'confused_person'
-                                     THEN events END)) x(measure, num)
+            -- The measures of koers.window_measure_names(), by the same groups of kinds.
+            ('acute_events', CASE WHEN grp = 'acute' THEN events END),
+            ('acute_days', CASE WHEN grp = 'acute' THEN days END),
+            ('alternative_events', CASE WHEN grp = 'alternative' THEN events END),
+            ('alternative_days', CASE WHEN grp = 'alternative' THEN days END),
+            ('police_use_calls', CASE WHEN event_type = 'police_call' AND grp = 'use' THEN events END),
+            ('confused_person_calls', CASE WHEN event_type = 'police_call' AND kind = 'confused_person'
+                                           THEN events END),
+            ('police_victim_calls', CASE WHEN event_type = 'police_call' AND grp = 'victim'
+                                         THEN events END)) x(measure, num)
         WHERE x.num IS NOT NULL AND u_is_event
         GROUP BY 1, 2, 3, 4, 5
     ), grid AS (
-        SELECT m, per FROM unnest(ARRAY['crisis_events', 'crisis_days', 'police_calls',
-                                        'confused_person']) m,
-                           unnest(ARRAY['before', 'during']) per
+        SELECT m, per FROM unnest(koers.window_measure_names()) m, unnest(ARRAY['before', 'during']) per
     ), costed AS (
-        SELECT u.participant, u.source, u.period, u.event_type,
+        SELECT u.participant, u.source, u.period, u.event_type, u.grp,
                sum(CASE k.per WHEN 'event' THEN u.events::numeric WHEN 'day' THEN u.billable_days::numeric
                               WHEN 'hour' THEN u.minutes / 60.0 END * k.amount_eur) AS cost
         FROM use u
         JOIN koers.unit_cost_map m ON m.event_type = u.event_type AND m.kind = u.kind
         JOIN koers.unit_cost k ON k.item = m.item
         WHERE u.event_type <> 'contact' OR u.period = 'during'
-        GROUP BY 1, 2, 3, 4
+        GROUP BY 1, 2, 3, 4, 5
+    ), cost_series AS (
+        -- Acute crisis and stay alternatives are parts of crisis, crisis and police of
+        -- crisis_police; victim calls have no unit cost (0011), so police is police use.
+        SELECT * FROM (VALUES ('crisis', 'acute', ARRAY['acute', 'crisis', 'crisis_police']),
+                              ('crisis', 'alternative', ARRAY['alternative', 'crisis', 'crisis_police']),
+                              ('police_call', NULL, ARRAY['police', 'crisis_police']),
+                              ('contact', NULL, ARRAY['support'])) v(event_type, grp, path)
     ), contacts AS (
         -- Contacts in enrolled time per participant, source, month, role, mode and initiator.
         SELECT participant, source, to_char(day, 'YYYY-MM') AS month, kind, mode, initiated_by,
@@ -4127,32 +3981,37 @@ CREATE FUNCTION koers.dash_contrib_outcomes(as_of date, own_org text) RETURNS SE
     FROM periods
     -- By kind, caller and outcome (parts of the totals above).
     UNION ALL
-    SELECT 'crisis.kind', ARRAY[kind, 'crisis_events'], ARRAY[period], participant, source,
-           sum(events), NULL, true
-    FROM use WHERE event_type = 'crisis' GROUP BY kind, period, participant, source
+    -- Crisis kinds are parts of acute_events or alternative_events, police kinds of
+    -- police_use_calls or police_victim_calls; callers and outcomes are those of the calls
+    -- about the participant (police_use_calls).
+    SELECT 'crisis.kind', ARRAY[kind, grp || '_events'], ARRAY[period], participant, source,
+           sum(events), NULL, sum(events) <> 0  -- a stay's later pieces count no event
+    FROM use WHERE event_type = 'crisis' GROUP BY kind, grp, period, participant, source
     UNION ALL
-    SELECT 'crisis.kind', ARRAY[k::text, 'crisis_events'], ARRAY[per], NULL, NULL, 0, NULL, false
+    SELECT 'crisis.kind', ARRAY[k::text, koers.crisis_group(k) || '_events'], ARRAY[per], NULL, NULL,
+           0, NULL, false
     FROM unnest(enum_range(NULL::koers.crisis_kind)) k, unnest(ARRAY['before', 'during']) per
     UNION ALL
-    SELECT 'crisis.police_kind', ARRAY[kind, 'police_calls'], ARRAY[period], participant, source,
-           sum(events), NULL, true
-    FROM use WHERE event_type = 'police_call' GROUP BY kind, period, participant, source
+    SELECT 'crisis.police_kind', ARRAY[kind, 'police_' || grp || '_calls'],
+           ARRAY[period], participant, source, sum(events), NULL, true
+    FROM use WHERE event_type = 'police_call' GROUP BY kind, grp, period, participant, source
     UNION ALL
-    SELECT 'crisis.police_kind', ARRAY[k::text, 'police_calls'], ARRAY[per], NULL, NULL, 0, NULL, false
+    SELECT 'crisis.police_kind', ARRAY[k::text, 'police_' || koers.police_group(k) || '_calls'], ARRAY[per],
+           NULL, NULL, 0, NULL, false
     FROM unnest(enum_range(NULL::koers.police_call_kind)) k, unnest(ARRAY['before', 'during']) per
     UNION ALL
-    SELECT 'crisis.police_caller', ARRAY[caller, 'police_calls'], ARRAY[period], participant, source,
-           sum(events), NULL, true
-    FROM use WHERE event_type = 'police_call' GROUP BY caller, period, participant, source
+    SELECT 'crisis.police_caller', ARRAY[caller, 'police_use_calls'], ARRAY[period], participant,
+           source, sum(events), NULL, true
+    FROM use WHERE event_type = 'police_call' AND grp = 'use' GROUP BY caller, period, participant, source
     UNION ALL
-    SELECT 'crisis.police_caller', ARRAY[k::text, 'police_calls'], ARRAY[per], NULL, NULL, 0, NULL, false
+    SELECT 'crisis.police_caller', ARRAY[k::text, 'police_use_calls'], ARRAY[per], NULL, NULL, 0, NULL, false
     FROM unnest(enum_range(NULL::koers.police_call_caller)) k, unnest(ARRAY['before', 'during']) per
     UNION ALL
-    SELECT 'crisis.police_outcome', ARRAY[outcome, 'police_calls'], ARRAY[period], participant, source,
-           sum(events), NULL, true
-    FROM use WHERE event_type = 'police_call' GROUP BY outcome, period, participant, source
+    SELECT 'crisis.police_outcome', ARRAY[outcome, 'police_use_calls'], ARRAY[period], participant,
+           source, sum(events), NULL, true
+    FROM use WHERE event_type = 'police_call' AND grp = 'use' GROUP BY outcome, period, participant, source
     UNION ALL
-    SELECT 'crisis.police_outcome', ARRAY[k::text, 'police_calls'], ARRAY[per], NULL, NULL, 0, NULL, false
+    SELECT 'crisis.police_outcome', ARRAY[k::text, 'police_use_calls'], ARRAY[per], NULL, NULL, 0, NULL, false
     FROM unnest(enum_range(NULL::koers.police_call_outcome)) k, unnest(ARRAY['before', 'during']) per
     -- Trend per month relative to the first enrolled day: rates per person-month; the months
     -- are parts of before and during.
@@ -4160,32 +4019,30 @@ CREATE FUNCTION koers.dash_contrib_outcomes(as_of date, own_org text) RETURNS SE
     SELECT 'crisis.trend', ARRAY[measure], ARRAY[r::text, period], participant, source, num, NULL,
            num <> 0
     FROM measures
-    WHERE measure IN ('crisis_events', 'police_calls')
+    WHERE measure IN ('acute_events', 'police_use_calls')
     UNION ALL
     SELECT 'crisis.trend', ARRAY[ms], ARRAY[r::text, period], participant, NULL, 0,
            days / koers.person_month_days(), false
-    FROM rel_exposure CROSS JOIN unnest(ARRAY['crisis_events', 'police_calls']) ms
+    FROM rel_exposure CROSS JOIN unnest(ARRAY['acute_events', 'police_use_calls']) ms
     WHERE days > 0
-    -- Cost: totals (crisis and police are parts of crisis_police), per person-month.
+    -- Cost: totals (see cost_series), per person-month.
     UNION ALL
-    SELECT 'cost.total', CASE event_type WHEN 'crisis' THEN ARRAY['crisis', 'crisis_police']
-                                         WHEN 'police_call' THEN ARRAY['police', 'crisis_police']
-                                         ELSE ARRAY['support'] END,
-           ARRAY[period], participant, source, cost, NULL, cost <> 0
-    FROM costed
+    SELECT 'cost.total', s.path, ARRAY[k.period], k.participant, k.source, k.cost, NULL, k.cost <> 0
+    FROM costed k JOIN cost_series s ON s.event_type = k.event_type
+                                    AND (s.grp IS NULL OR s.grp = k.grp)
     UNION ALL
-    SELECT 'cost.total', s, ARRAY[per], NULL, NULL, 0, NULL, false
-    FROM (VALUES (ARRAY['crisis', 'crisis_police'], 'before'), (ARRAY['crisis', 'crisis_police'], 'during'),
-                 (ARRAY['police', 'crisis_police'], 'before'), (ARRAY['police', 'crisis_police'], 'during'),
-                 (ARRAY['support'], 'during')) v(s, per)
+    SELECT 'cost.total', s.path, ARRAY[per], NULL, NULL, 0, NULL, false
+    FROM cost_series s CROSS JOIN unnest(ARRAY['before', 'during']) per
+    WHERE s.event_type <> 'contact' OR per = 'during'
     UNION ALL
-    SELECT 'cost.per_pm', ARRAY[s], ARRAY[period], participant, source, cost, NULL, cost <> 0
-    FROM costed CROSS JOIN LATERAL unnest(CASE event_type WHEN 'crisis' THEN ARRAY['crisis', 'crisis_police']
-                                                          WHEN 'police_call' THEN ARRAY['police', 'crisis_police']
-                                                          ELSE ARRAY['support'] END) s
+    SELECT 'cost.per_pm', ARRAY[x], ARRAY[k.period], k.participant, k.source, k.cost, NULL, k.cost <> 0
+    FROM costed k JOIN cost_series s ON s.event_type = k.event_type
+                                    AND (s.grp IS NULL OR s.grp = k.grp)
+    CROSS JOIN LATERAL unnest(s.path) x
     UNION ALL
     SELECT 'cost.per_pm', ARRAY[s], ARRAY[p.period], p.participant, NULL, 0, p.pm, false
-    FROM periods p CROSS JOIN unnest(ARRAY['crisis', 'police', 'crisis_police', 'support']) s
+    FROM periods p
+    CROSS JOIN unnest(ARRAY['acute', 'alternative', 'crisis', 'police', 'crisis_police', 'support']) s
     WHERE s <> 'support' OR p.period = 'during'
     -- Support intensity in enrolled time: contacts by role, mode and initiator (parts of all).
     UNION ALL
@@ -4311,17 +4168,27 @@ CREATE FUNCTION koers.dash_contrib_overview(as_of date, own_org text) RETURNS SE
     UNION ALL
     SELECT 'overview.goals_set_by', ARRAY[b::text, 'set'], ARRAY['all'], NULL, NULL, 0, NULL, false
     FROM unnest(enum_range(NULL::koers.goal_change_set_by)) b
-    -- Share of participants with goals who achieved at least one self-set goal.
+    -- Share of the enrolled participants (koers.goal_summary's denominator) who achieved at
+    -- least one self-set goal.
     UNION ALL
-    SELECT 'overview.kpi', ARRAY['self_set_achieved_share'], ARRAY['all'], participant, NULL,
-           max(CASE WHEN status = 'achieved' AND set_by <> 'professional' THEN 1 ELSE 0 END),
-           1, max(CASE WHEN status = 'achieved' AND set_by <> 'professional' THEN 1 ELSE 0 END) = 1
-    FROM goals GROUP BY participant
-    -- Mean GAS T-score over the participants who have one.
+    SELECT 'overview.kpi', ARRAY['self_set_achieved_share'], ARRAY['all'], p.participant, NULL,
+           a.n, 1, a.n = 1
+    FROM pop p CROSS JOIN LATERAL (
+        SELECT coalesce(max(CASE WHEN g.status = 'achieved' AND g.set_by <> 'professional'
+                                 THEN 1 ELSE 0 END), 0)::numeric AS n
+        FROM goals g WHERE g.participant = p.participant) a
+    -- Mean GAS T-scores over the participants who have one: the latest, the baseline (each
+    -- goal's first score) and the change, over the same goals.
     UNION ALL
-    SELECT 'overview.kpi', ARRAY['mean_t_score'], ARRAY['all'], g.participant, NULL, g.t_score, 1, true
+    SELECT 'overview.kpi', ARRAY[x.s], ARRAY['all'], g.participant, NULL, x.v, 1, true
     FROM koers.gas_tscore(as_of) g JOIN pop p ON p.participant = g.participant
+    CROSS JOIN LATERAL (VALUES ('mean_t_score', g.t_score), ('mean_baseline_t_score', g.baseline_t_score),
+                               ('mean_t_score_change', g.t_score_change)) x(s, v)
     WHERE g.t_score IS NOT NULL
+    -- Whether abandoned goals keep their last score (a setting, drawn from nobody: 1 or 0).
+    UNION ALL
+    SELECT 'overview.kpi', ARRAY['gas_abandoned_included'], ARRAY['all'], NULL, NULL,
+           koers.gas_include_abandoned()::integer, NULL, false
     $$;
 
 
@@ -4357,6 +4224,116 @@ CREATE FUNCTION koers.dash_contrib_quality(as_of date, own_org text) RETURNS SET
     FROM sources s CROSS JOIN unnest(ARRAY['enrolment', 'contact', 'crisis', 'goal_change',
                                            'police_call', 'correction']) t
     $$;
+
+
+--
+-- Name: dash_evidence_cells(text, koers.dash_caller_row, text, text, date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.dash_evidence_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date) RETURNS koers.dash_cell[]
+    LANGUAGE plpgsql
+    SET jit TO 'off'
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    k     integer := koers.min_cell();
+    bd    koers.dash_cell[];
+    cells koers.dash_cell[];
+BEGIN
+    PERFORM koers.dash_window_check(window_name);
+    IF c.suppress AND window_name = 'per_protocol' THEN
+        bd := koers.dash_group('outcomes', c, p_cohort, p_org, as_of, koers.dash_outcomes_links(),
+                               koers.dash_outcomes_extra());
+    END IF;
+    WITH w AS MATERIALIZED (
+        SELECT ROW(p.*)::koers.window_paired_row AS r, f.in_c, f.in_o
+        FROM koers.window_paired(as_of) p
+        JOIN koers.dash_filter_flags(p_cohort, p_org, as_of) f ON f.participant = p.participant
+        WHERE p.window_name = window_name
+    ), wider AS (
+        SELECT (r).measure AS measure,
+               count(*) FILTER (WHERE in_c AND NOT in_o) AS nc,
+               count(*) FILTER (WHERE in_o AND NOT in_c) AS nr,
+               count(*) FILTER (WHERE NOT (in_c AND in_o)) AS na
+        FROM w GROUP BY 1
+    ), e AS (
+        SELECT x.*, coalesce(d.nc, 0) AS nc, coalesce(d.nr, 0) AS nr, coalesce(d.na, 0) AS na
+        FROM koers.window_evidence_of(ARRAY(SELECT r FROM w WHERE in_c AND in_o)) x
+        LEFT JOIN wider d ON d.measure = x.measure
+    ), h AS (
+        SELECT e.*,
+               c.suppress AND (e.n BETWEEN 1 AND k - 1 OR e.nc BETWEEN 1 AND k - 1
+                               OR e.nr BETWEEN 1 AND k - 1 OR e.na BETWEEN 1 AND k - 1) AS hide_n,
+               c.suppress AND e.n_before BETWEEN 1 AND k - 1 AS hide_b,
+               c.suppress AND e.n_during BETWEEN 1 AND k - 1 AS hide_d,
+               c.suppress AND (e.stats).n_nonzero BETWEEN 1 AND k - 1 AS hide_x,
+               -- Those with full coverage, and those without it, are groups too.
+               c.suppress AND (e.full_coverage BETWEEN 1 AND k - 1
+                               OR e.n - e.full_coverage BETWEEN 1 AND k - 1) AS hide_f,
+               coalesce((SELECT b.suppressed FROM unnest(bd) b WHERE b.chart = 'crisis.bd_rate'
+                         AND b.series = e.measure AND b.category = 'before'), false) AS bd_b,
+               coalesce((SELECT b.suppressed FROM unnest(bd) b WHERE b.chart = 'crisis.bd_rate'
+                         AND b.series = e.measure AND b.category = 'during'), false) AS bd_d
+        FROM e
+    )
+    SELECT coalesce(array_agg(ROW('evidence.stats', h.measure, v.figure,
+                                  CASE WHEN v.hidden THEN NULL ELSE v.value END, v.hidden)::koers.dash_cell
+                              ORDER BY h.measure, v.figure), '{}')
+    INTO cells
+    FROM h CROSS JOIN LATERAL (VALUES
+        ('n', h.n::numeric, h.hide_n),
+        ('pooled_before_rate', h.pooled_before_rate, h.hide_n OR h.hide_b OR h.bd_b),
+        ('median_before_rate', h.median_before_rate, h.hide_n OR h.hide_b),
+        ('q1_before_rate', h.q1_before_rate, h.hide_n OR h.hide_b),
+        ('q3_before_rate', h.q3_before_rate, h.hide_n OR h.hide_b),
+        ('pooled_during_rate', h.pooled_during_rate, h.hide_n OR h.hide_d OR h.bd_d),
+        ('median_during_rate', h.median_during_rate, h.hide_n OR h.hide_d),
+        ('q1_during_rate', h.q1_during_rate, h.hide_n OR h.hide_d),
+        ('q3_during_rate', h.q3_during_rate, h.hide_n OR h.hide_d),
+        ('median_difference', (h.stats).median_difference, h.hide_n OR h.hide_x),
+        ('q1_difference', (h.stats).q1_difference, h.hide_n OR h.hide_x),
+        ('q3_difference', (h.stats).q3_difference, h.hide_n OR h.hide_x),
+        ('boot_lo', (h.stats).boot_lo, h.hide_n OR h.hide_x),
+        ('boot_hi', (h.stats).boot_hi, h.hide_n OR h.hide_x),
+        ('n_nonzero', (h.stats).n_nonzero::numeric, h.hide_n OR h.hide_x),
+        ('w_plus', (h.stats).w_plus, h.hide_n OR h.hide_x),
+        ('p_value', (h.stats).p_value, h.hide_n OR h.hide_x),
+        ('p_exact', ((h.stats).p_method = 'exact')::integer::numeric, h.hide_n OR h.hide_x),
+        ('full_coverage', h.full_coverage::numeric, h.hide_n OR h.hide_f)
+    ) v(figure, value, hidden);
+    RETURN cells;
+END
+$$;
+
+
+--
+-- Name: FUNCTION dash_evidence_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.dash_evidence_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date) IS 'Internal: the spread and evidence of one window (evidence.stats: per measure n, pooled, median and quartile rates before and during, the median difference with its quartiles and bootstrap 95% interval, the signed-rank W+ and p and whether p is exact) over the participants of a filter setting, suppressed for suppressed callers.';
+
+
+--
+-- Name: dash_filter_flags(text, text, date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.dash_filter_flags(p_cohort text, p_org text, as_of date) RETURNS TABLE(participant text, in_c boolean, in_o boolean)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT e.participant, (p_cohort IS NULL OR e.cohort = p_cohort),
+           (p_org IS NULL OR EXISTS (
+                SELECT 1 FROM koers.event_lateness l
+                WHERE l.participant = e.participant AND l.source = p_org AND NOT l.voided
+                  AND l.event_type <> 'correction'))
+    FROM koers.exposure(as_of) e
+    $$;
+
+
+--
+-- Name: FUNCTION dash_filter_flags(p_cohort text, p_org text, as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.dash_filter_flags(p_cohort text, p_org text, as_of date) IS 'Internal: participants enrolled by as_of, in the cohort (in_c) and with a registration of the organisation (in_o); the filter setting is in_c AND in_o, the wider settings the rest.';
 
 
 --
@@ -4399,8 +4376,12 @@ BEGIN
     END IF;
     c := ROW(NULL, NULL, c.organisation, c.suppress); -- what decides the answer, no user
     n := koers.dash_check_filter(c, p_cohort, p_org, as_of);
-    SELECT coalesce(array_agg(x ORDER BY x.chart, x.series, x.category), '{}') INTO cells
-    FROM koers.dash_cells(grp, c, p_cohort, p_org, as_of, links, extra) x;
+    IF grp LIKE 'evidence.%' THEN
+        cells := koers.dash_evidence_cells(substr(grp, 10), c, p_cohort, p_org, as_of);
+    ELSE
+        SELECT coalesce(array_agg(x ORDER BY x.chart, x.series, x.category), '{}') INTO cells
+        FROM koers.dash_cells(grp, c, p_cohort, p_org, as_of, links, extra) x;
+    END IF;
     PERFORM koers.dash_cache_put(key, ver, t0, n, cells, format(
         'SELECT koers.dash_group(%L, %L::koers.dash_caller_row, %L, %L, %L::date, %L::text[], %L::jsonb)',
         grp, c, p_cohort, p_org, as_of, links, extra));
@@ -4598,21 +4579,28 @@ CREATE FUNCTION koers.dash_outcomes_extra() RETURNS jsonb
     LANGUAGE sql IMMUTABLE
     AS $$
     SELECT jsonb_agg(r) FROM (
-        -- Police cost is priced from the police calls; crisis cost from the crisis kinds.
         SELECT jsonb_build_array(jsonb_build_array('cost.total', 'police', per),
-                                 jsonb_build_array('crisis.bd_count', 'police_calls', per)) AS r
+                                 jsonb_build_array('crisis.bd_count', 'police_use_calls', per)) AS r
         FROM unnest(ARRAY['before', 'during']) per
         UNION ALL
-        SELECT jsonb_build_array(jsonb_build_array('cost.total', 'crisis', per))
+        SELECT jsonb_build_array(jsonb_build_array('crisis.bd_count', 'confused_person_calls', per),
+                                 jsonb_build_array('crisis.police_kind', 'confused_person', per))
+        FROM unnest(ARRAY['before', 'during']) per
+        UNION ALL
+        SELECT jsonb_build_array(jsonb_build_array('cost.total', g, per))
                || (SELECT jsonb_agg(jsonb_build_array('crisis.kind', k::text, per))
-                   FROM unnest(enum_range(NULL::koers.crisis_kind)) k)
+                   FROM unnest(enum_range(NULL::koers.crisis_kind)) k WHERE koers.crisis_group(k) = g)
+        FROM unnest(ARRAY['before', 'during']) per, unnest(ARRAY['acute', 'alternative']) g
+        UNION ALL
+        SELECT jsonb_build_array(jsonb_build_array('cost.total', 'police', per))
+               || (SELECT jsonb_agg(jsonb_build_array('crisis.police_kind', k::text, per))
+                   FROM unnest(enum_range(NULL::koers.police_call_kind)) k WHERE koers.police_group(k) = 'use')
         FROM unnest(ARRAY['before', 'during']) per
         UNION ALL
         SELECT jsonb_build_array(jsonb_build_array('cost.total', 'support', 'during'))
                || (SELECT jsonb_agg(jsonb_build_array('support.role', k::text, 'during'))
                    FROM unnest(enum_range(NULL::koers.contact_with_role)) k)
         UNION ALL
-        -- Key figures of support computed from the contacts by role, mode and initiator.
         SELECT '[["support.kpi", "contacts_per_week", "all"], ["support.role", "all", "during"]]'::jsonb
         UNION ALL
         SELECT '[["support.kpi", "outreach_home_visit_share", "all"], ["support.mode", "outreach", "during"],
@@ -4713,6 +4701,32 @@ BEGIN
     RETURN c;
 END
 $$;
+
+
+--
+-- Name: dash_window_check(text); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.dash_window_check(window_name text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+BEGIN
+    IF window_name IS NULL OR NOT window_name = ANY (koers.dash_window_names()) THEN
+        RAISE EXCEPTION 'window is one of per_protocol, intention_to_treat, follow_up'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN window_name;
+END
+$$;
+
+
+--
+-- Name: dash_window_names(); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.dash_window_names() RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    AS $$ SELECT ARRAY['per_protocol', 'intention_to_treat', 'follow_up'] $$;
 
 
 --
@@ -5185,6 +5199,51 @@ COMMENT ON FUNCTION koers.min_cell() IS 'k of small-cell suppression: a figure d
 
 
 --
+-- Name: month_count_apply(koers.daily_use[]); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.month_count_apply(delta koers.daily_use[]) RETURNS void
+    LANGUAGE sql
+    AS $$
+    INSERT INTO koers.participant_month_count AS m
+        SELECT * FROM koers.month_count_rows(delta)
+        ON CONFLICT (participant, month) DO UPDATE SET
+            contacts = m.contacts + excluded.contacts,
+            contact_minutes = m.contact_minutes + excluded.contact_minutes,
+            outreach_contacts = m.outreach_contacts + excluded.outreach_contacts,
+            home_visit_contacts = m.home_visit_contacts + excluded.home_visit_contacts,
+            participant_initiated_contacts = m.participant_initiated_contacts + excluded.participant_initiated_contacts,
+            significant_other_contacts = m.significant_other_contacts + excluded.significant_other_contacts,
+            experience_expert_contacts = m.experience_expert_contacts + excluded.experience_expert_contacts,
+            crisis_events = m.crisis_events + excluded.crisis_events,
+            crisis_contact = m.crisis_contact + excluded.crisis_contact,
+            crisis_admission = m.crisis_admission + excluded.crisis_admission,
+            emergency_department = m.emergency_department + excluded.emergency_department,
+            compulsory_care = m.compulsory_care + excluded.compulsory_care,
+            respite_stay = m.respite_stay + excluded.respite_stay,
+            shelter_night = m.shelter_night + excluded.shelter_night,
+            crisis_days = m.crisis_days + excluded.crisis_days,
+            stay_days = m.stay_days + excluded.stay_days,
+            police_calls = m.police_calls + excluded.police_calls,
+            police_confused_person = m.police_confused_person + excluded.police_confused_person,
+            police_nuisance = m.police_nuisance + excluded.police_nuisance,
+            police_threat_violence = m.police_threat_violence + excluded.police_threat_violence,
+            police_welfare_check = m.police_welfare_check + excluded.police_welfare_check,
+            police_arrest = m.police_arrest + excluded.police_arrest,
+            police_victim = m.police_victim + excluded.police_victim,
+            police_other = m.police_other + excluded.police_other;
+    -- Every daily_use row has an event or a stay day, so a month with neither has no row
+    -- left (contacts and police calls are events; minutes come with contacts). A second
+    -- statement: one statement does not see its own updates.
+    DELETE FROM koers.participant_month_count m
+    USING (SELECT DISTINCT participant, date_trunc('month', day)::date AS month FROM unnest(delta)) t
+    WHERE m.participant = t.participant AND m.month = t.month
+      AND m.contacts = 0 AND m.crisis_events = 0 AND m.police_calls = 0
+      AND m.crisis_days = 0 AND m.stay_days = 0;
+    $$;
+
+
+--
 -- Name: participant_month_count; Type: TABLE; Schema: koers; Owner: -
 --
 
@@ -5612,29 +5671,18 @@ COMMENT ON FUNCTION koers.participant_month_at(as_of date) IS 'koers.participant
 
 
 --
--- Name: period_of(text, date); Type: FUNCTION; Schema: koers; Owner: -
+-- Name: period_label(date, date, boolean); Type: FUNCTION; Schema: koers; Owner: -
 --
 
-CREATE FUNCTION koers.period_of(p text, d date) RETURNS text
-    LANGUAGE sql STABLE
+CREATE FUNCTION koers.period_label(d date, first_enrolled date, enrolled boolean) RETURNS text
+    LANGUAGE sql IMMUTABLE
     AS $$
-    SELECT CASE WHEN f.start_day IS NULL THEN NULL
-                WHEN d < f.start_day THEN
-                    CASE WHEN d >= (f.start_day - interval '12 months')::date THEN 'before' END
-                WHEN EXISTS (SELECT 1 FROM koers.enrolment_span s
-                             WHERE s.participant = p AND d >= s.start_day
-                               AND (s.end_day IS NULL OR d < s.end_day)) THEN 'during'
+    SELECT CASE WHEN first_enrolled IS NULL THEN NULL
+                WHEN d < first_enrolled THEN
+                    CASE WHEN d >= (first_enrolled - interval '12 months')::date THEN 'before' END
+                WHEN enrolled THEN 'during'
            END
-    FROM (SELECT (SELECT start_day FROM koers.enrolment_span
-                  WHERE participant = p AND span_no = 1) AS start_day) f
     $$;
-
-
---
--- Name: FUNCTION period_of(p text, d date); Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON FUNCTION koers.period_of(p text, d date) IS 'The period label of a participant''s local day: before (the 12 calendar months before the first enrolled day), during (an enrolled span) or NULL.';
 
 
 --
@@ -5732,7 +5780,11 @@ BEGIN
     DELETE FROM koers.event_lateness WHERE participant = ANY (ps);
 
     INSERT INTO koers.enrolment_span SELECT * FROM koers.spans_build(ps, tz);
-    INSERT INTO koers.daily_use SELECT * FROM koers.daily_use_build(ps, tz);
+    -- Labelled one participant at a time: a full rebuild's rows would not fit one array.
+    INSERT INTO koers.daily_use
+    SELECT l.* FROM unnest(ps) AS p(participant)
+    CROSS JOIN LATERAL koers.use_labelled(ARRAY(SELECT b FROM koers.daily_use_build(ARRAY[p.participant], tz) b)) l
+    ORDER BY l.participant, l.day;
     -- The pivot one participant at a time: a full rebuild's rows would not fit one array.
     INSERT INTO koers.participant_month_count
     SELECT m.* FROM unnest(ps) AS p(participant)
@@ -5966,6 +6018,19 @@ COMMENT ON FUNCTION koers.spans_build(ps text[], tz text) IS 'Internal: the enro
 
 
 --
+-- Name: spans_relabel(text[], text); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.spans_relabel(ps text[], tz text) RETURNS void
+    LANGUAGE sql
+    AS $$
+    DELETE FROM koers.enrolment_span WHERE participant = ANY (ps);
+    INSERT INTO koers.enrolment_span SELECT * FROM koers.spans_build(ps, tz);
+    SELECT koers.use_relabel(ps, false);
+    $$;
+
+
+--
 -- Name: stability_corner(koers.goal_change_domain); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -5988,6 +6053,249 @@ CREATE FUNCTION koers.stability_corner(d koers.goal_change_domain) RETURNS text
 --
 
 COMMENT ON FUNCTION koers.stability_corner(d koers.goal_change_domain) IS 'The stability-model corner of a goal domain: participation, living_environment, continuity_of_support, or unclassified (domain other).';
+
+
+--
+-- Name: staged_count_coverage(text); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.staged_count_coverage(tz text) RETURNS void
+    LANGUAGE sql
+    AS $$
+    INSERT INTO koers.event_count_month AS c (event_type, source, month, events)
+    SELECT 'coverage', source, date_trunc('month', occurred_at AT TIME ZONE tz)::date, count(*)
+    FROM pg_temp.stage_coverage
+    GROUP BY 2, 3 ORDER BY 2, 3
+    ON CONFLICT (event_type, source, month) DO UPDATE SET events = c.events + excluded.events
+    $$;
+
+
+--
+-- Name: staged_count_months(text); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.staged_count_months(tz text) RETURNS void
+    LANGUAGE sql
+    AS $$
+    INSERT INTO koers.event_count_month AS c (event_type, source, month, events)
+    SELECT event_type, source, date_trunc('month', occurred_at AT TIME ZONE tz)::date, count(*)
+    FROM (
+        SELECT 'enrolment' AS event_type, source, occurred_at FROM pg_temp.stage_enrolment
+        UNION ALL SELECT 'contact', source, occurred_at FROM pg_temp.stage_contact
+        UNION ALL SELECT 'crisis', source, occurred_at FROM pg_temp.stage_crisis
+        UNION ALL SELECT 'goal_change', source, occurred_at FROM pg_temp.stage_goal_change
+        UNION ALL SELECT 'police_call', source, occurred_at FROM pg_temp.stage_police_call
+        UNION ALL SELECT 'correction', source, occurred_at FROM pg_temp.stage_correction) s
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (event_type, source, month) DO UPDATE SET events = c.events + excluded.events
+    $$;
+
+
+--
+-- Name: staged_lateness(uuid[], uuid[], text[], text); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[], tz text) RETURNS void
+    LANGUAGE sql
+    AS $$
+    WITH e AS (
+        SELECT e.participant, e.source, e.event_type,
+               date_trunc('month', e.occurred_at AT TIME ZONE tz)::date AS month,
+               e.event_id = ANY (void_new) AS voided,
+               floor(extract(epoch FROM e.recorded_at - e.occurred_at) / 60)::integer AS lateness_min,
+               count(*) AS n
+        FROM (
+            SELECT 'enrolment' AS event_type, participant, source, occurred_at, recorded_at, event_id
+            FROM pg_temp.stage_enrolment
+            UNION ALL SELECT 'contact', participant, source, occurred_at, recorded_at, event_id
+            FROM pg_temp.stage_contact
+            UNION ALL SELECT 'crisis', participant, source, occurred_at, recorded_at, event_id
+            FROM pg_temp.stage_crisis
+            UNION ALL SELECT 'goal_change', participant, source, occurred_at, recorded_at, event_id
+            FROM pg_temp.stage_goal_change
+            UNION ALL SELECT 'police_call', participant, source, occurred_at, recorded_at, event_id
+            FROM pg_temp.stage_police_call
+            UNION ALL SELECT 'correction', participant, source, occurred_at, recorded_at, event_id
+            FROM pg_temp.stage_correction
+        ) e
+        GROUP BY 1, 2, 3, 4, 5, 6
+    ), f AS (
+        SELECT e.*, e.event_type <> 'correction' AND NOT e.voided
+                    AND (q.last_event_day IS NULL
+                         OR e.month > date_trunc('month', q.last_event_day)::date) AS fresh
+        FROM e LEFT JOIN koers.participant q ON q.participant = e.participant
+    ), fresh AS (
+        INSERT INTO koers.event_lateness
+        SELECT participant, source, event_type, month, voided, lateness_min, n FROM f
+        WHERE fresh ORDER BY 1, 2, 3, 4, 5, 6
+    )
+    INSERT INTO koers.event_lateness AS l
+    SELECT participant, source, event_type, month, voided, lateness_min, n FROM f
+    WHERE NOT fresh ORDER BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (participant, source, event_type, month, voided, lateness_min)
+    DO UPDATE SET events = l.events + excluded.events;
+
+    WITH t AS (
+        SELECT participant, source, event_type,
+               date_trunc('month', occurred_at AT TIME ZONE tz)::date AS month,
+               floor(extract(epoch FROM recorded_at - occurred_at) / 60)::integer AS lateness_min,
+               count(*) AS n
+        FROM (
+            SELECT 'enrolment' AS event_type, participant, source, occurred_at, recorded_at
+            FROM koers.enrolment WHERE event_id = ANY (v_id)
+            UNION ALL SELECT 'contact', participant, source, occurred_at, recorded_at
+            FROM koers.contact WHERE event_id = ANY (v_id)
+            UNION ALL SELECT 'crisis', participant, source, occurred_at, recorded_at
+            FROM koers.crisis WHERE event_id = ANY (v_id)
+            UNION ALL SELECT 'goal_change', participant, source, occurred_at, recorded_at
+            FROM koers.goal_change WHERE event_id = ANY (v_id)
+            UNION ALL SELECT 'police_call', participant, source, occurred_at, recorded_at
+            FROM koers.police_call WHERE event_id = ANY (v_id)
+            UNION ALL SELECT 'correction', participant, source, occurred_at, recorded_at
+            FROM koers.correction WHERE event_id = ANY (v_id)
+        ) e
+        WHERE participant = ANY (owners)
+        GROUP BY 1, 2, 3, 4, 5
+    ), gone AS (
+        DELETE FROM koers.event_lateness l USING t
+        WHERE l.participant = t.participant AND l.source = t.source
+          AND l.event_type = t.event_type AND l.month = t.month AND NOT l.voided
+          AND l.lateness_min = t.lateness_min AND l.events = t.n
+    ), dec AS (
+        UPDATE koers.event_lateness l SET events = l.events - t.n
+        FROM t
+        WHERE l.participant = t.participant AND l.source = t.source
+          AND l.event_type = t.event_type AND l.month = t.month AND NOT l.voided
+          AND l.lateness_min = t.lateness_min AND l.events > t.n
+    )
+    INSERT INTO koers.event_lateness AS l
+    SELECT participant, source, event_type, month, true, lateness_min, n FROM t
+    ON CONFLICT (participant, source, event_type, month, voided, lateness_min)
+    DO UPDATE SET events = l.events + excluded.events;
+    $$;
+
+
+--
+-- Name: staged_participants(koers.daily_use[], uuid[], text[], uuid[], text[], text); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.staged_participants(nu koers.daily_use[], void_new uuid[], redone text[], v_id uuid[], owners text[], tz text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    rc text[];
+BEGIN
+    INSERT INTO koers.participant AS p
+        (participant, cohort, first_enrolled, before_start, first_event_day, last_event_day,
+         open_since, last_span_end)
+    SELECT x.participant, s1.cohort, s1.start_day, (s1.start_day - interval '12 months')::date,
+           x.lo, x.hi,
+           (SELECT s.start_day FROM koers.enrolment_span s
+            WHERE s.participant = x.participant AND s.end_day IS NULL),
+           (SELECT max(s.end_day) FROM koers.enrolment_span s WHERE s.participant = x.participant)
+    FROM (
+        SELECT participant, min(day) AS lo, max(day) AS hi FROM (
+            SELECT participant, day FROM unnest(nu)
+            UNION ALL SELECT participant, (occurred_at AT TIME ZONE tz)::date FROM pg_temp.stage_goal_change
+            WHERE event_id <> ALL (void_new)
+        ) n GROUP BY participant ORDER BY participant
+    ) x
+    LEFT JOIN koers.enrolment_span s1 ON s1.participant = x.participant AND s1.span_no = 1
+    ON CONFLICT (participant) DO UPDATE SET
+        first_event_day = least(p.first_event_day, excluded.first_event_day),
+        last_event_day = greatest(p.last_event_day, excluded.last_event_day);
+    rc := ARRAY(
+        SELECT unnest(redone)
+        UNION
+        SELECT p.participant FROM koers.participant p
+        WHERE p.participant = ANY (owners)
+          AND EXISTS (SELECT 1 FROM (
+                  SELECT u.participant, u.day FROM koers.use_of_events(v_id, owners, tz) u
+                  UNION ALL
+                  SELECT g.participant, (g.occurred_at AT TIME ZONE tz)::date FROM koers.goal_change g
+                  WHERE g.event_id = ANY (v_id)) v
+              WHERE v.participant = p.participant
+                AND v.day IN (p.first_event_day, p.last_event_day)));
+    IF cardinality(rc) > 0 THEN
+        DELETE FROM koers.participant WHERE participant = ANY (rc);
+        INSERT INTO koers.participant SELECT * FROM koers.participant_build(rc, tz);
+    END IF;
+END
+$$;
+
+
+--
+-- Name: staged_use(uuid[], text[], text); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.staged_use(void_new uuid[], skip text[], tz text) RETURNS SETOF koers.daily_use
+    LANGUAGE sql
+    AS $$
+    WITH u AS (
+        SELECT participant, (occurred_at AT TIME ZONE tz)::date AS day, source,
+               'contact' AS event_type, with_role::text AS kind, mode::text AS mode,
+               initiated_by::text AS initiated_by, NULL::text AS caller, NULL::text AS outcome,
+               count(*)::integer AS events, 0 AS days, 0 AS billable_days,
+               sum(duration_min)::integer AS minutes, 0 AS span
+        FROM pg_temp.stage_contact
+        WHERE event_id <> ALL (void_new)
+        GROUP BY participant, 2, source, with_role, mode, initiated_by
+        UNION ALL
+        SELECT s.participant, r.day, s.source, 'crisis', s.kind::text, NULL, NULL, NULL, NULL,
+               sum(r.events)::integer, sum(r.days)::integer, sum(r.billable_days)::integer, 0,
+               r.span
+        FROM pg_temp.stage_crisis s
+        CROSS JOIN LATERAL (SELECT (s.occurred_at AT TIME ZONE tz)::date AS day) o
+        CROSS JOIN LATERAL koers.stay_rows(s.participant, o.day - greatest(coalesce(s.days, 0), 0),
+                                           CASE WHEN s.days > 0 THEN o.day END) r
+        WHERE s.event_id <> ALL (void_new) AND s.participant <> ALL (skip)
+        GROUP BY s.participant, r.day, s.source, s.kind, r.span
+        UNION ALL
+        SELECT participant, (occurred_at AT TIME ZONE tz)::date, source, 'police_call', kind::text,
+               NULL, NULL, caller::text, outcome::text, count(*)::integer, 0, 0, 0, 0
+        FROM pg_temp.stage_police_call
+        WHERE event_id <> ALL (void_new)
+        GROUP BY participant, 2, source, kind, caller, outcome
+    )
+    SELECT u.participant, u.day, u.source, u.event_type, u.kind, u.mode, u.initiated_by, u.caller,
+           u.outcome, u.events, u.days, u.billable_days, u.minutes,
+           koers.period_label(u.day, f.start_day,
+               EXISTS (SELECT 1 FROM koers.enrolment_span s
+                       WHERE s.participant = u.participant AND u.day >= s.start_day
+                         AND (s.end_day IS NULL OR u.day < s.end_day))),
+           u.span
+    FROM u LEFT JOIN koers.enrolment_span f ON f.participant = u.participant AND f.span_no = 1
+    ORDER BY u.participant, u.day
+    $$;
+
+
+--
+-- Name: staged_voids(); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.staged_voids() RETURNS TABLE(event_id uuid, event_type text, participant text)
+    LANGUAGE sql
+    AS $$
+    SELECT t.event_id, t.event_type, t.participant
+    FROM (SELECT DISTINCT target_event_id AS id FROM pg_temp.stage_correction s
+          WHERE NOT EXISTS (SELECT 1 FROM koers.correction o
+                            WHERE o.target_event_id = s.target_event_id
+                              AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_correction n
+                                              WHERE n.event_id = o.event_id))) c
+    CROSS JOIN LATERAL (
+        SELECT 'enrolment' AS event_type, e.participant, e.event_id FROM koers.enrolment e WHERE e.event_id = c.id
+        UNION ALL SELECT 'contact', e.participant, e.event_id FROM koers.contact e WHERE e.event_id = c.id
+        UNION ALL SELECT 'crisis', e.participant, e.event_id FROM koers.crisis e WHERE e.event_id = c.id
+        UNION ALL SELECT 'goal_change', e.participant, e.event_id FROM koers.goal_change e WHERE e.event_id = c.id
+        UNION ALL SELECT 'police_call', e.participant, e.event_id FROM koers.police_call e WHERE e.event_id = c.id
+        UNION ALL SELECT 'correction', e.participant, e.event_id FROM koers.correction e WHERE e.event_id = c.id) t
+    WHERE NOT EXISTS (SELECT 1 FROM pg_temp.stage_enrolment x WHERE x.event_id = t.event_id)
+      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_contact x WHERE x.event_id = t.event_id)
+      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_crisis x WHERE x.event_id = t.event_id)
+      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_goal_change x WHERE x.event_id = t.event_id)
+      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_police_call x WHERE x.event_id = t.event_id)
+      AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_correction x WHERE x.event_id = t.event_id)
+    $$;
 
 
 --
@@ -6019,6 +6327,32 @@ CREATE FUNCTION koers.stay_rows(p text, first_day date, end_day date) RETURNS TA
 --
 
 COMMENT ON FUNCTION koers.stay_rows(p text, first_day date, end_day date) IS 'Internal: the daily_use rows of one crisis event or stay: a stay covering the local days [first_day, end_day) is cut at month starts and window bounds (span = the piece''s days); the event counts on its first day.';
+
+
+--
+-- Name: stays_recut(text[], text); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.stays_recut(ps text[], tz text) RETURNS SETOF koers.daily_use
+    LANGUAGE sql
+    AS $$
+    WITH old AS (
+        DELETE FROM koers.daily_use WHERE participant = ANY (ps) AND event_type = 'crisis'
+        RETURNING *
+    ), gone AS (
+        DELETE FROM koers.open_stay WHERE participant = ANY (ps)
+    ), opened AS (
+        INSERT INTO koers.open_stay
+        SELECT participant, source, kind, first_day FROM koers.crisis_stays(ps, tz) WHERE open
+    ), new AS (
+        INSERT INTO koers.daily_use SELECT * FROM koers.crisis_use_build(ps, tz) RETURNING *
+    )
+    SELECT * FROM new
+    UNION ALL
+    SELECT participant, day, source, event_type, kind, mode, initiated_by, caller, outcome,
+           -events, -days, -billable_days, -minutes, period, span
+    FROM old
+    $$;
 
 
 --
@@ -6084,6 +6418,48 @@ COMMENT ON FUNCTION koers.today() IS 'Today in the programme''s time zone: the d
 
 
 --
+-- Name: use_add(koers.daily_use[]); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.use_add(nu koers.daily_use[]) RETURNS void
+    LANGUAGE sql
+    AS $$
+    WITH l AS (
+        SELECT n.*, q.last_event_day IS NULL OR n.day > q.last_event_day AS fresh
+        FROM unnest(nu) n LEFT JOIN koers.participant q ON q.participant = n.participant
+    ), upd AS (
+        -- Found through (participant, day); the advisory locks keep anyone else from adding
+        -- the same key meanwhile.
+        UPDATE koers.daily_use d
+        SET events = d.events + l.events, days = d.days + l.days,
+            billable_days = d.billable_days + l.billable_days, minutes = d.minutes + l.minutes
+        FROM l
+        WHERE NOT l.fresh
+          AND d.participant = l.participant AND d.day = l.day AND d.source = l.source
+          AND d.event_type = l.event_type AND d.kind = l.kind AND d.span = l.span
+          AND d.mode IS NOT DISTINCT FROM l.mode AND d.initiated_by IS NOT DISTINCT FROM l.initiated_by
+          AND d.caller IS NOT DISTINCT FROM l.caller AND d.outcome IS NOT DISTINCT FROM l.outcome
+        RETURNING d.participant, d.day, d.source, d.event_type, d.kind, d.span,
+                  coalesce(d.mode, '') AS mode, coalesce(d.initiated_by, '') AS initiated_by,
+                  coalesce(d.caller, '') AS caller, coalesce(d.outcome, '') AS outcome
+    )
+    INSERT INTO koers.daily_use
+    SELECT participant, day, source, event_type, kind, mode, initiated_by, caller, outcome,
+           events, days, billable_days, minutes, period, span
+    FROM l
+    WHERE l.fresh OR NOT EXISTS (SELECT 1 FROM upd
+                      WHERE upd.participant = l.participant AND upd.day = l.day
+                        AND upd.source = l.source AND upd.event_type = l.event_type
+                        AND upd.kind = l.kind AND upd.span = l.span
+                        AND upd.mode = coalesce(l.mode, '')
+                        AND upd.initiated_by = coalesce(l.initiated_by, '')
+                        AND upd.caller = coalesce(l.caller, '')
+                        AND upd.outcome = coalesce(l.outcome, ''))
+    ORDER BY participant, day
+    $$;
+
+
+--
 -- Name: use_at(date); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -6098,11 +6474,12 @@ CREATE FUNCTION koers.use_at(as_of date) RETURNS SETOF koers.daily_use
            minutes, period, span
     FROM koers.daily_use WHERE day <= as_of
     UNION ALL
-    SELECT o.participant, r.day, o.source, 'crisis', o.kind::text, NULL, NULL, NULL, NULL,
-           r.events, r.days, r.billable_days, 0, koers.period_of(o.participant, r.day), r.span
-    FROM koers.open_stay o
-    CROSS JOIN LATERAL koers.stay_rows(o.participant, o.first_day, as_of + 1) r
-    WHERE o.first_day <= as_of
+    SELECT * FROM koers.use_labelled(ARRAY(
+        SELECT ROW(o.participant, r.day, o.source, 'crisis', o.kind::text, NULL, NULL, NULL, NULL,
+                   r.events, r.days, r.billable_days, 0, NULL, r.span)::koers.daily_use
+        FROM koers.open_stay o
+        CROSS JOIN LATERAL koers.stay_rows(o.participant, o.first_day, as_of + 1) r
+        WHERE o.first_day <= as_of))
     $$;
 
 
@@ -6111,6 +6488,24 @@ CREATE FUNCTION koers.use_at(as_of date) RETURNS SETOF koers.daily_use
 --
 
 COMMENT ON FUNCTION koers.use_at(as_of date) IS 'Prepared daily use up to the end of the as-of day: a stay counts the days it covered by then (an open stay up to the as-of day included).';
+
+
+--
+-- Name: use_labelled(koers.daily_use[]); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.use_labelled(u koers.daily_use[]) RETURNS SETOF koers.daily_use
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT n.participant, n.day, n.source, n.event_type, n.kind, n.mode, n.initiated_by,
+           n.caller, n.outcome, n.events, n.days, n.billable_days, n.minutes,
+           koers.period_label(n.day, f.start_day,
+               EXISTS (SELECT 1 FROM koers.enrolment_span s
+                       WHERE s.participant = n.participant AND n.day >= s.start_day
+                         AND (s.end_day IS NULL OR n.day < s.end_day))),
+           n.span
+    FROM unnest(u) n LEFT JOIN koers.enrolment_span f ON f.participant = n.participant AND f.span_no = 1
+    $$;
 
 
 --
@@ -6139,6 +6534,64 @@ CREATE FUNCTION koers.use_of_events(ids uuid[], owners text[], tz text) RETURNS 
 --
 
 COMMENT ON FUNCTION koers.use_of_events(ids uuid[], owners text[], tz text) IS 'Internal: what each of the given contact, crisis and police events (of the owners) adds to koers.daily_use, one row per event, days local to tz.';
+
+
+--
+-- Name: use_relabel(text[], boolean); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.use_relabel(ps text[], crisis_only boolean) RETURNS void
+    LANGUAGE sql
+    AS $$
+    WITH n AS (
+        SELECT d.ctid AS id, d.period AS old,
+               koers.period_label(d.day, f.start_day,
+                   EXISTS (SELECT 1 FROM koers.enrolment_span s
+                           WHERE s.participant = d.participant AND d.day >= s.start_day
+                             AND (s.end_day IS NULL OR d.day < s.end_day))) AS period
+        FROM koers.daily_use d
+        LEFT JOIN koers.enrolment_span f ON f.participant = d.participant AND f.span_no = 1
+        WHERE d.participant = ANY (ps) AND (NOT crisis_only OR d.event_type = 'crisis')
+    )
+    UPDATE koers.daily_use d SET period = n.period
+    FROM n WHERE d.ctid = n.id AND n.period IS DISTINCT FROM n.old
+    $$;
+
+
+--
+-- Name: use_take_out(uuid[], text[], text); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.use_take_out(ids uuid[], owners text[], tz text) RETURNS SETOF koers.daily_use
+    LANGUAGE sql
+    AS $$
+    WITH g AS (
+        SELECT participant, day, source, event_type, kind, mode, initiated_by, caller, outcome,
+               count(*)::integer AS events, sum(minutes)::integer AS minutes
+        FROM koers.use_of_events(ids, owners, tz) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+    ), gone AS (
+        DELETE FROM koers.daily_use d USING g
+        WHERE d.participant = g.participant AND d.day = g.day AND d.source = g.source
+          AND d.event_type = g.event_type AND d.kind = g.kind AND d.span = 0
+          AND d.mode IS NOT DISTINCT FROM g.mode
+          AND d.initiated_by IS NOT DISTINCT FROM g.initiated_by
+          AND d.caller IS NOT DISTINCT FROM g.caller AND d.outcome IS NOT DISTINCT FROM g.outcome
+          AND d.events = g.events
+    ), shrunk AS (
+        UPDATE koers.daily_use d
+        SET events = d.events - g.events, minutes = d.minutes - g.minutes
+        FROM g
+        WHERE d.participant = g.participant AND d.day = g.day AND d.source = g.source
+          AND d.event_type = g.event_type AND d.kind = g.kind AND d.span = 0
+          AND d.mode IS NOT DISTINCT FROM g.mode
+          AND d.initiated_by IS NOT DISTINCT FROM g.initiated_by
+          AND d.caller IS NOT DISTINCT FROM g.caller AND d.outcome IS NOT DISTINCT FROM g.outcome
+          AND d.events > g.events
+    )
+    SELECT participant, day, source, event_type, kind, mode, initiated_by, caller, outcome,
+           events, 0, 0, minutes, NULL, 0
+    FROM g
+    $$;
 
 
 --
@@ -6193,6 +6646,41 @@ CREATE FUNCTION koers.window_evidence(as_of date) RETURNS TABLE(cohort text, win
 --
 
 COMMENT ON FUNCTION koers.window_evidence(as_of date) IS 'Per cohort, window and measure: n participants with both windows, the pooled rates (sum of counts / sum of person-months), the median and quartiles of the per-participant rates, the paired statistics of their differences (koers.paired_statistics), and how many of the n had full coverage (every day of both windows known for the measure''s type).';
+
+
+--
+-- Name: window_evidence_of(koers.window_paired_row[]); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.window_evidence_of(pairs koers.window_paired_row[]) RETURNS TABLE(measure text, n integer, n_before integer, n_during integer, pooled_before_rate numeric, pooled_during_rate numeric, median_before_rate numeric, q1_before_rate numeric, q3_before_rate numeric, median_during_rate numeric, q1_during_rate numeric, q3_during_rate numeric, stats koers.paired_stats, full_coverage integer)
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT m.measure, count(w.participant)::integer,
+           count(*) FILTER (WHERE w.before_count > 0)::integer,
+           count(*) FILTER (WHERE w.during_count > 0)::integer,
+           round(sum(w.before_count) * koers.person_month_days() / sum(w.before_days), 4),
+           round(sum(w.during_count) * koers.person_month_days() / sum(w.during_days), 4),
+           round(koers.quantile(array_agg(w.before_rate), 0.5), 4),
+           round(koers.quantile(array_agg(w.before_rate), 0.25), 4),
+           round(koers.quantile(array_agg(w.before_rate), 0.75), 4),
+           round(koers.quantile(array_agg(w.during_rate), 0.5), 4),
+           round(koers.quantile(array_agg(w.during_rate), 0.25), 4),
+           round(koers.quantile(array_agg(w.during_rate), 0.75), 4),
+           koers.paired_statistics(array_agg(w.difference ORDER BY w.participant)
+                                   FILTER (WHERE w.participant IS NOT NULL)),
+           count(*) FILTER (WHERE w.full_coverage)::integer
+    FROM unnest(koers.window_measure_names()) WITH ORDINALITY m(measure, ord)
+    LEFT JOIN unnest(pairs) w ON w.measure = m.measure
+    GROUP BY m.measure, m.ord
+    ORDER BY m.ord
+    $$;
+
+
+--
+-- Name: FUNCTION window_evidence_of(pairs koers.window_paired_row[]); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.window_evidence_of(pairs koers.window_paired_row[]) IS 'Internal: koers.window_evidence''s figures over the paired rows given (one window), per measure of koers.window_measure_names() (n 0 where none), with the participants whose count before (n_before) and during (n_during) is not zero.';
 
 
 --
@@ -8357,6 +8845,17 @@ GRANT ALL ON FUNCTION dash.crisis(cohort text, organisation text, period_from da
 
 
 --
+-- Name: FUNCTION evidence(cohort text, organisation text, period_from date, period_to date, window_name text); Type: ACL; Schema: dash; Owner: -
+--
+
+REVOKE ALL ON FUNCTION dash.evidence(cohort text, organisation text, period_from date, period_to date, window_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION dash.evidence(cohort text, organisation text, period_from date, period_to date, window_name text) TO koers_evaluator;
+GRANT ALL ON FUNCTION dash.evidence(cohort text, organisation text, period_from date, period_to date, window_name text) TO koers_funder;
+GRANT ALL ON FUNCTION dash.evidence(cohort text, organisation text, period_from date, period_to date, window_name text) TO koers_partner;
+GRANT ALL ON FUNCTION dash.evidence(cohort text, organisation text, period_from date, period_to date, window_name text) TO koers_admin;
+
+
+--
 -- Name: FUNCTION filters(); Type: ACL; Schema: dash; Owner: -
 --
 
@@ -8384,6 +8883,14 @@ GRANT ALL ON FUNCTION dash.overview(cohort text, organisation text, period_from 
 GRANT ALL ON FUNCTION dash.overview(cohort text, organisation text, period_from date, period_to date) TO koers_funder;
 GRANT ALL ON FUNCTION dash.overview(cohort text, organisation text, period_from date, period_to date) TO koers_partner;
 GRANT ALL ON FUNCTION dash.overview(cohort text, organisation text, period_from date, period_to date) TO koers_admin;
+
+
+--
+-- Name: FUNCTION paired(cohort text, organisation text, period_to date, window_name text, purpose text); Type: ACL; Schema: dash; Owner: -
+--
+
+REVOKE ALL ON FUNCTION dash.paired(cohort text, organisation text, period_to date, window_name text, purpose text) FROM PUBLIC;
+GRANT ALL ON FUNCTION dash.paired(cohort text, organisation text, period_to date, window_name text, purpose text) TO koers_evaluator;
 
 
 --
@@ -8736,6 +9243,24 @@ GRANT ALL ON FUNCTION koers.dash_contrib_quality(as_of date, own_org text) TO ko
 
 
 --
+-- Name: FUNCTION dash_evidence_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.dash_evidence_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.dash_evidence_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.dash_evidence_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date) TO koers_auth;
+
+
+--
+-- Name: FUNCTION dash_filter_flags(p_cohort text, p_org text, as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.dash_filter_flags(p_cohort text, p_org text, as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.dash_filter_flags(p_cohort text, p_org text, as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.dash_filter_flags(p_cohort text, p_org text, as_of date) TO koers_auth;
+
+
+--
 -- Name: FUNCTION dash_filter_offered(c koers.dash_caller_row, p_cohort text, p_org text, as_of date); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -8848,6 +9373,24 @@ GRANT ALL ON FUNCTION koers.dash_partner_role(org text) TO koers_auth;
 REVOKE ALL ON FUNCTION koers.dash_require(allowed text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION koers.dash_require(allowed text[]) TO koers_reader;
 GRANT ALL ON FUNCTION koers.dash_require(allowed text[]) TO koers_auth;
+
+
+--
+-- Name: FUNCTION dash_window_check(window_name text); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.dash_window_check(window_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.dash_window_check(window_name text) TO koers_reader;
+GRANT ALL ON FUNCTION koers.dash_window_check(window_name text) TO koers_auth;
+
+
+--
+-- Name: FUNCTION dash_window_names(); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.dash_window_names() FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.dash_window_names() TO koers_reader;
+GRANT ALL ON FUNCTION koers.dash_window_names() TO koers_auth;
 
 
 --
@@ -9014,6 +9557,16 @@ GRANT ALL ON FUNCTION koers.min_cell() TO koers_analyst;
 
 
 --
+-- Name: FUNCTION month_count_apply(delta koers.daily_use[]); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.month_count_apply(delta koers.daily_use[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.month_count_apply(delta koers.daily_use[]) TO koers_reader;
+GRANT ALL ON FUNCTION koers.month_count_apply(delta koers.daily_use[]) TO koers_auth;
+GRANT ALL ON FUNCTION koers.month_count_apply(delta koers.daily_use[]) TO koers_consumer;
+
+
+--
 -- Name: TABLE participant_month_count; Type: ACL; Schema: koers; Owner: -
 --
 
@@ -9087,14 +9640,14 @@ GRANT ALL ON FUNCTION koers.participant_month_at(as_of date) TO koers_analyst;
 
 
 --
--- Name: FUNCTION period_of(p text, d date); Type: ACL; Schema: koers; Owner: -
+-- Name: FUNCTION period_label(d date, first_enrolled date, enrolled boolean); Type: ACL; Schema: koers; Owner: -
 --
 
-REVOKE ALL ON FUNCTION koers.period_of(p text, d date) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.period_of(p text, d date) TO koers_reader;
-GRANT ALL ON FUNCTION koers.period_of(p text, d date) TO koers_auth;
-GRANT ALL ON FUNCTION koers.period_of(p text, d date) TO koers_consumer;
-GRANT ALL ON FUNCTION koers.period_of(p text, d date) TO koers_analyst;
+REVOKE ALL ON FUNCTION koers.period_label(d date, first_enrolled date, enrolled boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.period_label(d date, first_enrolled date, enrolled boolean) TO koers_reader;
+GRANT ALL ON FUNCTION koers.period_label(d date, first_enrolled date, enrolled boolean) TO koers_auth;
+GRANT ALL ON FUNCTION koers.period_label(d date, first_enrolled date, enrolled boolean) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.period_label(d date, first_enrolled date, enrolled boolean) TO koers_analyst;
 
 
 --
@@ -9191,6 +9744,16 @@ GRANT ALL ON FUNCTION koers.spans_build(ps text[], tz text) TO koers_analyst;
 
 
 --
+-- Name: FUNCTION spans_relabel(ps text[], tz text); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.spans_relabel(ps text[], tz text) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.spans_relabel(ps text[], tz text) TO koers_reader;
+GRANT ALL ON FUNCTION koers.spans_relabel(ps text[], tz text) TO koers_auth;
+GRANT ALL ON FUNCTION koers.spans_relabel(ps text[], tz text) TO koers_consumer;
+
+
+--
 -- Name: FUNCTION stability_corner(d koers.goal_change_domain); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -9202,6 +9765,66 @@ GRANT ALL ON FUNCTION koers.stability_corner(d koers.goal_change_domain) TO koer
 
 
 --
+-- Name: FUNCTION staged_count_coverage(tz text); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.staged_count_coverage(tz text) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.staged_count_coverage(tz text) TO koers_reader;
+GRANT ALL ON FUNCTION koers.staged_count_coverage(tz text) TO koers_auth;
+GRANT ALL ON FUNCTION koers.staged_count_coverage(tz text) TO koers_consumer;
+
+
+--
+-- Name: FUNCTION staged_count_months(tz text); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.staged_count_months(tz text) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.staged_count_months(tz text) TO koers_reader;
+GRANT ALL ON FUNCTION koers.staged_count_months(tz text) TO koers_auth;
+GRANT ALL ON FUNCTION koers.staged_count_months(tz text) TO koers_consumer;
+
+
+--
+-- Name: FUNCTION staged_lateness(void_new uuid[], v_id uuid[], owners text[], tz text); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[], tz text) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[], tz text) TO koers_reader;
+GRANT ALL ON FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[], tz text) TO koers_auth;
+GRANT ALL ON FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[], tz text) TO koers_consumer;
+
+
+--
+-- Name: FUNCTION staged_participants(nu koers.daily_use[], void_new uuid[], redone text[], v_id uuid[], owners text[], tz text); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.staged_participants(nu koers.daily_use[], void_new uuid[], redone text[], v_id uuid[], owners text[], tz text) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.staged_participants(nu koers.daily_use[], void_new uuid[], redone text[], v_id uuid[], owners text[], tz text) TO koers_reader;
+GRANT ALL ON FUNCTION koers.staged_participants(nu koers.daily_use[], void_new uuid[], redone text[], v_id uuid[], owners text[], tz text) TO koers_auth;
+GRANT ALL ON FUNCTION koers.staged_participants(nu koers.daily_use[], void_new uuid[], redone text[], v_id uuid[], owners text[], tz text) TO koers_consumer;
+
+
+--
+-- Name: FUNCTION staged_use(void_new uuid[], skip text[], tz text); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.staged_use(void_new uuid[], skip text[], tz text) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.staged_use(void_new uuid[], skip text[], tz text) TO koers_reader;
+GRANT ALL ON FUNCTION koers.staged_use(void_new uuid[], skip text[], tz text) TO koers_auth;
+GRANT ALL ON FUNCTION koers.staged_use(void_new uuid[], skip text[], tz text) TO koers_consumer;
+
+
+--
+-- Name: FUNCTION staged_voids(); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.staged_voids() FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.staged_voids() TO koers_reader;
+GRANT ALL ON FUNCTION koers.staged_voids() TO koers_auth;
+GRANT ALL ON FUNCTION koers.staged_voids() TO koers_consumer;
+
+
+--
 -- Name: FUNCTION stay_rows(p text, first_day date, end_day date); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -9210,6 +9833,16 @@ GRANT ALL ON FUNCTION koers.stay_rows(p text, first_day date, end_day date) TO k
 GRANT ALL ON FUNCTION koers.stay_rows(p text, first_day date, end_day date) TO koers_auth;
 GRANT ALL ON FUNCTION koers.stay_rows(p text, first_day date, end_day date) TO koers_consumer;
 GRANT ALL ON FUNCTION koers.stay_rows(p text, first_day date, end_day date) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION stays_recut(ps text[], tz text); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.stays_recut(ps text[], tz text) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.stays_recut(ps text[], tz text) TO koers_reader;
+GRANT ALL ON FUNCTION koers.stays_recut(ps text[], tz text) TO koers_auth;
+GRANT ALL ON FUNCTION koers.stays_recut(ps text[], tz text) TO koers_consumer;
 
 
 --
@@ -9246,6 +9879,16 @@ GRANT ALL ON FUNCTION koers.today() TO koers_analyst;
 
 
 --
+-- Name: FUNCTION use_add(nu koers.daily_use[]); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.use_add(nu koers.daily_use[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.use_add(nu koers.daily_use[]) TO koers_reader;
+GRANT ALL ON FUNCTION koers.use_add(nu koers.daily_use[]) TO koers_auth;
+GRANT ALL ON FUNCTION koers.use_add(nu koers.daily_use[]) TO koers_consumer;
+
+
+--
 -- Name: FUNCTION use_at(as_of date); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -9257,6 +9900,17 @@ GRANT ALL ON FUNCTION koers.use_at(as_of date) TO koers_analyst;
 
 
 --
+-- Name: FUNCTION use_labelled(u koers.daily_use[]); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.use_labelled(u koers.daily_use[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.use_labelled(u koers.daily_use[]) TO koers_reader;
+GRANT ALL ON FUNCTION koers.use_labelled(u koers.daily_use[]) TO koers_auth;
+GRANT ALL ON FUNCTION koers.use_labelled(u koers.daily_use[]) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.use_labelled(u koers.daily_use[]) TO koers_analyst;
+
+
+--
 -- Name: FUNCTION use_of_events(ids uuid[], owners text[], tz text); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -9265,6 +9919,26 @@ GRANT ALL ON FUNCTION koers.use_of_events(ids uuid[], owners text[], tz text) TO
 GRANT ALL ON FUNCTION koers.use_of_events(ids uuid[], owners text[], tz text) TO koers_auth;
 GRANT ALL ON FUNCTION koers.use_of_events(ids uuid[], owners text[], tz text) TO koers_consumer;
 GRANT ALL ON FUNCTION koers.use_of_events(ids uuid[], owners text[], tz text) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION use_relabel(ps text[], crisis_only boolean); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.use_relabel(ps text[], crisis_only boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.use_relabel(ps text[], crisis_only boolean) TO koers_reader;
+GRANT ALL ON FUNCTION koers.use_relabel(ps text[], crisis_only boolean) TO koers_auth;
+GRANT ALL ON FUNCTION koers.use_relabel(ps text[], crisis_only boolean) TO koers_consumer;
+
+
+--
+-- Name: FUNCTION use_take_out(ids uuid[], owners text[], tz text); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.use_take_out(ids uuid[], owners text[], tz text) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.use_take_out(ids uuid[], owners text[], tz text) TO koers_reader;
+GRANT ALL ON FUNCTION koers.use_take_out(ids uuid[], owners text[], tz text) TO koers_auth;
+GRANT ALL ON FUNCTION koers.use_take_out(ids uuid[], owners text[], tz text) TO koers_consumer;
 
 
 --
@@ -9287,6 +9961,15 @@ GRANT ALL ON FUNCTION koers.window_evidence(as_of date) TO koers_reader;
 GRANT ALL ON FUNCTION koers.window_evidence(as_of date) TO koers_auth;
 GRANT ALL ON FUNCTION koers.window_evidence(as_of date) TO koers_consumer;
 GRANT ALL ON FUNCTION koers.window_evidence(as_of date) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION window_evidence_of(pairs koers.window_paired_row[]); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.window_evidence_of(pairs koers.window_paired_row[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.window_evidence_of(pairs koers.window_paired_row[]) TO koers_reader;
+GRANT ALL ON FUNCTION koers.window_evidence_of(pairs koers.window_paired_row[]) TO koers_auth;
 
 
 --

@@ -40,9 +40,9 @@ COMMON_COLUMNS = ("record_id", "client_id", "occurred_at", "source")
 # A coverage statement is about a source, not a participant: no client_id column, no
 # participant in the message or the table.
 SOURCE_TYPES = ("coverage",)
-# The types koers.event_count_month counts (koers.apply_staged(), sql/0006_speed.sql): those
-# about a participant; coverage statements are not counted there.
-MONTH_COUNTED_TYPES = tuple(t for t in EVENT_TYPES if t not in SOURCE_TYPES)
+# The types koers.event_count_month counts (koers.apply_staged(), sql/0012_measures_v2.sql):
+# every type, coverage statements included.
+MONTH_COUNTED_TYPES = EVENT_TYPES
 
 
 def has_participant(etype):

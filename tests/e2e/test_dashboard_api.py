@@ -17,6 +17,7 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
 import dashfixture  # noqa: E402
 import koers_e2e as e2e  # noqa: E402
@@ -84,7 +85,12 @@ def measures_v2(c, fx, funder, ev):
     computation from the stored events; what funders get of them; the window parameter."""
     import datetime
     as_of = datetime.date.fromisoformat(e2e.psql("SELECT koers.today()", fx.db)[0][0])
-    exp = v2.expected_windows(v2_people(fx.db), as_of)
+    people = v2_people(fx.db)
+    # The crisis page's before/during charts count every day (sources' coverage is not cut
+    # there yet); the evidence counts the known days only (docs/measures.md).
+    exp = v2.expected_windows(people, as_of, {})
+    known = v2.known_days_db(fx.db)
+    pairs_of = v2.paired(v2.expected_windows(people, as_of, known), by_cohort=False)
     status, doc = ev.json("/api/crisis")
     cells = {(r["chart"], r["series"], r["category"]): r for r in doc["rows"]} if status == 200 else {}
     names = [r[0] for r in e2e.psql("SELECT unnest(koers.window_measure_names())", fx.db)]
@@ -120,18 +126,18 @@ def measures_v2(c, fx, funder, ev):
             continue
         e = {(r["series"], r["category"]): r["value"] for r in doc["rows"] if r["chart"] == "evidence.stats"}
         for m in names:
-            pairs = sorted((pid, exp[(pid, "before")], v) for (pid, w), v in exp.items()
-                           if w == window and v[1] > 0 and exp[(pid, "before")][1] > 0)
-            br = [v2.round4(Decimal(b[2][m]) * v2.PM / b[1]) for _, b, _ in pairs]
-            dr = [v2.round4(Decimal(d[2][m]) * v2.PM / d[1]) for _, _, d in pairs]
+            pairs = sorted(pairs_of.get((None, window, m), []))
+            br = [v2.round4(Decimal(x[1]) * v2.PM / x[2]) for x in pairs]
+            dr = [v2.round4(Decimal(x[3]) * v2.PM / x[4]) for x in pairs]
             diffs = [d - b for b, d in zip(br, dr)]
             want = {"n": len(pairs)}
             if pairs:
                 _w, p, _method, _m = v2.signed_rank(diffs)
                 lo, hi = v2.bootstrap(diffs)
                 want.update({
-                    "pooled_before_rate": v2.round4(sum(Decimal(b[2][m]) for _, b, _ in pairs) * v2.PM / sum(b[1] for _, b, _ in pairs)),
-                    "pooled_during_rate": v2.round4(sum(Decimal(d[2][m]) for _, _, d in pairs) * v2.PM / sum(d[1] for _, _, d in pairs)),
+                    "pooled_before_rate": v2.round4(sum(Decimal(x[1]) for x in pairs) * v2.PM / sum(x[2] for x in pairs)),
+                    "pooled_during_rate": v2.round4(sum(Decimal(x[3]) for x in pairs) * v2.PM / sum(x[4] for x in pairs)),
+                    "full_coverage": sum(1 for x in pairs if x[5]),
                     "median_before_rate": v2.round4(v2.quantile(br, "0.5")), "q3_during_rate": v2.round4(v2.quantile(dr, "0.75")),
                     "median_difference": v2.round4(v2.quantile(diffs, "0.5")), "p_value": p, "boot_lo": lo, "boot_hi": hi})
             for fig, val in want.items():

@@ -235,6 +235,15 @@ def old_form(r):
     return (r["kind"], d - datetime.timedelta(days=n), days(d - datetime.timedelta(days=n), d))
 
 
+def known_days_db(db):
+    """known_days() of the valid coverage statements stored in a database."""
+    rows = [{"record_id": r[0], "source": r[1], "covered_type": r[2], "covered_from": r[3],
+             "covered_to": r[4]} for r in k.psql(
+        "SELECT event_id::text, source, covered_type::text, covered_from::text,"
+        " coalesce(covered_to::text, '') FROM koers.coverage_valid", db)]
+    return known_days({"coverage": rows, "correction": []})
+
+
 def known_days(rows):
     """{event type: set of known days}: the days every source that stated its coverage of the
     type covers, voided statements left out; a type without statements is not in it."""
@@ -402,8 +411,11 @@ def check_months(c, db, ps, as_of):
          f"equal the day-by-day computation ({len(exp)} months)", not bad, "", bad[:3])
 
 
-def check_evidence(c, db, exp, as_of):
-    pairs = defaultdict(list)   # (cohort, window, measure) -> [(pid, b_n, b_known, d_n, d_known, full)]
+def paired(exp, by_cohort=True):
+    """{(cohort or None, window, measure): [(pid, count before, known days before, count
+    during, known days during, full coverage)]}: each measure over the known days of its type,
+    participants with known days in both windows."""
+    pairs = defaultdict(list)
     for (pid, name), (cohort, nd, m) in exp.items():
         if name == "before":
             continue
@@ -411,8 +423,13 @@ def check_evidence(c, db, exp, as_of):
         for ms in MEASURES:
             kk = "police_covered_days" if ms.startswith(("police", "confused")) else "crisis_covered_days"
             if m[kk] > 0 and b[kk] > 0:
-                pairs[(cohort, name, ms)].append((pid, b[ms], b[kk], m[ms], m[kk],
-                                                  b[kk] == bd and m[kk] == nd))
+                pairs[(cohort if by_cohort else None, name, ms)].append(
+                    (pid, b[ms], b[kk], m[ms], m[kk], b[kk] == bd and m[kk] == nd))
+    return pairs
+
+
+def check_evidence(c, db, exp, as_of):
+    pairs = paired(exp)
     got = {(r[0], r[1], r[2]): r[3:] for r in k.psql(
         "SELECT cohort, window_name, measure, n, pooled_before_rate, pooled_during_rate,"
         " median_before_rate, median_during_rate, (stats).w_plus, (stats).p_value,"
