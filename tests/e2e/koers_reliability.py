@@ -73,15 +73,17 @@ def read_string(b, at):
     return b[at:at + n].decode("utf-8"), at + n
 
 
-def envelope(payload):
+def envelope(payload, participant=True):
     """The envelope of a koers message (single-object encoding; the envelope comes first in
-    every event schema): {event_id, participant, occurred_at, recorded_at, source}."""
+    every event schema): {event_id, participant, occurred_at, recorded_at, source}; a type
+    about a source (coverage) has no participant (None here)."""
     if payload[:2] != b"\xc3\x01":
         raise ValueError("not single-object encoded")
     at = 10
-    ev = {}
+    ev = {"participant": None}
     ev["event_id"], at = read_string(payload, at)
-    ev["participant"], at = read_string(payload, at)
+    if participant:
+        ev["participant"], at = read_string(payload, at)
     ev["occurred_at"], at = read_long(payload, at)
     ev["recorded_at"], at = read_long(payload, at)
     ev["source"], at = read_string(payload, at)
@@ -126,7 +128,7 @@ class Stream:
             topic = prefix + t
             rows = defaultdict(list)
             for m in k.kcat_messages(topic, timeout=300):
-                ev = envelope(m["payload"])
+                ev = envelope(m["payload"], k.has_participant(t))
                 rows[m["partition"]].append((m["offset"], ev["event_id"], ev["recorded_at"]))
             for p, lst in rows.items():
                 lst.sort()
@@ -137,7 +139,8 @@ class Stream:
 
     def first_recorded(self):
         """{event_id: recorded_at of its first copy in the stream} (a copy always lands in
-        the partition of its participant, so 'first' is the lowest offset there)."""
+        the partition of its key (participant, or source for coverage), so 'first' is the lowest
+        offset there)."""
         out = {}
         for lst in self.by_part.values():
             for _off, eid, rec in lst:
