@@ -1792,3 +1792,8 @@ $$;
 GRANT SELECT, INSERT, UPDATE, DELETE ON koers.open_stay TO koers_consumer;
 GRANT SELECT ON koers.open_stay, koers.data_quality_gas TO koers_analyst;
 GRANT SELECT ON koers.crisis_valid TO koers_consumer;
+
+-- A database that holds events from before this migration: its prepared rows were written by
+-- the v1 rules (stay days on the discharge day); rebuild them from the stored events, which
+-- are kept as they are.
+SELECT koers.refresh_all();

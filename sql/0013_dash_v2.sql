@@ -723,3 +723,7 @@ GRANT EXECUTE ON FUNCTION dash.evidence(text, text, date, date, text)
 GRANT EXECUTE ON FUNCTION dash.paired(text, text, date, text, text) TO koers_evaluator;
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA koers FROM PUBLIC;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA koers TO koers_reader, koers_auth;
+
+-- Answers cached by the dashboards under the v1 definitions: the data version (offsets,
+-- settings, unit costs) did not move with the definitions, so clear them.
+SELECT koers.dash_cache_clear();
