@@ -153,6 +153,127 @@ CREATE OR REPLACE FUNCTION koers.dash_contrib_overview(as_of date, own_org text)
 -- Crisis, police, cost and support: the v2 measures.
 ------------------------------------------------------------------------------------------
 
+-- The support page's contributions: contacts in enrolled time by role, mode and initiator,
+-- the key figures per participant-week, per month, and a partner's own contacts by mode.
+-- Contacts are never stays, so their prepared rows need no cut at the as-of date.
+CREATE FUNCTION koers.dash_contrib_support(as_of date, own_org text)
+    RETURNS SETOF koers.dash_contrib
+    LANGUAGE sql STABLE
+    AS $$
+    WITH pop AS (SELECT * FROM koers.exposure(as_of)),
+    contacts AS (
+        -- Contacts in enrolled time per participant, source, month, role, mode and initiator.
+        SELECT d.participant, d.source, to_char(d.day, 'YYYY-MM') AS month, d.kind, d.mode,
+               d.initiated_by, sum(d.events) AS events, sum(d.minutes) AS minutes
+        FROM koers.daily_use d JOIN pop p ON p.participant = d.participant
+        WHERE d.event_type = 'contact' AND d.period = 'during' AND d.day <= as_of
+        GROUP BY 1, 2, 3, 4, 5, 6
+    ), months AS (
+        SELECT to_char(g, 'YYYY-MM') AS m, g::date AS m_start, (g + interval '1 month')::date AS m_end
+        FROM generate_series((SELECT date_trunc('month', min(first_enrolled)) FROM pop),
+                             date_trunc('month', as_of::timestamp), interval '1 month') g
+    )
+    -- Contacts by role, mode and initiator (parts of all).
+    SELECT 'support.' || dim, ARRAY[val, 'all'], ARRAY['during'], participant, source, sum(events),
+           NULL::numeric, true
+    FROM contacts CROSS JOIN LATERAL (VALUES ('role', kind), ('mode', mode), ('initiated', initiated_by)) x(dim, val)
+    GROUP BY dim, val, participant, source
+    UNION ALL
+    SELECT 'support.role', ARRAY[k::text, 'all'], ARRAY['during'], NULL, NULL, 0, NULL, false
+    FROM unnest(enum_range(NULL::koers.contact_with_role)) k
+    UNION ALL
+    SELECT 'support.mode', ARRAY[k::text, 'all'], ARRAY['during'], NULL, NULL, 0, NULL, false
+    FROM unnest(enum_range(NULL::koers.contact_mode)) k
+    UNION ALL
+    SELECT 'support.initiated', ARRAY[k::text, 'all'], ARRAY['during'], NULL, NULL, 0, NULL, false
+    FROM unnest(enum_range(NULL::koers.contact_initiated_by)) k
+    -- Key figures: contacts and minutes per participant-week, and shares of the contacts.
+    UNION ALL
+    SELECT 'support.kpi', ARRAY[x.s], ARRAY['all'], participant, source, x.num, x.den, x.num <> 0
+    FROM (
+        SELECT participant, source, sum(events) AS events, sum(minutes) AS minutes,
+               sum(events) FILTER (WHERE mode IN ('outreach', 'home_visit')) AS oh,
+               sum(events) FILTER (WHERE initiated_by = 'participant') AS pi,
+               sum(events) FILTER (WHERE kind IN ('significant_other', 'experience_expert')) AS ne
+        FROM contacts GROUP BY 1, 2
+    ) a
+    CROSS JOIN LATERAL (VALUES
+        ('contacts_per_week', events::numeric, NULL::numeric),
+        ('minutes_per_week', minutes::numeric, NULL::numeric),
+        ('outreach_home_visit_share', coalesce(oh, 0), events),
+        ('participant_initiated_share', coalesce(pi, 0), events),
+        ('network_expert_share', coalesce(ne, 0), events)
+    ) x(s, num, den)
+    UNION ALL
+    SELECT 'support.kpi', ARRAY[s], ARRAY['all'], participant, NULL, 0, days_during / 7.0, false
+    FROM pop CROSS JOIN unnest(ARRAY['contacts_per_week', 'minutes_per_week']) s
+    -- Contacts per enrolled participant-week per month.
+    UNION ALL
+    SELECT 'support.month', ARRAY['contacts_per_week'], ARRAY[month], participant, source,
+           sum(events), NULL, true
+    FROM contacts GROUP BY month, participant, source
+    UNION ALL
+    SELECT 'support.month', ARRAY['contacts_per_week'], ARRAY[m.m], s.participant, NULL, 0,
+           (least(coalesce(s.end_day, as_of + 1), as_of + 1, m.m_end) - greatest(s.start_day, m.m_start)) / 7.0,
+           false
+    FROM koers.enrolment_span s JOIN pop p ON p.participant = s.participant
+    JOIN months m ON s.start_day < m.m_end AND least(coalesce(s.end_day, as_of + 1), as_of + 1) > m.m_start
+    WHERE s.start_day <= as_of
+    -- A partner's own organisation: its contacts per month and mode (whatever the period).
+    UNION ALL
+    SELECT 'support.own_mode', ARRAY[d.mode, 'all'], ARRAY[to_char(d.day, 'YYYY-MM')], d.participant,
+           NULL, sum(d.events), NULL, true
+    FROM koers.daily_use d JOIN pop p ON p.participant = d.participant
+    WHERE own_org IS NOT NULL AND d.source = own_org AND d.event_type = 'contact' AND d.day <= as_of
+      AND d.day >= (SELECT min(m_start) FROM months)
+    GROUP BY d.mode, 3, d.participant
+    UNION ALL
+    SELECT 'support.own_mode', ARRAY[k::text, 'all'], ARRAY[m.m], NULL, NULL, 0, NULL, false
+    FROM unnest(enum_range(NULL::koers.contact_mode)) k CROSS JOIN months m
+    WHERE own_org IS NOT NULL
+    $$;
+ALTER FUNCTION koers.dash_contrib_support(date, text) SET jit = off;
+COMMENT ON FUNCTION koers.dash_contrib_support(date, text) IS
+    'Internal: the support page''s part of koers.dash_contrib_outcomes.';
+
+-- The trend's person-months: the days of each participant in each month relative to the
+-- first enrolled day (the counts come with the other crisis figures).
+CREATE FUNCTION koers.dash_contrib_trend_exposure(as_of date)
+    RETURNS SETOF koers.dash_contrib
+    LANGUAGE sql STABLE
+    AS $$
+    WITH pop AS (SELECT * FROM koers.exposure(as_of)),
+    rel_exposure AS (
+        -- Days of each participant in each month relative to the first enrolled day: month
+        -- r holds day offsets ceil(r * 30.4375) .. ceil((r + 1) * 30.4375) - 1; the before
+        -- period is months -12 .. -1 (a leap year's extra day joins -12).
+        SELECT x.participant, x.period, r,
+               greatest(0, least(ceil((r + 1) * koers.person_month_days())::integer, x.b)
+                           - greatest(CASE WHEN r = -12 THEN x.a ELSE ceil(r * koers.person_month_days())::integer END,
+                                      x.a)) AS days
+        FROM (
+            SELECT p.participant, 'before' AS period, p.before_start - p.first_enrolled AS a, 0 AS b
+            FROM pop p
+            UNION ALL
+            SELECT s.participant, 'during', s.start_day - p.first_enrolled,
+                   least(coalesce(s.end_day, as_of + 1), as_of + 1) - p.first_enrolled
+            FROM koers.enrolment_span s JOIN pop p ON p.participant = s.participant
+            WHERE s.start_day <= as_of
+        ) x
+        CROSS JOIN LATERAL generate_series(
+            CASE WHEN x.period = 'before' THEN -12 ELSE floor(x.a / koers.person_month_days())::integer END,
+            CASE WHEN x.period = 'before' THEN -1 ELSE floor((x.b - 1) / koers.person_month_days())::integer END) r
+        WHERE x.b > x.a
+    )
+    SELECT 'crisis.trend', ARRAY[ms], ARRAY[r::text, period], participant, NULL, 0,
+           days / koers.person_month_days(), false
+    FROM rel_exposure CROSS JOIN unnest(ARRAY['acute_events', 'police_use_calls']) ms
+    WHERE days > 0
+    $$;
+COMMENT ON FUNCTION koers.dash_contrib_trend_exposure(date) IS
+    'Internal: the person-months of the crisis page''s trend per participant, period and month '
+    'relative to the first enrolled day (part of koers.dash_contrib_outcomes).';
+
 CREATE OR REPLACE FUNCTION koers.dash_contrib_outcomes(as_of date, own_org text)
     RETURNS SETOF koers.dash_contrib
     LANGUAGE sql STABLE
@@ -209,37 +330,16 @@ CREATE OR REPLACE FUNCTION koers.dash_contrib_outcomes(as_of date, own_org text)
                               ('crisis', 'alternative', ARRAY['alternative', 'crisis', 'crisis_police']),
                               ('police_call', NULL, ARRAY['police', 'crisis_police']),
                               ('contact', NULL, ARRAY['support'])) v(event_type, grp, path)
-    ), contacts AS (
-        -- Contacts in enrolled time per participant, source, month, role, mode and initiator.
-        SELECT participant, source, to_char(day, 'YYYY-MM') AS month, kind, mode, initiated_by,
-               sum(events) AS events, sum(minutes) AS minutes
-        FROM use WHERE event_type = 'contact' AND period = 'during'
-        GROUP BY 1, 2, 3, 4, 5, 6
-    ), rel_exposure AS (
-        -- Days of each participant in each month relative to the first enrolled day: month
-        -- r holds day offsets ceil(r * 30.4375) .. ceil((r + 1) * 30.4375) - 1; the before
-        -- period is months -12 .. -1 (a leap year's extra day joins -12).
-        SELECT x.participant, x.period, r,
-               greatest(0, least(ceil((r + 1) * koers.person_month_days())::integer, x.b)
-                           - greatest(CASE WHEN r = -12 THEN x.a ELSE ceil(r * koers.person_month_days())::integer END,
-                                      x.a)) AS days
-        FROM (
-            SELECT p.participant, 'before' AS period, p.before_start - p.first_enrolled AS a, 0 AS b
-            FROM pop p
-            UNION ALL
-            SELECT s.participant, 'during', s.start_day - p.first_enrolled,
-                   least(coalesce(s.end_day, as_of + 1), as_of + 1) - p.first_enrolled
-            FROM koers.enrolment_span s JOIN pop p ON p.participant = s.participant
-            WHERE s.start_day <= as_of
-        ) x
-        CROSS JOIN LATERAL generate_series(
-            CASE WHEN x.period = 'before' THEN -12 ELSE floor(x.a / koers.person_month_days())::integer END,
-            CASE WHEN x.period = 'before' THEN -1 ELSE floor((x.b - 1) / koers.person_month_days())::integer END) r
-        WHERE x.b > x.a
-    ), months AS (
-        SELECT to_char(g, 'YYYY-MM') AS m, g::date AS m_start, (g + interval '1 month')::date AS m_end
-        FROM generate_series((SELECT date_trunc('month', min(first_enrolled)) FROM pop),
-                             date_trunc('month', as_of::timestamp), interval '1 month') g
+    ), empty_cells AS (
+        -- Every kind, caller and outcome has a cell, with a count or without.
+        SELECT 'crisis.kind' AS chart, ARRAY[k::text, koers.crisis_group(k) || '_events'] AS series
+        FROM unnest(enum_range(NULL::koers.crisis_kind)) k
+        UNION ALL SELECT 'crisis.police_kind', ARRAY[k::text, 'police_' || koers.police_group(k) || '_calls']
+        FROM unnest(enum_range(NULL::koers.police_call_kind)) k
+        UNION ALL SELECT 'crisis.police_caller', ARRAY[k::text, 'police_use_calls']
+        FROM unnest(enum_range(NULL::koers.police_call_caller)) k
+        UNION ALL SELECT 'crisis.police_outcome', ARRAY[k::text, 'police_use_calls']
+        FROM unnest(enum_range(NULL::koers.police_call_outcome)) k
     )
     -- Before versus during: counts, rates per person-month, and the person-months.
     SELECT 'crisis.bd_count', ARRAY[measure], ARRAY[period], participant, source, num::numeric,
@@ -266,31 +366,20 @@ CREATE OR REPLACE FUNCTION koers.dash_contrib_outcomes(as_of date, own_org text)
            sum(events), NULL, sum(events) <> 0  -- a stay's later pieces count no event
     FROM use WHERE event_type = 'crisis' GROUP BY kind, grp, period, participant, source
     UNION ALL
-    SELECT 'crisis.kind', ARRAY[k::text, koers.crisis_group(k) || '_events'], ARRAY[per], NULL, NULL,
-           0, NULL, false
-    FROM unnest(enum_range(NULL::koers.crisis_kind)) k, unnest(ARRAY['before', 'during']) per
-    UNION ALL
     SELECT 'crisis.police_kind', ARRAY[kind, 'police_' || grp || '_calls'],
            ARRAY[period], participant, source, sum(events), NULL, true
     FROM use WHERE event_type = 'police_call' GROUP BY kind, grp, period, participant, source
-    UNION ALL
-    SELECT 'crisis.police_kind', ARRAY[k::text, 'police_' || koers.police_group(k) || '_calls'], ARRAY[per],
-           NULL, NULL, 0, NULL, false
-    FROM unnest(enum_range(NULL::koers.police_call_kind)) k, unnest(ARRAY['before', 'during']) per
     UNION ALL
     SELECT 'crisis.police_caller', ARRAY[caller, 'police_use_calls'], ARRAY[period], participant,
            source, sum(events), NULL, true
     FROM use WHERE event_type = 'police_call' AND grp = 'use' GROUP BY caller, period, participant, source
     UNION ALL
-    SELECT 'crisis.police_caller', ARRAY[k::text, 'police_use_calls'], ARRAY[per], NULL, NULL, 0, NULL, false
-    FROM unnest(enum_range(NULL::koers.police_call_caller)) k, unnest(ARRAY['before', 'during']) per
-    UNION ALL
     SELECT 'crisis.police_outcome', ARRAY[outcome, 'police_use_calls'], ARRAY[period], participant,
            source, sum(events), NULL, true
     FROM use WHERE event_type = 'police_call' AND grp = 'use' GROUP BY outcome, period, participant, source
     UNION ALL
-    SELECT 'crisis.police_outcome', ARRAY[k::text, 'police_use_calls'], ARRAY[per], NULL, NULL, 0, NULL, false
-    FROM unnest(enum_range(NULL::koers.police_call_outcome)) k, unnest(ARRAY['before', 'during']) per
+    SELECT e.chart, e.series, ARRAY[per], NULL, NULL, 0, NULL, false
+    FROM empty_cells e CROSS JOIN unnest(ARRAY['before', 'during']) per
     -- Trend per month relative to the first enrolled day: rates per person-month; the months
     -- are parts of before and during.
     UNION ALL
@@ -299,10 +388,7 @@ CREATE OR REPLACE FUNCTION koers.dash_contrib_outcomes(as_of date, own_org text)
     FROM measures
     WHERE measure IN ('acute_events', 'police_use_calls')
     UNION ALL
-    SELECT 'crisis.trend', ARRAY[ms], ARRAY[r::text, period], participant, NULL, 0,
-           days / koers.person_month_days(), false
-    FROM rel_exposure CROSS JOIN unnest(ARRAY['acute_events', 'police_use_calls']) ms
-    WHERE days > 0
+    SELECT * FROM koers.dash_contrib_trend_exposure(as_of)
     -- Cost: totals (see cost_series), per person-month.
     UNION ALL
     SELECT 'cost.total', s.path, ARRAY[k.period], k.participant, k.source, k.cost, NULL, k.cost <> 0
@@ -322,65 +408,8 @@ CREATE OR REPLACE FUNCTION koers.dash_contrib_outcomes(as_of date, own_org text)
     FROM periods p
     CROSS JOIN unnest(ARRAY['acute', 'alternative', 'crisis', 'police', 'crisis_police', 'support']) s
     WHERE s <> 'support' OR p.period = 'during'
-    -- Support intensity in enrolled time: contacts by role, mode and initiator (parts of all).
     UNION ALL
-    SELECT 'support.' || dim, ARRAY[val, 'all'], ARRAY['during'], participant, source, sum(events),
-           NULL, true
-    FROM contacts CROSS JOIN LATERAL (VALUES ('role', kind), ('mode', mode), ('initiated', initiated_by)) x(dim, val)
-    GROUP BY dim, val, participant, source
-    UNION ALL
-    SELECT 'support.role', ARRAY[k::text, 'all'], ARRAY['during'], NULL, NULL, 0, NULL, false
-    FROM unnest(enum_range(NULL::koers.contact_with_role)) k
-    UNION ALL
-    SELECT 'support.mode', ARRAY[k::text, 'all'], ARRAY['during'], NULL, NULL, 0, NULL, false
-    FROM unnest(enum_range(NULL::koers.contact_mode)) k
-    UNION ALL
-    SELECT 'support.initiated', ARRAY[k::text, 'all'], ARRAY['during'], NULL, NULL, 0, NULL, false
-    FROM unnest(enum_range(NULL::koers.contact_initiated_by)) k
-    -- Key figures: contacts and minutes per participant-week, and shares of the contacts.
-    UNION ALL
-    SELECT 'support.kpi', ARRAY[x.s], ARRAY['all'], participant, source, x.num, x.den, x.num <> 0
-    FROM (
-        SELECT participant, source, sum(events) AS events, sum(minutes) AS minutes,
-               sum(events) FILTER (WHERE mode IN ('outreach', 'home_visit')) AS oh,
-               sum(events) FILTER (WHERE initiated_by = 'participant') AS pi,
-               sum(events) FILTER (WHERE kind IN ('significant_other', 'experience_expert')) AS ne
-        FROM contacts GROUP BY 1, 2
-    ) a
-    CROSS JOIN LATERAL (VALUES
-        ('contacts_per_week', events::numeric, NULL::numeric),
-        ('minutes_per_week', minutes::numeric, NULL::numeric),
-        ('outreach_home_visit_share', coalesce(oh, 0), events),
-        ('participant_initiated_share', coalesce(pi, 0), events),
-        ('network_expert_share', coalesce(ne, 0), events)
-    ) x(s, num, den)
-    UNION ALL
-    SELECT 'support.kpi', ARRAY[s], ARRAY['all'], participant, NULL, 0, days_during / 7.0, false
-    FROM pop CROSS JOIN unnest(ARRAY['contacts_per_week', 'minutes_per_week']) s
-    -- Contacts per enrolled participant-week per month.
-    UNION ALL
-    SELECT 'support.month', ARRAY['contacts_per_week'], ARRAY[month], participant, source,
-           sum(events), NULL, true
-    FROM contacts GROUP BY month, participant, source
-    UNION ALL
-    SELECT 'support.month', ARRAY['contacts_per_week'], ARRAY[m.m], s.participant, NULL, 0,
-           (least(coalesce(s.end_day, as_of + 1), as_of + 1, m.m_end) - greatest(s.start_day, m.m_start)) / 7.0,
-           false
-    FROM koers.enrolment_span s JOIN pop p ON p.participant = s.participant
-    JOIN months m ON s.start_day < m.m_end AND least(coalesce(s.end_day, as_of + 1), as_of + 1) > m.m_start
-    WHERE s.start_day <= as_of
-    -- A partner's own organisation: its contacts per month and mode (whatever the period).
-    UNION ALL
-    SELECT 'support.own_mode', ARRAY[d.mode, 'all'], ARRAY[to_char(d.day, 'YYYY-MM')], d.participant,
-           NULL, sum(d.events), NULL, true
-    FROM koers.daily_use d JOIN pop p ON p.participant = d.participant
-    WHERE own_org IS NOT NULL AND d.source = own_org AND d.event_type = 'contact' AND d.day <= as_of
-      AND d.day >= (SELECT min(m_start) FROM months)
-    GROUP BY d.mode, 3, d.participant
-    UNION ALL
-    SELECT 'support.own_mode', ARRAY[k::text, 'all'], ARRAY[m.m], NULL, NULL, 0, NULL, false
-    FROM unnest(enum_range(NULL::koers.contact_mode)) k CROSS JOIN months m
-    WHERE own_org IS NOT NULL
+    SELECT * FROM koers.dash_contrib_support(as_of, own_org)
     $$;
 
 
