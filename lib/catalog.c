@@ -32,8 +32,30 @@ static const char *const police_call_caller[] = {"participant", "family", "neigh
                                                  "professional", "public", "police"};
 static const char *const police_call_outcome[] = {"none", "advice", "referred_to_care",
                                                   "taken_to_crisis_service", "custody", "other"};
+/* The self-sufficiency matrix (Zelfredzaamheidsmatrix, ZRM 2017): its domains, each scored
+ * 1 (acute problems) .. 5 (fully self-reliant); parenting only where it applies. */
+static const char *const zrm_score_domain[] = {
+    "finances", "work_and_education", "time_use", "housing", "domestic_relations",
+    "mental_health", "physical_health", "substance_use", "basic_adl", "instrumental_adl",
+    "social_network", "community_participation", "justice", "parenting"};
+static const char *const zrm_score_scored_by[] = {"professional", "participant_with_professional",
+                                                  "participant"};
+static const char *const stressor_kind[] = {
+    "debts", "no_income", "no_work_or_daytime_activity", "housing_insecurity",
+    "eviction_threat", "conflict_or_violence", "loss", "health", "justice", "other"};
+static const char *const stressor_change[] = {"present", "reduced", "resolved", "returned"};
+static const char *const status_change_housing[] = {"homeless", "shelter", "supported_housing",
+                                                    "with_others", "independent"};
+static const char *const status_change_eviction[] = {"notice", "evicted"};
+static const char *const status_change_daytime_activity[] = {
+    "none", "daytime_activity", "volunteer_work", "paid_work", "education"};
+static const char *const status_change_income_source[] = {"none", "wages", "benefits", "pension",
+                                                          "student_finance", "other"};
+static const char *const status_change_debt_counselling[] = {"none", "waiting", "active",
+                                                             "settled"};
 static const char *const coverage_covered_type[] = {"enrolment", "contact", "crisis",
-                                                    "goal_change", "police_call"};
+                                                    "goal_change", "police_call", "zrm_score",
+                                                    "stressor", "status_change"};
 static const char *const correction_action[] = {"void"};
 
 static const koers_field_t enrolment_fields[] = {
@@ -68,6 +90,26 @@ static const koers_field_t police_call_fields[] = {
     ENUM_FIELD("caller", police_call_caller),
     ENUM_FIELD("outcome", police_call_outcome),
 };
+static const koers_field_t zrm_score_fields[] = {
+    ENUM_FIELD("domain", zrm_score_domain),
+    {"score", KOERS_KIND_INT, 0, NULL, 0, 1, 5, 0},
+    ENUM_FIELD("scored_by", zrm_score_scored_by),
+};
+static const koers_field_t stressor_fields[] = {
+    ENUM_FIELD("kind", stressor_kind),
+    ENUM_FIELD("change", stressor_change),
+};
+/* A status_change reports the statuses that changed (or were assessed) on a day: each is
+ * optional, and a row names at least one. */
+#define OPT_ENUM_FIELD(nm, syms) {nm, KOERS_KIND_ENUM, 1, syms, N(syms), 0, N(syms) - 1, 0}
+static const koers_field_t status_change_fields[] = {
+    OPT_ENUM_FIELD("housing", status_change_housing),
+    {"rent_arrears", KOERS_KIND_BOOL, 1, NULL, 0, 0, 1, 0},
+    OPT_ENUM_FIELD("eviction", status_change_eviction),
+    OPT_ENUM_FIELD("daytime_activity", status_change_daytime_activity),
+    OPT_ENUM_FIELD("income_source", status_change_income_source),
+    OPT_ENUM_FIELD("debt_counselling", status_change_debt_counselling),
+};
 /* A source states per event type the days its data covers, covered_to included; an open
  * statement (no covered_to) covers every day since covered_from. Dates from 1900-01-01 to
  * 9999-12-31, as days since 1970-01-01. */
@@ -94,6 +136,10 @@ const koers_type_t koers_types[KOERS_EVENT_TYPES] = {
                       1u << CRISIS_DAYS | 1u << CRISIS_EPISODE_REF, 0, 1},
     [KOERS_GOAL_CHANGE] = {"goal_change", goal_change_fields, N(goal_change_fields), 0, 0, 1},
     [KOERS_POLICE_CALL] = {"police_call", police_call_fields, N(police_call_fields), 0, 0, 1},
+    [KOERS_ZRM_SCORE] = {"zrm_score", zrm_score_fields, N(zrm_score_fields), 0, 0, 1},
+    [KOERS_STRESSOR] = {"stressor", stressor_fields, N(stressor_fields), 0, 0, 1},
+    [KOERS_STATUS_CHANGE] = {"status_change", status_change_fields, N(status_change_fields),
+                             (1u << N(status_change_fields)) - 1, 0, 1},
     [KOERS_COVERAGE] = {"coverage", coverage_fields, N(coverage_fields), 0,
                         1u << COVERAGE_COVERED_FROM | 1u << COVERAGE_COVERED_TO, 0},
     [KOERS_CORRECTION] = {"correction", correction_fields, N(correction_fields), 0, 0, 1},
@@ -147,9 +193,12 @@ int koers_type_check_present(const koers_type_t *t, uint32_t present, char *errs
                          t->fields[i].name);
         used += n > 0 ? (size_t)n : 0;
     }
+    int named = 0;
+    for (int i = 0; i < t->nfields; i++)
+        named += (t->need_any >> i) & 1u;
     if (used < errlen)
-        snprintf(errstr + used, errlen - used,
-                 ": neither is given; a %s event needs at least one of them", t->name);
+        snprintf(errstr + used, errlen - used, ": %s is given; a %s event needs at least one of them",
+                 named > 2 ? "none" : "neither", t->name);
     return -1;
 }
 

@@ -14,6 +14,9 @@ typedef enum {
     KOERS_CRISIS,
     KOERS_GOAL_CHANGE,
     KOERS_POLICE_CALL,
+    KOERS_ZRM_SCORE,
+    KOERS_STRESSOR,
+    KOERS_STATUS_CHANGE,
     KOERS_COVERAGE,
     KOERS_CORRECTION, /* last: import reads the files in this order, corrections after */
     KOERS_EVENT_TYPES
@@ -43,7 +46,8 @@ typedef struct {
     const koers_field_t *fields;
     int nfields;
     /* Optional fields of which an event must have at least one, as a bit per field index
-     * (0: no such rule). A crisis has days, an episode_ref, or both. */
+     * (0: no such rule). A crisis has days, an episode_ref, or both; a status_change
+     * names at least one of its statuses. */
     uint32_t need_any;
     /* Two fields (a bit each) whose values may not decrease: when both are present, the
      * later field's is at least the earlier's (0: no such rule). A coverage statement's

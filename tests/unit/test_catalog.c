@@ -153,9 +153,10 @@ static void test_crisis_days_or_episode_ref(void)
             fprintf(stderr, "\n%s: rc %d, error '%s'\n", cases[i].name, rc, err);
         CU_ASSERT(ok);
     }
-    /* No other type has such a rule: their optional fields may all be absent. */
+    /* No other type but status_change has such a rule: their optional fields may all be
+     * absent. */
     for (int k = 0; k < KOERS_EVENT_TYPES; k++)
-        if (k != KOERS_CRISIS)
+        if (k != KOERS_CRISIS && k != KOERS_STATUS_CHANGE)
             CU_ASSERT_EQUAL(koers_types[k].need_any, 0);
     char small[8];
     CU_ASSERT_EQUAL(koers_type_check_present(t, 0, small, sizeof small), -1);
@@ -255,6 +256,59 @@ static void test_coverage_validate(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "participant: not a 64-character"));
 }
 
+/* The outcome instruments (issue 14) through koers_event_validate: a ZRM score 1..5, a
+ * stressor's kind and change, a status_change naming at least one of its six statuses. */
+static void test_instruments_validate(void)
+{
+    static const struct {
+        const char *name;
+        koers_event_type_t type;
+        int present[6]; /* 1: field i present */
+        int value[6];
+        const char *reason; /* NULL: valid */
+    } cases[] = {
+        {"zrm score 1", KOERS_ZRM_SCORE, {1, 1, 1}, {3, 1, 0}, NULL},
+        {"zrm score 5", KOERS_ZRM_SCORE, {1, 1, 1}, {13, 5, 2}, NULL},
+        {"zrm score 0", KOERS_ZRM_SCORE, {1, 1, 1}, {3, 0, 0}, "score: 0 outside 1..5"},
+        {"zrm score 6", KOERS_ZRM_SCORE, {1, 1, 1}, {3, 6, 0}, "score: 6 outside 1..5"},
+        {"zrm domain 14", KOERS_ZRM_SCORE, {1, 1, 1}, {14, 3, 0}, "domain"},
+        {"zrm without score", KOERS_ZRM_SCORE, {1, 0, 1}, {3, 3, 0}, "score"},
+        {"stressor", KOERS_STRESSOR, {1, 1}, {0, 3}, NULL},
+        {"stressor change 4", KOERS_STRESSOR, {1, 1}, {0, 4}, "change"},
+        {"status: housing only", KOERS_STATUS_CHANGE, {1}, {4}, NULL},
+        {"status: eviction only", KOERS_STATUS_CHANGE, {0, 0, 1}, {0, 0, 1}, NULL},
+        {"status: all six", KOERS_STATUS_CHANGE, {1, 1, 1, 1, 1, 1}, {0, 1, 0, 3, 2, 3}, NULL},
+        {"status: none", KOERS_STATUS_CHANGE, {0}, {0},
+         "housing or rent_arrears or eviction or daytime_activity or income_source or "
+         "debt_counselling: none is given; a status_change event needs at least one of them"},
+        {"status: housing 5", KOERS_STATUS_CHANGE, {1}, {5}, "housing"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        koers_event_t ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = cases[i].type;
+        snprintf(ev.event_id, sizeof ev.event_id, "0123abcd-0000-8000-8000-000000000014");
+        memset(ev.participant, 'c', KOERS_PARTICIPANT_LEN);
+        ev.occurred_at = 1704099600000LL;
+        ev.recorded_at = 1704186000000LL;
+        snprintf(ev.source, sizeof ev.source, "wijkteam");
+        CU_ASSERT_FATAL(koers_types[ev.type].nfields <= 6);
+        for (int f = 0; f < koers_types[ev.type].nfields; f++) {
+            ev.v[f].present = cases[i].present[f];
+            ev.v[f].i = cases[i].value[f];
+        }
+        char err[256] = "";
+        int rc = koers_event_validate(&ev, err, sizeof err);
+        int ok = cases[i].reason ? rc == -1 && strstr(err, cases[i].reason) != NULL : rc == 0;
+        if (!ok)
+            fprintf(stderr, "\n%s: rc %d, error '%s'\n", cases[i].name, rc, err);
+        CU_ASSERT(ok);
+    }
+    CU_ASSERT_EQUAL(koers_type_find("zrm_score", 9), KOERS_ZRM_SCORE);
+    CU_ASSERT_EQUAL(koers_type_find("stressor", 8), KOERS_STRESSOR);
+    CU_ASSERT_EQUAL(koers_type_find("status_change", 13), KOERS_STATUS_CHANGE);
+}
+
 static void test_source_rules(void)
 {
     static const string_case_t cases[] = {
@@ -301,6 +355,7 @@ int main(void)
     CU_add_test(s, "the eleven-test on a sample of numbers", test_eleven_test_sample);
     CU_add_test(s, "coverage: about a source, its covered types", test_coverage_catalogue);
     CU_add_test(s, "coverage: dates, covered_to on or after covered_from", test_coverage_validate);
+    CU_add_test(s, "zrm_score, stressor, status_change: values and rules", test_instruments_validate);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failures = CU_get_number_of_failures();

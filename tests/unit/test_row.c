@@ -134,9 +134,9 @@ static void test_coverage_rows(void)
         {"covered_to not a day", "crisis", "2024-02-01", "2024-02-30", KOERS_DATE_ISO, TO,
          "day 30 out of range", 0, 0},
         {"correction is not a covered type", "correction", "2024-02-01", "", KOERS_DATE_ISO,
-         TYPE, "is not one of the 5 symbols of covered_type", 0, 0},
+         TYPE, "is not one of the 8 symbols of covered_type", 0, 0},
         {"coverage is not a covered type", "coverage", "2024-02-01", "", KOERS_DATE_ISO, TYPE,
-         "is not one of the 5 symbols of covered_type", 0, 0},
+         "is not one of the 8 symbols of covered_type", 0, 0},
     };
     koers_key_t key = {.len = 32};
     memset(key.bytes, 0x5a, key.len);
