@@ -244,10 +244,16 @@ static int import_one(produce_emitter_t *e, const koers_key_t *key, const char *
 {
     int t = import_type_of(path);
     if (t < 0) {
-        koers_log_error("%s: not named after an event type (enrolment.csv, contact.csv, "
-                        "crisis.csv, goal_change.csv, police_call.csv, coverage.csv, "
-                        "correction.csv)",
-                        path);
+        /* The names from the catalogue, so that a new type is named here too. */
+        char names[512];
+        size_t used = 0;
+        names[0] = '\0';
+        for (int k = 0; k < KOERS_EVENT_TYPES && used < sizeof names; k++) {
+            int n = snprintf(names + used, sizeof names - used, "%s%s.csv", k ? ", " : "",
+                             koers_types[k].name);
+            used += n > 0 ? (size_t)n : 0;
+        }
+        koers_log_error("%s: not named after an event type (%s)", path, names);
         st->file_refused = 1;
         return 0;
     }

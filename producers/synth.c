@@ -390,6 +390,167 @@ static int synth_corrections(synth_person_t *p)
     return 0;
 }
 
+/* The outcome instruments (zrm_score, stressor, status_change): self-reliance that grows,
+ * stressors that resolve and return, housing and work that improve during the programme,
+ * evictions that run lower. Drawn from a generator of their own (r), so that the other
+ * events of a seed stay as they were; synth_add's registration lag still draws from p. */
+enum { ST_HOUSING, ST_RENT_ARREARS, ST_EVICTION, ST_ACTIVITY, ST_INCOME, ST_DEBT, ST_N };
+
+static int synth_status(synth_person_t *p, int64_t at, const char *source, const int v[ST_N])
+{
+    synth_event_t *e = synth_add(p, KOERS_STATUS_CHANGE, at, source);
+    if (!e)
+        return -1;
+    for (int f = 0; f < ST_N; f++) {
+        if (v[f] < 0)
+            synth_col(e, "");
+        else if (f == ST_RENT_ARREARS)
+            synth_col(e, v[f] ? "true" : "false");
+        else
+            synth_col(e, synth_sym(KOERS_STATUS_CHANGE, f, v[f]));
+    }
+    return 0;
+}
+
+static int synth_zrm(synth_person_t *p, const synth_story_t *s, synth_rng_t *r, double sev)
+{
+    int ndomains = synth_unit(r) < 0.2 ? 14 : 13; /* parenting where it applies */
+    int score[14];
+    for (int d = 0; d < ndomains; d++) {
+        int x = (int)lround(3.0 - 1.6 * sev + (synth_unit(r) - 0.5) * 2.0);
+        score[d] = x < 1 ? 1 : x > 5 ? 5 : x;
+    }
+    int moment = 0;
+    for (int64_t at = s->enrol + synth_between(r, 7, 30) * DAY_MS + 2 * HOUR_MS; at < s->exit_at;
+         at += synth_between(r, 90, 150) * DAY_MS, moment++) {
+        double b = synth_unit(r);
+        int by = moment == 0 || b < 0.4 ? 0 : b < 0.9 ? 1 : 2;
+        for (int d = 0; d < ndomains; d++) {
+            if (moment > 0) {
+                double x = synth_unit(r) / synth_effect(s, at);
+                if (x < 0.25 && score[d] > 1)
+                    score[d]--;
+                else if (x > 0.75 && score[d] < 5)
+                    score[d]++;
+            }
+            synth_event_t *e = synth_add(p, KOERS_ZRM_SCORE, at, "wijkteam");
+            if (!e)
+                return -1;
+            synth_col(e, synth_sym(KOERS_ZRM_SCORE, 0, d));
+            synth_col_int(e, score[d]);
+            synth_col(e, synth_sym(KOERS_ZRM_SCORE, 2, by));
+        }
+    }
+    return 0;
+}
+
+static int synth_stressors(synth_person_t *p, const synth_story_t *s, synth_rng_t *r, double sev)
+{
+    static const double present_p[] = {0.6, 0.2, 0.5, 0.45, 0.15, 0.3, 0.15, 0.35, 0.2, 0.1};
+    static const char *const source[] = {"gemeente", "gemeente", "wijkteam", "woningcorporatie",
+                                         "woningcorporatie", "wijkteam", "wijkteam", "ggz-noord",
+                                         "wijkteam", "wijkteam"};
+    for (int k = 0; k < 10; k++) {
+        if (synth_unit(r) >= present_p[k] * (0.6 + 0.8 * sev))
+            continue;
+        int64_t at = s->enrol + synth_between(r, 2, 25) * DAY_MS + 3 * HOUR_MS;
+        int state = 0; /* 0 present, 1 reduced, 2 resolved */
+        for (int step = 0; at < s->exit_at; step++) {
+            const char *change = NULL;
+            if (step == 0) {
+                change = "present";
+            } else {
+                double x = synth_unit(r);
+                if (state == 2 && x < 0.15) {
+                    change = "returned";
+                    state = 0;
+                } else if (state < 2 && x < 0.35 * (1.3 - synth_effect(s, at))) {
+                    change = "resolved";
+                    state = 2;
+                } else if (state == 0 && x > 0.8) {
+                    change = "reduced";
+                    state = 1;
+                }
+            }
+            if (change) {
+                synth_event_t *e = synth_add(p, KOERS_STRESSOR, at, source[k]);
+                if (!e)
+                    return -1;
+                synth_col(e, synth_sym(KOERS_STRESSOR, 0, k));
+                synth_col(e, change);
+            }
+            at += synth_between(r, 30, 120) * DAY_MS;
+        }
+    }
+    return 0;
+}
+
+static int synth_statuses(synth_person_t *p, const synth_story_t *s, synth_rng_t *r, double sev)
+{
+    static const double housing_w[] = {30, 25, 10, 25, 10};
+    static const double activity_w[] = {80, 10, 5, 4, 1};
+    static const double income_w[] = {10, 4, 80, 1, 0, 5};
+    static const double debt_w[] = {55, 25, 20, 0};
+    /* The intake records the situation of the year before enrolment. */
+    int v[ST_N];
+    v[ST_HOUSING] = synth_pick(r, housing_w, 5);
+    v[ST_RENT_ARREARS] = v[ST_HOUSING] >= 2 ? synth_unit(r) < 0.5 : -1;
+    v[ST_EVICTION] = -1;
+    v[ST_ACTIVITY] = synth_pick(r, activity_w, 5);
+    v[ST_INCOME] = synth_pick(r, income_w, 6);
+    v[ST_DEBT] = synth_pick(r, debt_w, 4);
+    int64_t at = s->enrol - 360 * DAY_MS + 1 * HOUR_MS;
+    if (synth_status(p, at, "wijkteam", v))
+        return -1;
+    /* Eviction notices, some carried out (then homeless), fewer during the programme. */
+    double rate = (0.05 + 0.1 * sev) / MONTH_DAYS;
+    for (double day = synth_gap(r, rate);; day += synth_gap(r, rate)) {
+        int64_t when = at + (int64_t)(day * DAY_MS);
+        if (when >= s->exit_at)
+            break;
+        if (synth_unit(r) >= synth_effect(s, when))
+            continue;
+        int n[ST_N] = {-1, -1, 0, -1, -1, -1};
+        if (synth_status(p, when, "woningcorporatie", n))
+            return -1;
+        if (synth_unit(r) < 0.35) {
+            int ev[ST_N] = {0, -1, 1, -1, -1, -1};
+            if (synth_status(p, when + synth_between(r, 30, 90) * DAY_MS, "woningcorporatie", ev))
+                return -1;
+        }
+    }
+    /* During the programme: a review every two to four months, each status a step better
+     * with some chance. */
+    for (at = s->enrol + synth_between(r, 20, 60) * DAY_MS + 4 * HOUR_MS; at < s->exit_at;
+         at += synth_between(r, 60, 120) * DAY_MS) {
+        int n[ST_N] = {-1, -1, -1, -1, -1, -1};
+        if (v[ST_HOUSING] < 4 && synth_unit(r) < 0.3)
+            n[ST_HOUSING] = v[ST_HOUSING] = v[ST_HOUSING] == 3 ? 4 : v[ST_HOUSING] + 1;
+        if (v[ST_ACTIVITY] < 3 && synth_unit(r) < 0.25)
+            n[ST_ACTIVITY] = v[ST_ACTIVITY] = v[ST_ACTIVITY] + 1;
+        if (v[ST_DEBT] < 3 && synth_unit(r) < 0.3)
+            n[ST_DEBT] = v[ST_DEBT] = v[ST_DEBT] + 1;
+        if (v[ST_ACTIVITY] == 3 && v[ST_INCOME] != 1 && synth_unit(r) < 0.5)
+            n[ST_INCOME] = v[ST_INCOME] = 1; /* wages */
+        if (v[ST_HOUSING] >= 2 && synth_unit(r) < 0.3)
+            n[ST_RENT_ARREARS] = synth_unit(r) < 0.3;
+        int any = 0;
+        for (int f = 0; f < ST_N; f++)
+            any |= n[f] >= 0;
+        if (any && synth_status(p, at, "wijkteam", n))
+            return -1;
+    }
+    return 0;
+}
+
+static int synth_instruments(synth_person_t *p, const synth_story_t *s)
+{
+    synth_rng_t r = {p->rng.s ^ 0x14a5c3e1d2b4f607ULL};
+    double sev = (s->crisis_rate - 0.3) / 1.6;
+    return synth_zrm(p, s, &r, sev) || synth_stressors(p, s, &r, sev) ||
+           synth_statuses(p, s, &r, sev);
+}
+
 static int synth_by_recorded(const void *a, const void *b)
 {
     const synth_event_t *x = a, *y = b;
@@ -411,7 +572,8 @@ static int synth_person(synth_person_t *p, const produce_synth_t *cfg, int64_t s
     s.police_rate = 0.2 + 1.2 * u * synth_unit(r);
     s.contact_rate = 1.2 + 2.0 * synth_unit(r);
     if (synth_enrolment(p, &s, cfg->cohort) || synth_crisis_and_police(p, &s) ||
-        synth_contacts(p, &s) || synth_goals(p, &s) || synth_corrections(p))
+        synth_contacts(p, &s) || synth_goals(p, &s) || synth_corrections(p) ||
+        synth_instruments(p, &s))
         return -1;
     qsort(p->ev, p->n, sizeof *p->ev, synth_by_recorded);
     return 0;

@@ -206,11 +206,10 @@ CREATE OR REPLACE FUNCTION koers.stressor_month(as_of date)
         CROSS JOIN LATERAL generate_series(date_trunc('month', p.first_enrolled),
                                            date_trunc('month', as_of::timestamp), interval '1 month') g
         WHERE p.first_enrolled <= as_of
-    )
-    SELECT m.participant, m.cohort, m.month,
-           (SELECT count(*) FROM koers.stressor_spans(as_of) s
-            WHERE s.participant = m.participant AND s.present AND s.days @> m.day)::integer
-    FROM m
+    ), s AS MATERIALIZED (SELECT * FROM koers.stressor_spans(as_of) WHERE present)
+    SELECT m.participant, m.cohort, m.month, count(s.participant)::integer
+    FROM m LEFT JOIN s ON s.participant = m.participant AND s.days @> m.day
+    GROUP BY 1, 2, 3
     $$;
 COMMENT ON FUNCTION koers.stressor_month(date) IS
     'Per participant enrolled by as_of and month from the first enrolled month: the stressor '
@@ -265,19 +264,20 @@ CREATE OR REPLACE FUNCTION koers.status_window(as_of date)
     WITH w AS (
         SELECT w.participant, w.cohort, w.window_name, w.days * koers.status_known_days() AS days
         FROM koers.window_ranges(as_of) w
+    ), sp AS MATERIALIZED (
+        SELECT * FROM koers.status_spans(as_of) WHERE status IN ('housing', 'daytime_activity')
     ), s AS (
-        SELECT participant, status, state, range_agg(days) AS m
-        FROM koers.status_spans(as_of) WHERE status IN ('housing', 'daytime_activity')
-        GROUP BY 1, 2, 3
+        SELECT participant, status, state, range_agg(days) AS m FROM sp GROUP BY 1, 2, 3
+    ), reported AS (
+        SELECT participant, status, range_agg(days) AS m FROM sp GROUP BY 1, 2
     ), st AS (SELECT unnest(ARRAY['housing', 'daytime_activity']) AS status)
     SELECT w.participant, w.cohort, w.window_name, s.status, s.state, koers.days_in(w.days * s.m)
     FROM w JOIN s ON s.participant = w.participant
     UNION ALL
     SELECT w.participant, w.cohort, w.window_name, st.status, 'unknown',
-           koers.days_in(w.days - coalesce((SELECT range_agg(x.days) FROM koers.status_spans(as_of) x
-                                            WHERE x.participant = w.participant AND x.status = st.status),
-                                           '{}'::datemultirange))
+           koers.days_in(w.days - coalesce(r.m, '{}'::datemultirange))
     FROM w CROSS JOIN st
+    LEFT JOIN reported r ON r.participant = w.participant AND r.status = st.status
     $$;
 COMMENT ON FUNCTION koers.status_window(date) IS
     'Per participant, window and status (housing, daytime_activity): the known days of the '
@@ -319,11 +319,9 @@ CREATE OR REPLACE FUNCTION koers.work_month(as_of date)
         CROSS JOIN LATERAL generate_series(date_trunc('month', p.first_enrolled),
                                            date_trunc('month', as_of::timestamp), interval '1 month') g
         WHERE p.first_enrolled <= as_of
-    )
-    SELECT m.participant, m.cohort, m.month,
-           (SELECT s.state FROM koers.status_spans(as_of) s
-            WHERE s.participant = m.participant AND s.status = 'daytime_activity' AND s.days @> m.day)
-    FROM m
+    ), s AS MATERIALIZED (SELECT * FROM koers.status_spans(as_of) WHERE status = 'daytime_activity')
+    SELECT m.participant, m.cohort, m.month, s.state
+    FROM m LEFT JOIN s ON s.participant = m.participant AND s.days @> m.day
     WHERE EXISTS (SELECT 1 FROM koers.enrolment_span e
                   WHERE e.participant = m.participant AND e.start_day <= m.day
                     AND (e.end_day IS NULL OR e.end_day > m.day))
