@@ -47,6 +47,7 @@ static const api_endpoint_t api_endpoints[] = {
     {"support", API_CELLS, DASH_ROLE_ANY, api_args_cells, 0, NULL},
     {"cost", API_CELLS, DASH_ROLE_ANY, api_args_cells, 0, NULL},
     {"quality", API_CELLS, DASH_ROLE_ANY, api_args_cells, 0, NULL},
+    {"instruments", API_CELLS, DASH_ROLE_ANY, api_args_cells, 0, NULL},
     {"evidence", API_EVIDENCE, DASH_ROLE_ANY, api_args_evidence, 0, NULL},
     {"paired", API_PAIRED, DASH_ROLE_EVALUATOR, api_args_paired, 0, NULL},
     {"unit_costs", API_UNIT_COSTS, DASH_ROLE_ANY, api_args_none, 0, NULL},

@@ -24,6 +24,7 @@ static const assets_entry_t assets_list[] = {
     {"/support", "app.html", HTML, 0, DASH_ROLE_ANY},
     {"/cost", "app.html", HTML, 0, DASH_ROLE_ANY},
     {"/quality", "app.html", HTML, 0, DASH_ROLE_ANY},
+    {"/instruments", "app.html", HTML, 0, DASH_ROLE_ANY},
     {"/timeline", "app.html", HTML, 0, DASH_ROLE_EVALUATOR},
     {"/admin", "app.html", HTML, 0, DASH_ROLE_ADMIN},
     {"/login", "login.html", HTML, 1, DASH_ROLE_ANY},

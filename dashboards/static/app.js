@@ -228,6 +228,7 @@
     { path: '/crisis', key: 'nav_crisis', title: 'cr_title', intro: 'cr_intro' },
     { path: '/support', key: 'nav_support', title: 'su_title', intro: 'su_intro' },
     { path: '/cost', key: 'nav_cost', title: 'co_title', intro: 'co_intro' },
+    { path: '/instruments', key: 'nav_instruments', title: 'in_title', intro: 'in_intro' },
     { path: '/quality', key: 'nav_quality', title: 'dq_title', intro: 'dq_intro' },
     { path: '/timeline', key: 'nav_timeline', title: 'tl_title', intro: 'tl_intro', role: 'evaluator' },
     { path: '/admin', key: 'nav_admin', title: 'ad_title', intro: 'ad_intro', role: 'admin' },

@@ -443,6 +443,122 @@
     if (!rej.length) sec.insertBefore(K.el('p', { text: t('no_rejected') }), sec.querySelector('.csv'));
   };
 
+  /* ---------------------------------------------------------------- instruments */
+
+  const ZRM_DOMAINS = ['finances', 'work_and_education', 'time_use', 'housing', 'domestic_relations', 'mental_health',
+    'physical_health', 'substance_use', 'basic_adl', 'instrumental_adl', 'social_network', 'community_participation', 'justice', 'parenting'];
+  const ZRM_CORNERS = ['participation', 'living_environment', 'continuity_of_support'];
+  const SCORES = ['1', '2', '3', '4', '5'];
+  const DIRECTIONS = ['up', 'same', 'down'];
+  const HOUSING = ['homeless', 'shelter', 'supported_housing', 'with_others', 'independent', 'unknown'];
+  const IWINDOWS = ['before', 'per_protocol', 'intention_to_treat', 'follow_up'];
+  const EVICTIONS = ['evicted', 'notice'];
+
+  K.pages['/instruments'] = async function (main) {
+    const c = K.cells(await K.api('instruments'));
+    K.kpis(main, [
+      Object.assign({ label: t('kpi_zrm_up'), sub: t('kpi_zrm_up_sub') }, K.fig(c, 'instruments.kpi', 'zrm_up_share', 'all', 'pct')),
+      Object.assign({ label: t('kpi_stressors_enrolment'), sub: t('kpi_stressors_enrolment_sub') }, K.fig(c, 'instruments.stressor_mean', 'mean_present', 'at_enrolment', 'dec2')),
+      Object.assign({ label: t('kpi_stressors_now') }, K.fig(c, 'instruments.stressor_mean', 'mean_present', 'now', 'dec2')),
+      Object.assign({ label: t('kpi_work_before'), sub: t('kpi_work_sub') }, K.fig(c, 'instruments.work_days', 'paid_or_volunteer', 'before', 'pct')),
+      Object.assign({ label: t('kpi_work_during'), sub: t('kpi_work_sub') }, K.fig(c, 'instruments.work_days', 'paid_or_volunteer', 'per_protocol', 'pct')),
+    ]);
+    main.appendChild(K.el('p', { class: 'note', text: t('in_windows_note') }));
+    const g = grid(main);
+    const domains = ZRM_DOMAINS.filter((d) => c('instruments.zrm_baseline', 'scored', d));
+
+    K.card(g, {
+      id: 'zrm-direction', wide: true, title: t('ch_zrm_direction'), desc: t('ch_zrm_direction_desc'), csv: ['instruments', 'instruments.zrm_direction'],
+      chart: bars(domains.map((d) => K.label('zrm', d)), DIRECTIONS.map((r, i) => ds(t('dir_' + r), domains.map((d) => K.v(c('instruments.zrm_direction', r, d))), [K.colors[2], K.before, K.colors[1]][i])), 'int', { horizontal: true, stacked: true }),
+      height: 60 + domains.length * 30,
+      table: {
+        head: [t('col_zrm_domain'), ...DIRECTIONS.map((r) => t('dir_' + r)), t('col_paired')],
+        rows: domains.map((d) => [K.label('zrm', d), ...DIRECTIONS.map((r) => K.fig(c, 'instruments.zrm_direction', r, d, 'int')), K.fig(c, 'instruments.zrm_direction', 'paired', d, 'int')]),
+      },
+    });
+    for (const at of ['baseline', 'latest']) {
+      const chart = 'instruments.zrm_' + at;
+      K.card(g, {
+        id: 'zrm-' + at, title: t('ch_zrm_' + at), desc: t('ch_zrm_dist_desc'), csv: ['instruments', chart],
+        chart: bars(domains.map((d) => K.label('zrm', d)), SCORES.map((s, i) => ds(t('score_' + s), domains.map((d) => K.v(c(chart, s, d))), ['#b91c1c', '#c2410c', '#a16207', '#0f766e', '#1f5fa8'][i])), 'int', { horizontal: true, stacked: true }),
+        height: 60 + domains.length * 30,
+        table: {
+          head: [t('col_zrm_domain'), ...SCORES, t('total')],
+          rows: domains.map((d) => [K.label('zrm', d), ...SCORES.map((s) => K.fig(c, chart, s, d, 'int')), K.fig(c, chart, 'scored', d, 'int')]),
+        },
+      });
+    }
+    const ZM = ['baseline_mean', 'latest_mean'];
+    K.card(g, {
+      id: 'zrm-corner', title: t('ch_zrm_corner'), desc: t('ch_zrm_corner_desc'), csv: ['instruments', 'instruments.zrm_corner'],
+      chart: bars(ZRM_CORNERS.map((k) => K.label('corner', k)), ZM.map((m) => ds(t('zm_' + m), ZRM_CORNERS.map((k) => K.v(c('instruments.zrm_corner', m, k))), m === 'baseline_mean' ? K.before : K.during)), 'dec1', { horizontal: true }),
+      height: 220,
+      table: {
+        head: ['', t('zm_baseline_mean'), t('zm_latest_mean'), t('zm_change_mean')],
+        rows: ZRM_CORNERS.map((k) => [K.label('corner', k), ...['baseline_mean', 'latest_mean', 'change_mean'].map((m) => K.fig(c, 'instruments.zrm_corner', m, k, 'dec2'))]),
+      },
+    });
+    const kinds = c.series('instruments.stressors').filter((s) => s !== 'all');
+    K.card(g, {
+      id: 'stressors', title: t('ch_stressors'), desc: t('ch_stressors_desc'), csv: ['instruments', 'instruments.stressors'],
+      chart: bars(kinds.map((k) => K.label('stressor', k)), ['at_enrolment', 'now'].map((a) => ds(t('sa_' + a), kinds.map((k) => K.v(c('instruments.stressors', k, a))), a === 'at_enrolment' ? K.before : K.during)), 'int', { horizontal: true }),
+      height: 60 + kinds.length * 34,
+      table: {
+        head: [t('col_kind'), t('sa_at_enrolment'), t('sa_now')],
+        rows: kinds.map((k) => [K.label('stressor', k), K.fig(c, 'instruments.stressors', k, 'at_enrolment', 'int'), K.fig(c, 'instruments.stressors', k, 'now', 'int')])
+          .concat([{ cls: 'total', cells: [t('total'), K.fig(c, 'instruments.stressors', 'all', 'at_enrolment', 'int'), K.fig(c, 'instruments.stressors', 'all', 'now', 'int')] }]),
+      },
+    });
+    K.card(g, {
+      id: 'stressor-resolution', title: t('ch_stressor_resolution'), desc: t('ch_stressor_resolution_desc'), csv: ['instruments', 'instruments.stressor_resolution'],
+      chart: bars(kinds.map((k) => K.label('stressor', k)), [ds(t('col_mean_days'), kinds.map((k) => K.v(c('instruments.stressor_resolution', k, 'mean_days'))), K.colors[3])], 'int', { horizontal: true }),
+      height: 60 + kinds.length * 30,
+      table: {
+        head: [t('col_kind'), t('col_resolved'), t('col_mean_days')],
+        rows: kinds.map((k) => [K.label('stressor', k), K.fig(c, 'instruments.stressor_resolution', k, 'resolved', 'int'), K.fig(c, 'instruments.stressor_resolution', k, 'mean_days', 'int')]),
+      },
+    });
+    const line = (id, chart, series, kind, title, desc, label, color) => {
+      const months = c.categories(chart).filter(isMonth).sort(byMonth);
+      K.card(g, {
+        id, wide: true, title, desc, csv: ['instruments', chart],
+        chart: {
+          type: 'line',
+          data: { labels: months.map(K.month), datasets: [ds(label, months.map((m) => K.v(c(chart, series, m))), color, { borderWidth: 2, pointRadius: 2, fill: false })] },
+          options: { scales: { y: { beginAtZero: true, ticks: axisFmt(kind) }, x: { grid: { display: false } } }, plugins: { legend: { display: false }, tooltip: tooltipFmt(kind) } },
+        },
+        table: { head: [t('month'), label], rows: months.map((m) => [K.month(m), K.fig(c, chart, series, m, kind)]) },
+      });
+    };
+    line('stressor-trend', 'instruments.stressor_trend', 'mean_present', 'dec2', t('ch_stressor_trend'), t('ch_stressor_trend_desc'), t('stressors_per_participant'), K.colors[1]);
+    K.card(g, {
+      id: 'housing', wide: true, title: t('ch_housing'), desc: t('ch_housing_desc'), csv: ['instruments', 'instruments.housing'],
+      chart: bars(HOUSING.map((h) => K.label('housing', h)), ['before', 'per_protocol'].map((w) => ds(t('iw_' + w), HOUSING.map((h) => K.v(c('instruments.housing', h, w))), w === 'before' ? K.before : K.during)), 'dec1', { horizontal: true }),
+      height: 60 + HOUSING.length * 34,
+      table: {
+        head: ['', ...IWINDOWS.map((w) => t('iw_' + w))],
+        rows: HOUSING.map((h) => [K.label('housing', h), ...IWINDOWS.map((w) => K.fig(c, 'instruments.housing', h, w, 'dec1'))])
+          .concat([{ cls: 'total', cells: [t('person_months'), ...IWINDOWS.map((w) => K.fig(c, 'instruments.housing', 'all', w, 'dec1'))] }]),
+      },
+    });
+    K.card(g, {
+      id: 'evictions', title: t('ch_evictions'), desc: t('ch_evictions_desc'), csv: ['instruments', 'instruments.eviction_rate'],
+      chart: bars(EVICTIONS.map((e) => t('ev_' + e)), ['before', 'per_protocol'].map((w) => ds(t('iw_' + w), EVICTIONS.map((e) => K.v(c('instruments.eviction_rate', e, w))), w === 'before' ? K.before : K.during)), 'dec4', { horizontal: true }),
+      height: 200,
+      table: {
+        head: [t('col_window'), ...EVICTIONS.map((e) => t('ev_' + e) + ' (' + t('col_count') + ')'), ...EVICTIONS.map((e) => t('ev_' + e) + ' (' + t('col_rate') + ')')],
+        rows: IWINDOWS.map((w) => [t('iw_' + w), ...EVICTIONS.map((e) => K.fig(c, 'instruments.eviction_count', e, w, 'int')), ...EVICTIONS.map((e) => K.fig(c, 'instruments.eviction_rate', e, w, 'dec4'))]),
+      },
+    });
+    K.card(g, {
+      id: 'work-days', title: t('ch_work_days'), desc: t('ch_work_days_desc'), csv: ['instruments', 'instruments.work_days'],
+      chart: bars(IWINDOWS.map((w) => t('iw_' + w)), [ds(t('share'), IWINDOWS.map((w) => K.v(c('instruments.work_days', 'paid_or_volunteer', w))), K.colors[2])], 'pct', { horizontal: true }),
+      height: 220,
+      table: { head: [t('col_window'), t('share')], rows: IWINDOWS.map((w) => [t('iw_' + w), K.fig(c, 'instruments.work_days', 'paid_or_volunteer', w, 'pct')]) },
+    });
+    line('work-share', 'instruments.work_share', 'paid_or_volunteer', 'pct', t('ch_work_share'), t('ch_work_share_desc'), t('share'), K.colors[2]);
+  };
+
   /* ---------------------------------------------------------------- timelines (evaluators) */
 
   const ITEM_STYLE = {

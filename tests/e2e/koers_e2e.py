@@ -34,8 +34,8 @@ UTC = datetime.timezone.utc
 
 # ---------------------------------------------------------------- the catalogue (domain.md)
 
-EVENT_TYPES = ("enrolment", "contact", "crisis", "goal_change", "police_call", "coverage",
-               "correction")
+EVENT_TYPES = ("enrolment", "contact", "crisis", "goal_change", "police_call", "zrm_score",
+               "stressor", "status_change", "coverage", "correction")
 COMMON_COLUMNS = ("record_id", "client_id", "occurred_at", "source")
 # A coverage statement is about a source, not a participant: no client_id column, no
 # participant in the message or the table.
@@ -91,9 +91,36 @@ FIELDS = {
         ("outcome", "enum", ("none", "advice", "referred_to_care", "taken_to_crisis_service",
                              "custody", "other"), False),
     ],
+    "zrm_score": [
+        ("domain", "enum", ("finances", "work_and_education", "time_use", "housing",
+                            "domestic_relations", "mental_health", "physical_health",
+                            "substance_use", "basic_adl", "instrumental_adl", "social_network",
+                            "community_participation", "justice", "parenting"), False),
+        ("score", "int", (1, 5), False),
+        ("scored_by", "enum", ("professional", "participant_with_professional", "participant"),
+         False),
+    ],
+    "stressor": [
+        ("kind", "enum", ("debts", "no_income", "no_work_or_daytime_activity",
+                          "housing_insecurity", "eviction_threat", "conflict_or_violence", "loss",
+                          "health", "justice", "other"), False),
+        ("change", "enum", ("present", "reduced", "resolved", "returned"), False),
+    ],
+    # Every status optional; a row names at least one (the catalogue's rule).
+    "status_change": [
+        ("housing", "enum", ("homeless", "shelter", "supported_housing", "with_others",
+                             "independent"), True),
+        ("rent_arrears", "bool", None, True),
+        ("eviction", "enum", ("notice", "evicted"), True),
+        ("daytime_activity", "enum", ("none", "daytime_activity", "volunteer_work", "paid_work",
+                                      "education"), True),
+        ("income_source", "enum", ("none", "wages", "benefits", "pension", "student_finance",
+                                   "other"), True),
+        ("debt_counselling", "enum", ("none", "waiting", "active", "settled"), True),
+    ],
     "coverage": [
         ("covered_type", "enum", ("enrolment", "contact", "crisis", "goal_change",
-                                  "police_call"), False),
+                                  "police_call", "zrm_score", "stressor", "status_change"), False),
         ("covered_from", "date", None, False),
         ("covered_to", "date", None, True),
     ],
