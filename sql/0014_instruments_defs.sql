@@ -364,6 +364,12 @@ CREATE OR REPLACE FUNCTION koers.dash_contrib_instruments(as_of date, own_org te
     UNION ALL
     SELECT 'instruments.zrm_direction', ARRAY[r, 'paired'], ARRAY[d.domain], NULL, NULL, 0, NULL, false
     FROM domains d, unnest(ARRAY['up', 'same', 'down']) r
+    -- The share of the domains scored twice or more that moved up (per participant: those
+    -- that did over those scored twice; the cell: sums over the participants).
+    UNION ALL
+    SELECT 'instruments.kpi', ARRAY['zrm_up_share'], ARRAY['all'], z.participant, NULL,
+           count(*) FILTER (WHERE z.direction = 'up'), count(*), count(*) FILTER (WHERE z.direction = 'up') > 0
+    FROM z WHERE z.direction IS NOT NULL GROUP BY z.participant
     UNION ALL
     -- Per participant and corner the mean over its domains scored; the cell is the mean over
     -- the participants (den 1 each).
@@ -452,7 +458,8 @@ CREATE OR REPLACE FUNCTION koers.dash_contrib_instruments(as_of date, own_org te
     FROM koers.work_month(as_of) w WHERE w.daytime_activity IS NOT NULL
     $$;
 COMMENT ON FUNCTION koers.dash_contrib_instruments(date, text) IS
-    'Internal: the contributions of the instruments page: zrm_baseline/zrm_latest (score per '
+    'Internal: the contributions of the instruments page: kpi zrm_up_share (of the domains '
+    'scored twice or more, the share that moved up), zrm_baseline/zrm_latest (score per '
     'domain, parts of scored), zrm_direction (up/same/down per domain, parts of paired: scored '
     'twice or more), zrm_corner (mean baseline, latest and change per stability corner), '
     'stressors (kind at_enrolment/now, parts of all), stressor_mean (stressors per enrolled '
