@@ -25,8 +25,8 @@ import test_measures_v2_csv as v2  # noqa: E402  (its day-by-day computation of 
 
 API = ("me", "overview", "crisis", "support", "cost", "quality", "unit_costs", "timeline",
        "participants", "users", "audit", "overview.csv", "timeline.csv", "participants.csv",
-       "evidence", "evidence.csv", "paired", "paired.csv")
-PAGES = ("/", "/crisis", "/support", "/cost", "/quality", "/timeline", "/admin")
+       "evidence", "evidence.csv", "paired", "paired.csv", "instruments", "instruments.csv")
+PAGES = ("/", "/crisis", "/support", "/cost", "/quality", "/instruments", "/timeline", "/admin")
 METRICS_TOKEN = "t-" + secrets.token_hex(16)
 REFUSED = "the filter would single out too small a group"
 
@@ -200,6 +200,55 @@ def measures_v2(c, fx, funder, ev):
     c.ok("funder: the evidence refuses a filter that isolates 3 participants (422)", status == 422, 422, (status, doc))
 
 
+def instruments(c, fx, funder, ev):
+    """The instruments page (synth's ZRM scores and stressors): the evaluator's ZRM direction
+    and stressor cells against a computation here from the stored rows (voided ones left
+    out); the funder's cells suppressed where 1..4 participants make them; a cohort of 3
+    refused."""
+    import datetime
+    as_of = datetime.date.fromisoformat(e2e.psql("SELECT koers.today()", fx.db)[0][0])
+    voided = {r[0] for r in e2e.psql("SELECT target_event_id FROM koers.correction", fx.db)}
+    enrolled = {r[0]: datetime.date.fromisoformat(r[1]) for r in e2e.psql(
+        "SELECT participant, first_enrolled FROM koers.participant WHERE first_enrolled IS NOT NULL", fx.db)}
+    scores = defaultdict(list)
+    for pid, dom, score, ms, rec, eid in e2e.psql(
+            "SELECT participant, domain, score, (extract(epoch FROM occurred_at) * 1000)::bigint,"
+            " (extract(epoch FROM recorded_at) * 1000)::bigint, event_id FROM koers.zrm_score", fx.db):
+        day = v2.local_day(int(ms))
+        if eid not in voided and day <= as_of and pid in enrolled and enrolled[pid] <= as_of:
+            scores[(pid, dom)].append((int(ms), int(rec), eid, int(score)))
+    want = defaultdict(int)
+    for (pid, dom), xs in scores.items():
+        xs.sort()
+        if len(xs) > 1:
+            b, l = xs[0][3], xs[-1][3]
+            want[("up" if l > b else "down" if l < b else "same", dom)] += 1
+            want[("paired", dom)] += 1
+    status, doc = ev.json("/api/instruments")
+    cells = {(r["series"], r["category"]): r for r in doc.get("rows", []) if r["chart"] == "instruments.zrm_direction"}
+    got = {k: int(v["value"]) for k, v in cells.items() if v["value"]}
+    c.ok("evaluator /api/instruments: the ZRM direction per domain equals the count from the stored scores",
+         status == 200 and got == dict(want) and want, dict(sorted(want.items())[:4]), dict(sorted(got.items())[:4]))
+    c.ok("the fixture's ZRM data move up, stay and move down", {k[0] for k in want} >= {"up", "same", "down"},
+         "all three", {k[0] for k in want})
+    status, fdoc = funder.json("/api/instruments")
+    frows = {(r["chart"], r["series"], r["category"]): r for r in fdoc.get("rows", [])} if status == 200 else {}
+    small = [k for k, n in want.items() if 1 <= n < 5]
+    c.ok("funder /api/instruments: every ZRM direction cell of 1..4 participants is hidden (no value)",
+         status == 200 and small and all(frows[("instruments.zrm_direction",) + k]["suppressed"]
+                                         and frows[("instruments.zrm_direction",) + k]["value"] is None for k in small),
+         "hidden", [k for k in small if not frows.get(("instruments.zrm_direction",) + k, {}).get("suppressed")][:3])
+    c.ok("funder /api/instruments: no pseudonym in the answer", not re.search(r"[0-9a-f]{64}", json.dumps(fdoc)),
+         "none", "a pseudonym")
+    shown_small = [k for k, r in frows.items() if k[0] == "instruments.zrm_direction" and not r["suppressed"]
+                   and r["value"] is not None and 1 <= r["value"] < 5]
+    c.ok("funder: no shown ZRM direction count is 1..4", not shown_small, "none", shown_small[:3])
+    status, _ = funder.json("/api/instruments?cohort=klein")
+    c.equal("funder: the instruments refuse a filter that isolates 3 participants (422)", 422, status)
+    status, _, body = ev.request("/api/instruments.csv?chart=instruments.housing")
+    c.ok("evaluator: the housing table as CSV", status == 200 and b"instruments.housing" in body, 200, (status, body[:80]))
+
+
 def checks(c, fx):
     anon = dashfixture.Client(fx.base)
     # ---- nothing without a session
@@ -355,6 +404,7 @@ def checks(c, fx):
          status == 400 and "500" in (doc or {}).get("message", ""), 400, (status, doc))
 
     c.run(measures_v2, c, fx, funder, ev)
+    c.run(instruments, c, fx, funder, ev)
 
     # ---- admin: users and audit, no micro-data
     aname, apw = fx.users["admin"]

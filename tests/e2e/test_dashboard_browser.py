@@ -26,14 +26,15 @@ import dashfixture  # noqa: E402
 import koers_e2e as e2e  # noqa: E402
 
 BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
-ALL_PAGES = ["/", "/crisis", "/support", "/cost", "/quality"]
+ALL_PAGES = ["/", "/crisis", "/support", "/cost", "/quality", "/instruments"]
 PLAN = {
     "funder": {"pages": ALL_PAGES, "forbidden": ["/timeline", "/admin"], "switchWindow": "intention_to_treat"},
     "partner": {"pages": ["/", "/support"], "forbidden": ["/timeline"]},
-    "evaluator": {"pages": ["/timeline", "/", "/crisis"], "forbidden": ["/admin"], "switchWindow": "intention_to_treat"},
+    "evaluator": {"pages": ["/timeline", "/", "/crisis", "/instruments"], "forbidden": ["/admin"], "switchWindow": "intention_to_treat"},
     "admin": {"pages": ["/admin", "/cost"], "forbidden": ["/timeline"]},
 }
-PAGE_FN = {"/": "overview", "/crisis": "crisis", "/support": "support", "/cost": "cost", "/quality": "quality"}
+PAGE_FN = {"/": "overview", "/crisis": "crisis", "/support": "support", "/cost": "cost", "/quality": "quality",
+           "/instruments": "instruments"}
 
 
 def parse_shown(text):
@@ -154,11 +155,11 @@ def checks(c, fx):
                 c.ok(f"{who}: figures on the page", len(d["figures"]) > 5, "> 5", len(d["figures"]))
                 cells = db_cells(db, db_role[role], PAGE_FN[page], window)
                 hidden = compare_figures(c, role, page_key, d["figures"], cells)
-                if role in ("funder", "partner") and page in ("/", "/quality"):
+                if role in ("funder", "partner") and page in ("/", "/quality", "/instruments"):
                     c.ok(f"{who}: small cells shown as <5", hidden > 0, "> 0", hidden)
                 if role in ("evaluator", "admin"):
                     c.equal(f"{who}: nothing hidden from an {role}", 0, hidden)
-                if page in ("/", "/crisis", "/cost", "/support"):
+                if page in ("/", "/crisis", "/cost", "/support", "/instruments"):
                     c.ok(f"{who}: every chart's data downloadable as CSV", len(d["csvLinks"]) >= len(d["canvases"]),
                          f">= {len(d['canvases'])}", d["csvLinks"][:3])
         for page, f in ur["forbidden"].items():

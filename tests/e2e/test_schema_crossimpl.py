@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-EVENT_TYPES = ("enrolment", "contact", "crisis", "goal_change", "police_call", "coverage",
-               "correction")
+EVENT_TYPES = ("enrolment", "contact", "crisis", "goal_change", "police_call", "zrm_score",
+               "stressor", "status_change", "coverage", "correction")
 CRC64_EMPTY = 0xC15D213AA4D7A795
 
 
