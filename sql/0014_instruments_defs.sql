@@ -97,26 +97,24 @@ CREATE OR REPLACE FUNCTION koers.zrm_participant(as_of date)
                    latest_score integer, change integer, direction text)
     LANGUAGE sql STABLE
     AS $$
-    WITH s AS (
-        SELECT z.participant, z.domain, (z.occurred_at AT TIME ZONE koers.time_zone())::date AS day,
-               z.score,
-               row_number() OVER (PARTITION BY z.participant, z.domain
-                                  ORDER BY z.occurred_at, z.recorded_at, z.event_id) AS first_no,
-               row_number() OVER (PARTITION BY z.participant, z.domain
-                                  ORDER BY z.occurred_at DESC, z.recorded_at DESC, z.event_id DESC) AS last_no,
-               count(*) OVER (PARTITION BY z.participant, z.domain) AS n
-        FROM koers.zrm_score_valid z
-        WHERE (z.occurred_at AT TIME ZONE koers.time_zone())::date <= as_of
+    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
+    s AS (
+        SELECT z.participant, z.domain, count(*)::integer AS n,
+               (array_agg((z.occurred_at AT TIME ZONE tz.z)::date
+                          ORDER BY z.occurred_at, z.recorded_at, z.event_id))[1] AS b_day,
+               (array_agg(z.score ORDER BY z.occurred_at, z.recorded_at, z.event_id))[1] AS b,
+               (array_agg((z.occurred_at AT TIME ZONE tz.z)::date
+                          ORDER BY z.occurred_at DESC, z.recorded_at DESC, z.event_id DESC))[1] AS l_day,
+               (array_agg(z.score ORDER BY z.occurred_at DESC, z.recorded_at DESC, z.event_id DESC))[1] AS l
+        FROM koers.zrm_score_valid z, tz
+        WHERE z.occurred_at < (SELECT koers.day_start(as_of + 1))
+        GROUP BY z.participant, z.domain
     )
-    SELECT b.participant, p.cohort, b.domain::text, koers.zrm_corner(b.domain), b.n::integer,
-           b.day, b.score, l.day, l.score,
-           CASE WHEN b.n > 1 THEN l.score - b.score END,
-           CASE WHEN b.n = 1 THEN NULL WHEN l.score > b.score THEN 'up'
-                WHEN l.score < b.score THEN 'down' ELSE 'same' END
-    FROM s b
-    JOIN s l ON l.participant = b.participant AND l.domain = b.domain AND l.last_no = 1
-    JOIN koers.participant p ON p.participant = b.participant AND p.first_enrolled <= as_of
-    WHERE b.first_no = 1
+    SELECT s.participant, p.cohort, s.domain::text, koers.zrm_corner(s.domain), s.n, s.b_day, s.b,
+           s.l_day, s.l,
+           CASE WHEN s.n > 1 THEN s.l - s.b END,
+           CASE WHEN s.n = 1 THEN NULL WHEN s.l > s.b THEN 'up' WHEN s.l < s.b THEN 'down' ELSE 'same' END
+    FROM s JOIN koers.participant p ON p.participant = s.participant AND p.first_enrolled <= as_of
     $$;
 COMMENT ON FUNCTION koers.zrm_participant(date) IS
     'Per participant enrolled by as_of and ZRM domain scored by then (local day of occurred_at '
@@ -144,12 +142,13 @@ CREATE OR REPLACE FUNCTION koers.stressor_spans(as_of date)
     RETURNS TABLE (participant text, kind text, present boolean, days daterange)
     LANGUAGE sql STABLE
     AS $$
-    WITH d AS (
+    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
+    d AS (
         SELECT DISTINCT ON (s.participant, s.kind, 3)
-               s.participant, s.kind, (s.occurred_at AT TIME ZONE koers.time_zone())::date AS day,
+               s.participant, s.kind, (s.occurred_at AT TIME ZONE tz.z)::date AS day,
                s.change <> 'resolved' AS present
-        FROM koers.stressor_valid s
-        WHERE (s.occurred_at AT TIME ZONE koers.time_zone())::date <= as_of
+        FROM koers.stressor_valid s, tz
+        WHERE s.occurred_at < (SELECT koers.day_start(as_of + 1))
         ORDER BY s.participant, s.kind, 3, s.occurred_at DESC, s.recorded_at DESC, s.event_id DESC
     )
     SELECT participant, kind::text, present,
@@ -225,18 +224,19 @@ CREATE OR REPLACE FUNCTION koers.status_spans(as_of date)
     RETURNS TABLE (participant text, status text, state text, days daterange)
     LANGUAGE sql STABLE
     AS $$
-    WITH r AS (
+    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
+    r AS (
         SELECT DISTINCT ON (s.participant, x.status, 3)
-               s.participant, x.status, (s.occurred_at AT TIME ZONE koers.time_zone())::date AS day,
+               s.participant, x.status, (s.occurred_at AT TIME ZONE tz.z)::date AS day,
                x.state
-        FROM koers.status_change_valid s
+        FROM koers.status_change_valid s CROSS JOIN tz
         CROSS JOIN LATERAL (VALUES ('housing', s.housing::text),
                                    ('rent_arrears', s.rent_arrears::text),
                                    ('daytime_activity', s.daytime_activity::text),
                                    ('income_source', s.income_source::text),
                                    ('debt_counselling', s.debt_counselling::text)) x(status, state)
         WHERE x.state IS NOT NULL
-          AND (s.occurred_at AT TIME ZONE koers.time_zone())::date <= as_of
+          AND s.occurred_at < (SELECT koers.day_start(as_of + 1))
         ORDER BY s.participant, x.status, 3, s.occurred_at DESC, s.recorded_at DESC, s.event_id DESC
     )
     SELECT participant, status, state,
@@ -261,9 +261,10 @@ CREATE OR REPLACE FUNCTION koers.status_window(as_of date)
                    days integer)
     LANGUAGE sql STABLE
     AS $$
-    WITH w AS (
-        SELECT w.participant, w.cohort, w.window_name, w.days * koers.status_known_days() AS days
-        FROM koers.window_ranges(as_of) w
+    WITH k AS MATERIALIZED (SELECT koers.status_known_days() AS m),
+    w AS MATERIALIZED (
+        SELECT w.participant, w.cohort, w.window_name, w.days * k.m AS days
+        FROM koers.window_ranges(as_of) w, k
     ), sp AS MATERIALIZED (
         SELECT * FROM koers.status_spans(as_of) WHERE status IN ('housing', 'daytime_activity')
     ), s AS (
@@ -290,16 +291,19 @@ CREATE OR REPLACE FUNCTION koers.eviction_window(as_of date)
                    notices integer, evictions integer)
     LANGUAGE sql STABLE
     AS $$
-    WITH w AS (
-        SELECT w.participant, w.cohort, w.window_name, w.days * koers.status_known_days() AS days
-        FROM koers.window_ranges(as_of) w
+    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
+    k AS MATERIALIZED (SELECT koers.status_known_days() AS m),
+    w AS MATERIALIZED (
+        SELECT w.participant, w.cohort, w.window_name, w.days * k.m AS days
+        FROM koers.window_ranges(as_of) w, k
+    ), e AS MATERIALIZED (
+        SELECT e.participant, e.eviction, (e.occurred_at AT TIME ZONE tz.z)::date AS day
+        FROM koers.status_change_valid e, tz WHERE e.eviction IS NOT NULL
     )
     SELECT w.participant, w.cohort, w.window_name, koers.days_in(w.days),
            count(*) FILTER (WHERE e.eviction = 'notice')::integer,
            count(*) FILTER (WHERE e.eviction = 'evicted')::integer
-    FROM w LEFT JOIN koers.status_change_valid e
-        ON e.participant = w.participant AND e.eviction IS NOT NULL
-       AND w.days @> (e.occurred_at AT TIME ZONE koers.time_zone())::date
+    FROM w LEFT JOIN e ON e.participant = w.participant AND w.days @> e.day
     GROUP BY 1, 2, 3, 4
     $$;
 COMMENT ON FUNCTION koers.eviction_window(date) IS
@@ -330,6 +334,127 @@ COMMENT ON FUNCTION koers.work_month(date) IS
     'Per participant and month: the participants enrolled at the end of the month (as_of for '
     'its month) and their daytime activity then (NULL: not reported yet). The share in paid or '
     'volunteer work is over those with a known daytime activity.';
+
+------------------------------------------------------------------------------------------
+-- Continuity and coordination of support, from the contacts already stored (daily use).
+-- Days outside the sources' coverage of contacts are unknown: they are no gap and no
+-- follow-up window; crises and police calls count on their known days only.
+------------------------------------------------------------------------------------------
+
+INSERT INTO koers.setting VALUES ('continuity_gap_weeks', '4') ON CONFLICT (name) DO NOTHING;
+CREATE OR REPLACE FUNCTION koers.continuity_gap_weeks() RETURNS integer
+    LANGUAGE sql STABLE
+    AS $$ SELECT greatest(coalesce((SELECT value::integer FROM koers.setting
+                                    WHERE name = 'continuity_gap_weeks'), 4), 1) $$;
+COMMENT ON FUNCTION koers.continuity_gap_weeks() IS
+    'A stretch of known enrolled days without a contact longer than this many weeks is a long '
+    'gap (koers.setting continuity_gap_weeks, default 4).';
+
+-- The known days of an event type's data (every day when no source stated its coverage).
+CREATE OR REPLACE FUNCTION koers.known_days(t text) RETURNS datemultirange
+    LANGUAGE sql STABLE
+    AS $$ SELECT coalesce(koers.covered_days(t), '{(,)}'::datemultirange) $$;
+
+-- Per participant and calendar quarter with enrolled days known for contacts: the distinct
+-- organisations (sources) and roles of the contacts on those days, and the contacts.
+CREATE OR REPLACE FUNCTION koers.continuity_quarter(as_of date)
+    RETURNS TABLE (participant text, cohort text, quarter date, enrolled_days integer,
+                   organisations integer, roles integer, contacts integer)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH k AS MATERIALIZED (SELECT koers.known_days('contact') AS m),
+    pp AS MATERIALIZED (
+        SELECT w.participant, w.cohort, w.days * k.m AS days
+        FROM koers.window_ranges(as_of) w, k WHERE w.window_name = 'per_protocol'
+    ), q AS (
+        SELECT pp.participant, pp.cohort, g::date AS quarter,
+               pp.days * datemultirange(daterange(g::date, (g + interval '3 months')::date)) AS d
+        FROM pp CROSS JOIN LATERAL generate_series(date_trunc('quarter', lower(pp.days)),
+                                                   date_trunc('quarter', as_of::timestamp),
+                                                   interval '3 months') g
+        WHERE NOT isempty(pp.days)
+    ), c AS MATERIALIZED (
+        SELECT u.participant, u.day, u.source, u.kind, u.events
+        FROM koers.use_at(as_of) u WHERE u.event_type = 'contact' AND u.events > 0
+    )
+    SELECT q.participant, q.cohort, q.quarter, koers.days_in(q.d), count(DISTINCT c.source)::integer,
+           count(DISTINCT c.kind)::integer, coalesce(sum(c.events), 0)::integer
+    FROM q LEFT JOIN c ON c.participant = q.participant
+                      AND c.day >= q.quarter AND c.day < q.quarter + interval '3 months' AND q.d @> c.day
+    WHERE NOT isempty(q.d)
+    GROUP BY 1, 2, 3, 4
+    $$;
+COMMENT ON FUNCTION koers.continuity_quarter(date) IS
+    'Per participant and quarter with enrolled days (known for contacts): the distinct '
+    'organisations and roles of the contacts on those days, and the contacts.';
+
+-- Per participant: the known enrolled days, the days with a contact, the longest stretch of
+-- known enrolled days without one (a stretch ends at a pause, an exit, an unknown day or
+-- the as-of date; the start of enrolment to the first contact is one), and the stretches
+-- longer than continuity_gap_weeks.
+CREATE OR REPLACE FUNCTION koers.contact_gaps(as_of date)
+    RETURNS TABLE (participant text, cohort text, enrolled_days integer, contact_days integer,
+                   longest_gap integer, long_gaps integer)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH k AS MATERIALIZED (SELECT koers.known_days('contact') AS m),
+    pp AS MATERIALIZED (
+        SELECT w.participant, w.cohort, w.days * k.m AS days
+        FROM koers.window_ranges(as_of) w, k WHERE w.window_name = 'per_protocol'
+    ), cd AS (
+        SELECT u.participant, range_agg(daterange(u.day, u.day + 1)) AS m
+        FROM koers.use_at(as_of) u WHERE u.event_type = 'contact' AND u.events > 0
+        GROUP BY 1
+    ), g AS (
+        SELECT pp.participant, pp.cohort, pp.days, pp.days * coalesce(cd.m, '{}') AS hit,
+               pp.days - coalesce(cd.m, '{}') AS miss
+        FROM pp LEFT JOIN cd ON cd.participant = pp.participant
+    )
+    SELECT g.participant, g.cohort, koers.days_in(g.days), koers.days_in(g.hit),
+           coalesce((SELECT max(upper(r) - lower(r)) FROM unnest(g.miss) r), 0)::integer,
+           (SELECT count(*) FROM unnest(g.miss) r
+            WHERE upper(r) - lower(r) > 7 * koers.continuity_gap_weeks())::integer
+    FROM g
+    $$;
+COMMENT ON FUNCTION koers.contact_gaps(date) IS
+    'Per participant enrolled by as_of: known enrolled days, days with a contact, the longest '
+    'stretch of known enrolled days without a contact, and the stretches longer than '
+    'continuity_gap_weeks weeks.';
+
+-- Per participant, event type (crisis, police_call) and known enrolled day with such events:
+-- the events, and whether a contact followed on that day or the 3 days after (all four
+-- known for contacts; an event whose follow-up days are not all known is left out).
+CREATE OR REPLACE FUNCTION koers.crisis_followup(as_of date)
+    RETURNS TABLE (participant text, cohort text, event_type text, day date, events integer,
+                   followed boolean)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH k AS MATERIALIZED (
+        SELECT t, koers.known_days(t) AS m FROM unnest(ARRAY['crisis', 'police_call', 'contact']) t
+    ), pp AS MATERIALIZED (
+        SELECT w.participant, w.cohort, w.days FROM koers.window_ranges(as_of) w
+        WHERE w.window_name = 'per_protocol'
+    ), u AS MATERIALIZED (
+        SELECT * FROM koers.use_at(as_of) WHERE events > 0
+    ), e AS (
+        SELECT u.participant, u.event_type, u.day, sum(u.events)::integer AS n
+        FROM u WHERE u.event_type IN ('crisis', 'police_call')
+        GROUP BY 1, 2, 3
+    ), c AS MATERIALIZED (
+        SELECT DISTINCT participant, day FROM u WHERE event_type = 'contact'
+    )
+    SELECT e.participant, pp.cohort, e.event_type, e.day, e.n,
+           EXISTS (SELECT 1 FROM c WHERE c.participant = e.participant
+                   AND c.day BETWEEN e.day AND e.day + 3)
+    FROM e JOIN pp ON pp.participant = e.participant AND pp.days @> e.day
+    JOIN k ke ON ke.t = e.event_type AND ke.m @> e.day
+    JOIN k kc ON kc.t = 'contact' AND kc.m @> datemultirange(daterange(e.day, e.day + 4))
+    WHERE e.day + 3 <= as_of
+    $$;
+COMMENT ON FUNCTION koers.crisis_followup(date) IS
+    'Per participant, event type (crisis, police_call) and enrolled day with such events '
+    '(known for its type; its follow-up days known for contacts and on or before as_of): the '
+    'events, and whether a contact followed on that day or one of the 3 days after.';
 
 ------------------------------------------------------------------------------------------
 -- The dashboards' instruments group (page /instruments, dash.instruments).
@@ -449,6 +574,26 @@ CREATE OR REPLACE FUNCTION koers.dash_contrib_instruments(as_of date, own_org te
            x.n, ev.days / koers.person_month_days(), x.n > 0
     FROM ev CROSS JOIN LATERAL (VALUES ('evicted', ev.evictions), ('notice', ev.notices)) x(e, n)
     WHERE ev.days > 0
+    -- Continuity: organisations, roles and contacts per enrolled participant per quarter;
+    -- the longest gap and the share with a long one; crises and police calls followed by a
+    -- contact within 3 days.
+    UNION ALL
+    SELECT 'instruments.continuity', ARRAY[x.m],
+           ARRAY[to_char(q.quarter, 'YYYY') || '-Q' || to_char(q.quarter, 'Q')], q.participant, NULL,
+           x.v, 1, true
+    FROM koers.continuity_quarter(as_of) q
+    CROSS JOIN LATERAL (VALUES ('organisations', q.organisations), ('roles', q.roles),
+                               ('contacts', q.contacts)) x(m, v)
+    UNION ALL
+    SELECT 'instruments.gaps', ARRAY[x.m], ARRAY['all'], g.participant, NULL, x.v, 1, x.c
+    FROM koers.contact_gaps(as_of) g
+    CROSS JOIN LATERAL (VALUES ('longest_gap_days', g.longest_gap::numeric, true),
+                               ('long_gap_share', (g.long_gaps > 0)::integer::numeric, g.long_gaps > 0)) x(m, v, c)
+    WHERE g.enrolled_days > 0
+    UNION ALL
+    SELECT 'instruments.followup', ARRAY[f.event_type], ARRAY['within_3_days'], f.participant, NULL,
+           sum(f.events) FILTER (WHERE f.followed), sum(f.events), bool_or(f.followed)
+    FROM koers.crisis_followup(as_of) f GROUP BY f.event_type, f.participant
     -- The share in paid or volunteer work per month, over the participants enrolled at the
     -- month's end with a known daytime activity.
     UNION ALL
@@ -457,6 +602,9 @@ CREATE OR REPLACE FUNCTION koers.dash_contrib_instruments(as_of date, own_org te
            w.daytime_activity IN ('paid_work', 'volunteer_work')
     FROM koers.work_month(as_of) w WHERE w.daytime_activity IS NOT NULL
     $$;
+-- As for the other groups: JIT would spend seconds (1.9 of 2.6 s for 30 participants) to
+-- save milliseconds on these set-returning queries.
+ALTER FUNCTION koers.dash_contrib_instruments(date, text) SET jit = off;
 COMMENT ON FUNCTION koers.dash_contrib_instruments(date, text) IS
     'Internal: the contributions of the instruments page: kpi zrm_up_share (of the domains '
     'scored twice or more, the share that moved up), zrm_baseline/zrm_latest (score per '
@@ -467,7 +615,10 @@ COMMENT ON FUNCTION koers.dash_contrib_instruments(date, text) IS
     'stressor_trend (mean stressors present per month), housing (person-months per state and '
     'window, known days only), work_days (share of known days in paid or volunteer work per '
     'window), eviction_count and eviction_rate (per known person-month, per window), '
-    'work_share (per month, over those enrolled with a known daytime activity).';
+    'work_share (per month, over those enrolled with a known daytime activity), continuity '
+    '(organisations, roles, contacts per enrolled participant per quarter), gaps (mean longest '
+    'gap in days, share with a gap over continuity_gap_weeks), followup (crisis, police_call: '
+    'share of events followed by a contact within 3 days).';
 
 CREATE OR REPLACE FUNCTION dash.instruments(cohort text, organisation text, period_from date,
                                             period_to date)

@@ -557,6 +557,31 @@
       table: { head: [t('col_window'), t('share')], rows: IWINDOWS.map((w) => [t('iw_' + w), K.fig(c, 'instruments.work_days', 'paid_or_volunteer', w, 'pct')]) },
     });
     line('work-share', 'instruments.work_share', 'paid_or_volunteer', 'pct', t('ch_work_share'), t('ch_work_share_desc'), t('share'), K.colors[2]);
+
+    /* Continuity of support, from the contacts. */
+    const quarters = c.categories('instruments.continuity').filter((q) => /^\d{4}-Q[1-4]$/.test(q)).sort(byMonth);
+    const CM = ['organisations', 'roles'];
+    K.card(g, {
+      id: 'continuity', wide: true, title: t('ch_continuity'), desc: t('ch_continuity_desc'), csv: ['instruments', 'instruments.continuity'],
+      chart: {
+        type: 'line',
+        data: { labels: quarters, datasets: CM.map((m, i) => ds(t('cq_' + m), quarters.map((q) => K.v(c('instruments.continuity', m, q))), K.colors[i], { borderWidth: 2, pointRadius: 2, fill: false, borderDash: i ? [6, 3] : [] })) },
+        options: { scales: { y: { beginAtZero: true, ticks: axisFmt('dec1') }, x: { grid: { display: false } } }, plugins: { legend: { position: 'bottom' }, tooltip: tooltipFmt('dec1') } },
+      },
+      table: { head: [t('quarter'), ...['organisations', 'roles', 'contacts'].map((m) => t('cq_' + m))], rows: quarters.map((q) => [q, ...['organisations', 'roles', 'contacts'].map((m) => K.fig(c, 'instruments.continuity', m, q, 'dec1'))]) },
+    });
+    const FU = ['crisis', 'police_call'];
+    K.card(g, {
+      id: 'followup', title: t('ch_followup'), desc: t('ch_followup_desc'), csv: ['instruments', 'instruments.followup'],
+      chart: bars(FU.map((e) => t('fu_' + e)), [ds(t('share'), FU.map((e) => K.v(c('instruments.followup', e, 'within_3_days'))), K.colors[2])], 'pct', { horizontal: true }),
+      height: 180,
+      table: {
+        head: ['', t('share')],
+        rows: FU.map((e) => [t('fu_' + e), K.fig(c, 'instruments.followup', e, 'within_3_days', 'pct')])
+          .concat([[t('gap_longest'), K.fig(c, 'instruments.gaps', 'longest_gap_days', 'all', 'dec1')],
+                   [t('gap_long_share'), K.fig(c, 'instruments.gaps', 'long_gap_share', 'all', 'pct')]]),
+      },
+    });
   };
 
   /* ---------------------------------------------------------------- timelines (evaluators) */

@@ -3197,6 +3197,96 @@ COMMENT ON FUNCTION koers.before_during_rows(as_of date, by_participant boolean)
 
 
 --
+-- Name: contact_gaps(date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.contact_gaps(as_of date) RETURNS TABLE(participant text, cohort text, enrolled_days integer, contact_days integer, longest_gap integer, long_gaps integer)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH k AS MATERIALIZED (SELECT koers.known_days('contact') AS m),
+    pp AS MATERIALIZED (
+        SELECT w.participant, w.cohort, w.days * k.m AS days
+        FROM koers.window_ranges(as_of) w, k WHERE w.window_name = 'per_protocol'
+    ), cd AS (
+        SELECT u.participant, range_agg(daterange(u.day, u.day + 1)) AS m
+        FROM koers.use_at(as_of) u WHERE u.event_type = 'contact' AND u.events > 0
+        GROUP BY 1
+    ), g AS (
+        SELECT pp.participant, pp.cohort, pp.days, pp.days * coalesce(cd.m, '{}') AS hit,
+               pp.days - coalesce(cd.m, '{}') AS miss
+        FROM pp LEFT JOIN cd ON cd.participant = pp.participant
+    )
+    SELECT g.participant, g.cohort, koers.days_in(g.days), koers.days_in(g.hit),
+           coalesce((SELECT max(upper(r) - lower(r)) FROM unnest(g.miss) r), 0)::integer,
+           (SELECT count(*) FROM unnest(g.miss) r
+            WHERE upper(r) - lower(r) > 7 * koers.continuity_gap_weeks())::integer
+    FROM g
+    $$;
+
+
+--
+-- Name: FUNCTION contact_gaps(as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.contact_gaps(as_of date) IS 'Per participant enrolled by as_of: known enrolled days, days with a contact, the longest stretch of known enrolled days without a contact, and the stretches longer than continuity_gap_weeks weeks.';
+
+
+--
+-- Name: continuity_gap_weeks(); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.continuity_gap_weeks() RETURNS integer
+    LANGUAGE sql STABLE
+    AS $$ SELECT greatest(coalesce((SELECT value::integer FROM koers.setting
+                                    WHERE name = 'continuity_gap_weeks'), 4), 1) $$;
+
+
+--
+-- Name: FUNCTION continuity_gap_weeks(); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.continuity_gap_weeks() IS 'A stretch of known enrolled days without a contact longer than this many weeks is a long gap (koers.setting continuity_gap_weeks, default 4).';
+
+
+--
+-- Name: continuity_quarter(date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.continuity_quarter(as_of date) RETURNS TABLE(participant text, cohort text, quarter date, enrolled_days integer, organisations integer, roles integer, contacts integer)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH k AS MATERIALIZED (SELECT koers.known_days('contact') AS m),
+    pp AS MATERIALIZED (
+        SELECT w.participant, w.cohort, w.days * k.m AS days
+        FROM koers.window_ranges(as_of) w, k WHERE w.window_name = 'per_protocol'
+    ), q AS (
+        SELECT pp.participant, pp.cohort, g::date AS quarter,
+               pp.days * datemultirange(daterange(g::date, (g + interval '3 months')::date)) AS d
+        FROM pp CROSS JOIN LATERAL generate_series(date_trunc('quarter', lower(pp.days)),
+                                                   date_trunc('quarter', as_of::timestamp),
+                                                   interval '3 months') g
+        WHERE NOT isempty(pp.days)
+    ), c AS MATERIALIZED (
+        SELECT u.participant, u.day, u.source, u.kind, u.events
+        FROM koers.use_at(as_of) u WHERE u.event_type = 'contact' AND u.events > 0
+    )
+    SELECT q.participant, q.cohort, q.quarter, koers.days_in(q.d), count(DISTINCT c.source)::integer,
+           count(DISTINCT c.kind)::integer, coalesce(sum(c.events), 0)::integer
+    FROM q LEFT JOIN c ON c.participant = q.participant
+                      AND c.day >= q.quarter AND c.day < q.quarter + interval '3 months' AND q.d @> c.day
+    WHERE NOT isempty(q.d)
+    GROUP BY 1, 2, 3, 4
+    $$;
+
+
+--
+-- Name: FUNCTION continuity_quarter(as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.continuity_quarter(as_of date) IS 'Per participant and quarter with enrolled days (known for contacts): the distinct organisations and roles of the contacts on those days, and the contacts.';
+
+
+--
 -- Name: cost_benefit(date); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -3301,6 +3391,44 @@ CREATE FUNCTION koers.covered_days(t text) RETURNS datemultirange
 --
 
 COMMENT ON FUNCTION koers.covered_days(t text) IS 'The days whose data of event type t are known: the days every source that stated its coverage of t covers (covered_from .. covered_to, an open end running on); NULL when no source stated any (every day counts).';
+
+
+--
+-- Name: crisis_followup(date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.crisis_followup(as_of date) RETURNS TABLE(participant text, cohort text, event_type text, day date, events integer, followed boolean)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH k AS MATERIALIZED (
+        SELECT t, koers.known_days(t) AS m FROM unnest(ARRAY['crisis', 'police_call', 'contact']) t
+    ), pp AS MATERIALIZED (
+        SELECT w.participant, w.cohort, w.days FROM koers.window_ranges(as_of) w
+        WHERE w.window_name = 'per_protocol'
+    ), u AS MATERIALIZED (
+        SELECT * FROM koers.use_at(as_of) WHERE events > 0
+    ), e AS (
+        SELECT u.participant, u.event_type, u.day, sum(u.events)::integer AS n
+        FROM u WHERE u.event_type IN ('crisis', 'police_call')
+        GROUP BY 1, 2, 3
+    ), c AS MATERIALIZED (
+        SELECT DISTINCT participant, day FROM u WHERE event_type = 'contact'
+    )
+    SELECT e.participant, pp.cohort, e.event_type, e.day, e.n,
+           EXISTS (SELECT 1 FROM c WHERE c.participant = e.participant
+                   AND c.day BETWEEN e.day AND e.day + 3)
+    FROM e JOIN pp ON pp.participant = e.participant AND pp.days @> e.day
+    JOIN k ke ON ke.t = e.event_type AND ke.m @> e.day
+    JOIN k kc ON kc.t = 'contact' AND kc.m @> datemultirange(daterange(e.day, e.day + 4))
+    WHERE e.day + 3 <= as_of
+    $$;
+
+
+--
+-- Name: FUNCTION crisis_followup(as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.crisis_followup(as_of date) IS 'Per participant, event type (crisis, police_call) and enrolled day with such events (known for its type; its follow-up days known for contacts and on or before as_of): the events, and whether a contact followed on that day or one of the 3 days after.';
 
 
 --
@@ -4032,6 +4160,7 @@ $_$;
 
 CREATE FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) RETURNS SETOF koers.dash_contrib
     LANGUAGE sql STABLE
+    SET jit TO 'off'
     AS $$
     WITH z AS (SELECT * FROM koers.zrm_participant(as_of)),
     domains AS (SELECT d::text AS domain FROM unnest(enum_range(NULL::koers.zrm_score_domain)) d),
@@ -4143,6 +4272,26 @@ CREATE FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) RETURNS
            x.n, ev.days / koers.person_month_days(), x.n > 0
     FROM ev CROSS JOIN LATERAL (VALUES ('evicted', ev.evictions), ('notice', ev.notices)) x(e, n)
     WHERE ev.days > 0
+    -- Continuity: organisations, roles and contacts per enrolled participant per quarter;
+    -- the longest gap and the share with a long one; crises and police calls followed by a
+    -- contact within 3 days.
+    UNION ALL
+    SELECT 'instruments.continuity', ARRAY[x.m],
+           ARRAY[to_char(q.quarter, 'YYYY') || '-Q' || to_char(q.quarter, 'Q')], q.participant, NULL,
+           x.v, 1, true
+    FROM koers.continuity_quarter(as_of) q
+    CROSS JOIN LATERAL (VALUES ('organisations', q.organisations), ('roles', q.roles),
+                               ('contacts', q.contacts)) x(m, v)
+    UNION ALL
+    SELECT 'instruments.gaps', ARRAY[x.m], ARRAY['all'], g.participant, NULL, x.v, 1, x.c
+    FROM koers.contact_gaps(as_of) g
+    CROSS JOIN LATERAL (VALUES ('longest_gap_days', g.longest_gap::numeric, true),
+                               ('long_gap_share', (g.long_gaps > 0)::integer::numeric, g.long_gaps > 0)) x(m, v, c)
+    WHERE g.enrolled_days > 0
+    UNION ALL
+    SELECT 'instruments.followup', ARRAY[f.event_type], ARRAY['within_3_days'], f.participant, NULL,
+           sum(f.events) FILTER (WHERE f.followed), sum(f.events), bool_or(f.followed)
+    FROM koers.crisis_followup(as_of) f GROUP BY f.event_type, f.participant
     -- The share in paid or volunteer work per month, over the participants enrolled at the
     -- month's end with a known daytime activity.
     UNION ALL
@@ -4157,7 +4306,7 @@ CREATE FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) RETURNS
 -- Name: FUNCTION dash_contrib_instruments(as_of date, own_org text); Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) IS 'Internal: the contributions of the instruments page: kpi zrm_up_share (of the domains scored twice or more, the share that moved up), zrm_baseline/zrm_latest (score per domain, parts of scored), zrm_direction (up/same/down per domain, parts of paired: scored twice or more), zrm_corner (mean baseline, latest and change per stability corner), stressors (kind at_enrolment/now, parts of all), stressor_mean (stressors per enrolled participant), stressor_resolution (mean days to resolution, resolved count per kind), stressor_trend (mean stressors present per month), housing (person-months per state and window, known days only), work_days (share of known days in paid or volunteer work per window), eviction_count and eviction_rate (per known person-month, per window), work_share (per month, over those enrolled with a known daytime activity).';
+COMMENT ON FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) IS 'Internal: the contributions of the instruments page: kpi zrm_up_share (of the domains scored twice or more, the share that moved up), zrm_baseline/zrm_latest (score per domain, parts of scored), zrm_direction (up/same/down per domain, parts of paired: scored twice or more), zrm_corner (mean baseline, latest and change per stability corner), stressors (kind at_enrolment/now, parts of all), stressor_mean (stressors per enrolled participant), stressor_resolution (mean days to resolution, resolved count per kind), stressor_trend (mean stressors present per month), housing (person-months per state and window, known days only), work_days (share of known days in paid or volunteer work per window), eviction_count and eviction_rate (per known person-month, per window), work_share (per month, over those enrolled with a known daytime activity), continuity (organisations, roles, contacts per enrolled participant per quarter), gaps (mean longest gap in days, share with a gap over continuity_gap_weeks), followup (crisis, police_call: share of events followed by a contact within 3 days).';
 
 
 --
@@ -5116,16 +5265,19 @@ CREATE FUNCTION koers.days_in(m datemultirange) RETURNS integer
 CREATE FUNCTION koers.eviction_window(as_of date) RETURNS TABLE(participant text, cohort text, window_name text, days integer, notices integer, evictions integer)
     LANGUAGE sql STABLE
     AS $$
-    WITH w AS (
-        SELECT w.participant, w.cohort, w.window_name, w.days * koers.status_known_days() AS days
-        FROM koers.window_ranges(as_of) w
+    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
+    k AS MATERIALIZED (SELECT koers.status_known_days() AS m),
+    w AS MATERIALIZED (
+        SELECT w.participant, w.cohort, w.window_name, w.days * k.m AS days
+        FROM koers.window_ranges(as_of) w, k
+    ), e AS MATERIALIZED (
+        SELECT e.participant, e.eviction, (e.occurred_at AT TIME ZONE tz.z)::date AS day
+        FROM koers.status_change_valid e, tz WHERE e.eviction IS NOT NULL
     )
     SELECT w.participant, w.cohort, w.window_name, koers.days_in(w.days),
            count(*) FILTER (WHERE e.eviction = 'notice')::integer,
            count(*) FILTER (WHERE e.eviction = 'evicted')::integer
-    FROM w LEFT JOIN koers.status_change_valid e
-        ON e.participant = w.participant AND e.eviction IS NOT NULL
-       AND w.days @> (e.occurred_at AT TIME ZONE koers.time_zone())::date
+    FROM w LEFT JOIN e ON e.participant = w.participant AND w.days @> e.day
     GROUP BY 1, 2, 3, 4
     $$;
 
@@ -5512,6 +5664,15 @@ CREATE FUNCTION koers.goal_summary(as_of date) RETURNS SETOF koers.goal_summary_
 --
 
 COMMENT ON FUNCTION koers.goal_summary(as_of date) IS 'Measure 1 per cohort, per cohort and stability corner, and per cohort, corner and domain, as at the end of the as-of day; shares over the cohort''s enrolled participants.';
+
+
+--
+-- Name: known_days(text); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.known_days(t text) RETURNS datemultirange
+    LANGUAGE sql STABLE
+    AS $$ SELECT coalesce(koers.covered_days(t), '{(,)}'::datemultirange) $$;
 
 
 --
@@ -6702,18 +6863,19 @@ CREATE FUNCTION koers.status_known_days() RETURNS datemultirange
 CREATE FUNCTION koers.status_spans(as_of date) RETURNS TABLE(participant text, status text, state text, days daterange)
     LANGUAGE sql STABLE
     AS $$
-    WITH r AS (
+    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
+    r AS (
         SELECT DISTINCT ON (s.participant, x.status, 3)
-               s.participant, x.status, (s.occurred_at AT TIME ZONE koers.time_zone())::date AS day,
+               s.participant, x.status, (s.occurred_at AT TIME ZONE tz.z)::date AS day,
                x.state
-        FROM koers.status_change_valid s
+        FROM koers.status_change_valid s CROSS JOIN tz
         CROSS JOIN LATERAL (VALUES ('housing', s.housing::text),
                                    ('rent_arrears', s.rent_arrears::text),
                                    ('daytime_activity', s.daytime_activity::text),
                                    ('income_source', s.income_source::text),
                                    ('debt_counselling', s.debt_counselling::text)) x(status, state)
         WHERE x.state IS NOT NULL
-          AND (s.occurred_at AT TIME ZONE koers.time_zone())::date <= as_of
+          AND s.occurred_at < (SELECT koers.day_start(as_of + 1))
         ORDER BY s.participant, x.status, 3, s.occurred_at DESC, s.recorded_at DESC, s.event_id DESC
     )
     SELECT participant, status, state,
@@ -6736,9 +6898,10 @@ COMMENT ON FUNCTION koers.status_spans(as_of date) IS 'Internal: per participant
 CREATE FUNCTION koers.status_window(as_of date) RETURNS TABLE(participant text, cohort text, window_name text, status text, state text, days integer)
     LANGUAGE sql STABLE
     AS $$
-    WITH w AS (
-        SELECT w.participant, w.cohort, w.window_name, w.days * koers.status_known_days() AS days
-        FROM koers.window_ranges(as_of) w
+    WITH k AS MATERIALIZED (SELECT koers.status_known_days() AS m),
+    w AS MATERIALIZED (
+        SELECT w.participant, w.cohort, w.window_name, w.days * k.m AS days
+        FROM koers.window_ranges(as_of) w, k
     ), sp AS MATERIALIZED (
         SELECT * FROM koers.status_spans(as_of) WHERE status IN ('housing', 'daytime_activity')
     ), s AS (
@@ -6907,12 +7070,13 @@ COMMENT ON FUNCTION koers.stressor_participant(as_of date) IS 'Per participant e
 CREATE FUNCTION koers.stressor_spans(as_of date) RETURNS TABLE(participant text, kind text, present boolean, days daterange)
     LANGUAGE sql STABLE
     AS $$
-    WITH d AS (
+    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
+    d AS (
         SELECT DISTINCT ON (s.participant, s.kind, 3)
-               s.participant, s.kind, (s.occurred_at AT TIME ZONE koers.time_zone())::date AS day,
+               s.participant, s.kind, (s.occurred_at AT TIME ZONE tz.z)::date AS day,
                s.change <> 'resolved' AS present
-        FROM koers.stressor_valid s
-        WHERE (s.occurred_at AT TIME ZONE koers.time_zone())::date <= as_of
+        FROM koers.stressor_valid s, tz
+        WHERE s.occurred_at < (SELECT koers.day_start(as_of + 1))
         ORDER BY s.participant, s.kind, 3, s.occurred_at DESC, s.recorded_at DESC, s.event_id DESC
     )
     SELECT participant, kind::text, present,
@@ -7485,26 +7649,24 @@ COMMENT ON FUNCTION koers.zrm_corner(d koers.zrm_score_domain) IS 'Stability cor
 CREATE FUNCTION koers.zrm_participant(as_of date) RETURNS TABLE(participant text, cohort text, domain text, stability_corner text, scores integer, baseline_day date, baseline_score integer, latest_day date, latest_score integer, change integer, direction text)
     LANGUAGE sql STABLE
     AS $$
-    WITH s AS (
-        SELECT z.participant, z.domain, (z.occurred_at AT TIME ZONE koers.time_zone())::date AS day,
-               z.score,
-               row_number() OVER (PARTITION BY z.participant, z.domain
-                                  ORDER BY z.occurred_at, z.recorded_at, z.event_id) AS first_no,
-               row_number() OVER (PARTITION BY z.participant, z.domain
-                                  ORDER BY z.occurred_at DESC, z.recorded_at DESC, z.event_id DESC) AS last_no,
-               count(*) OVER (PARTITION BY z.participant, z.domain) AS n
-        FROM koers.zrm_score_valid z
-        WHERE (z.occurred_at AT TIME ZONE koers.time_zone())::date <= as_of
+    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
+    s AS (
+        SELECT z.participant, z.domain, count(*)::integer AS n,
+               (array_agg((z.occurred_at AT TIME ZONE tz.z)::date
+                          ORDER BY z.occurred_at, z.recorded_at, z.event_id))[1] AS b_day,
+               (array_agg(z.score ORDER BY z.occurred_at, z.recorded_at, z.event_id))[1] AS b,
+               (array_agg((z.occurred_at AT TIME ZONE tz.z)::date
+                          ORDER BY z.occurred_at DESC, z.recorded_at DESC, z.event_id DESC))[1] AS l_day,
+               (array_agg(z.score ORDER BY z.occurred_at DESC, z.recorded_at DESC, z.event_id DESC))[1] AS l
+        FROM koers.zrm_score_valid z, tz
+        WHERE z.occurred_at < (SELECT koers.day_start(as_of + 1))
+        GROUP BY z.participant, z.domain
     )
-    SELECT b.participant, p.cohort, b.domain::text, koers.zrm_corner(b.domain), b.n::integer,
-           b.day, b.score, l.day, l.score,
-           CASE WHEN b.n > 1 THEN l.score - b.score END,
-           CASE WHEN b.n = 1 THEN NULL WHEN l.score > b.score THEN 'up'
-                WHEN l.score < b.score THEN 'down' ELSE 'same' END
-    FROM s b
-    JOIN s l ON l.participant = b.participant AND l.domain = b.domain AND l.last_no = 1
-    JOIN koers.participant p ON p.participant = b.participant AND p.first_enrolled <= as_of
-    WHERE b.first_no = 1
+    SELECT s.participant, p.cohort, s.domain::text, koers.zrm_corner(s.domain), s.n, s.b_day, s.b,
+           s.l_day, s.l,
+           CASE WHEN s.n > 1 THEN s.l - s.b END,
+           CASE WHEN s.n = 1 THEN NULL WHEN s.l > s.b THEN 'up' WHEN s.l < s.b THEN 'down' ELSE 'same' END
+    FROM s JOIN koers.participant p ON p.participant = s.participant AND p.first_enrolled <= as_of
     $$;
 
 
@@ -9975,6 +10137,39 @@ GRANT ALL ON FUNCTION koers.before_during_rows(as_of date, by_participant boolea
 
 
 --
+-- Name: FUNCTION contact_gaps(as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.contact_gaps(as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.contact_gaps(as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.contact_gaps(as_of date) TO koers_auth;
+GRANT ALL ON FUNCTION koers.contact_gaps(as_of date) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.contact_gaps(as_of date) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION continuity_gap_weeks(); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.continuity_gap_weeks() FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.continuity_gap_weeks() TO koers_reader;
+GRANT ALL ON FUNCTION koers.continuity_gap_weeks() TO koers_auth;
+GRANT ALL ON FUNCTION koers.continuity_gap_weeks() TO koers_consumer;
+GRANT ALL ON FUNCTION koers.continuity_gap_weeks() TO koers_analyst;
+
+
+--
+-- Name: FUNCTION continuity_quarter(as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.continuity_quarter(as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.continuity_quarter(as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.continuity_quarter(as_of date) TO koers_auth;
+GRANT ALL ON FUNCTION koers.continuity_quarter(as_of date) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.continuity_quarter(as_of date) TO koers_analyst;
+
+
+--
 -- Name: FUNCTION cost_benefit(as_of date); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -10016,6 +10211,17 @@ GRANT ALL ON FUNCTION koers.covered_days(t text) TO koers_reader;
 GRANT ALL ON FUNCTION koers.covered_days(t text) TO koers_auth;
 GRANT ALL ON FUNCTION koers.covered_days(t text) TO koers_consumer;
 GRANT ALL ON FUNCTION koers.covered_days(t text) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION crisis_followup(as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.crisis_followup(as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.crisis_followup(as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.crisis_followup(as_of date) TO koers_auth;
+GRANT ALL ON FUNCTION koers.crisis_followup(as_of date) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.crisis_followup(as_of date) TO koers_analyst;
 
 
 --
@@ -10521,6 +10727,17 @@ GRANT ALL ON FUNCTION koers.goal_summary(as_of date) TO koers_reader;
 GRANT ALL ON FUNCTION koers.goal_summary(as_of date) TO koers_auth;
 GRANT ALL ON FUNCTION koers.goal_summary(as_of date) TO koers_consumer;
 GRANT ALL ON FUNCTION koers.goal_summary(as_of date) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION known_days(t text); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.known_days(t text) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.known_days(t text) TO koers_reader;
+GRANT ALL ON FUNCTION koers.known_days(t text) TO koers_auth;
+GRANT ALL ON FUNCTION koers.known_days(t text) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.known_days(t text) TO koers_analyst;
 
 
 --

@@ -107,7 +107,12 @@ def main():
              "SELECT count(*) FROM koers.data_quality_rejected",
              "SELECT count(*) FROM koers.data_quality_dangling_correction",
              "SELECT count(*) FROM koers.cost_assumptions",
-             "SELECT count(*) FROM koers.daily_use"]
+             "SELECT count(*) FROM koers.daily_use",
+             # The instruments' measures (computed when read, from their valid rows).
+             "SELECT count(*) FROM koers.zrm_participant(current_date)",
+             "SELECT count(*) FROM koers.stressor_participant(current_date)",
+             "SELECT count(*) FROM koers.status_window(current_date)",
+             "SELECT count(*) FROM koers.eviction_window(current_date)"]
     for sql in reads:
         ok, state, out = as_role(db, analyst, sql)
         c.ok(f"koers_analyst may: {sql}", ok, "a result", f"{state} {out}")
@@ -143,6 +148,8 @@ def main():
         (analyst, None, "koers_analyst"): [
             "SELECT count(*) FROM koers.contact",
             "SELECT count(*) FROM koers.contact_valid",
+            "SELECT count(*) FROM koers.zrm_score",
+            "INSERT INTO koers.stressor SELECT * FROM koers.stressor LIMIT 0",
             "SELECT count(*) FROM koers.consumer_offset",
             "SELECT payload FROM koers.rejected_events",
             "SELECT count(*) FROM koers.dash_user",

@@ -93,6 +93,25 @@ WITH i AS (INSERT INTO koers.correction VALUES
     (pg_temp.ev('z-void'), pg_temp.p('Z'), '2025-05-03T10:00+02', '2025-05-03T11:00+02', 'inst_team', pg_temp.ev('z-s3'), 'void')
     RETURNING *) INSERT INTO stage_correction SELECT * FROM i;
 
+-- Contacts of Z (continuity): 3 Jan care_worker (ggz), 20 Jan neighbourhood_team (wijkteam),
+-- 15 Mar care_worker (ggz), 2 Apr housing (woco), 20 Jun care_worker (ggz). A crisis contact on
+-- 13 Mar (a contact on 15 Mar follows within 3 days), a nuisance call on 1 May (no contact 1..4
+-- May), a crisis contact on 29 Jun (its 3 days run past the as-of date: left out).
+WITH i AS (INSERT INTO koers.contact VALUES
+    (pg_temp.ev('z-k1'), pg_temp.p('Z'), '2025-01-03T10:00+01', '2025-01-04T10:00+01', 'ggz', 'care_worker', 'home_visit', 'professional', 30, true),
+    (pg_temp.ev('z-k2'), pg_temp.p('Z'), '2025-01-20T10:00+01', '2025-01-21T10:00+01', 'wijkteam', 'neighbourhood_team', 'outreach', 'professional', 45, true),
+    (pg_temp.ev('z-k3'), pg_temp.p('Z'), '2025-03-15T10:00+01', '2025-03-16T10:00+01', 'ggz', 'care_worker', 'phone', 'participant', 10, false),
+    (pg_temp.ev('z-k4'), pg_temp.p('Z'), '2025-04-02T10:00+02', '2025-04-03T10:00+02', 'woco', 'housing', 'home_visit', 'professional', 30, true),
+    (pg_temp.ev('z-k5'), pg_temp.p('Z'), '2025-06-20T10:00+02', '2025-06-21T10:00+02', 'ggz', 'care_worker', 'face_to_face', 'professional', 50, true)
+    RETURNING *) INSERT INTO stage_contact SELECT * FROM i;
+WITH i AS (INSERT INTO koers.crisis (event_id, participant, occurred_at, recorded_at, source, kind, days, episode_ref) VALUES
+    (pg_temp.ev('z-cr1'), pg_temp.p('Z'), '2025-03-13T22:00+01', '2025-03-14T10:00+01', 'crisis_svc', 'crisis_contact', 0, NULL),
+    (pg_temp.ev('z-cr2'), pg_temp.p('Z'), '2025-06-29T22:00+02', '2025-06-30T10:00+02', 'crisis_svc', 'crisis_contact', 0, NULL)
+    RETURNING *) INSERT INTO stage_crisis SELECT * FROM i;
+WITH i AS (INSERT INTO koers.police_call VALUES
+    (pg_temp.ev('z-po1'), pg_temp.p('Z'), '2025-05-01T12:00+02', '2025-05-02T12:00+02', 'police', 'nuisance', 'neighbour', 'advice')
+    RETURNING *) INSERT INTO stage_police_call SELECT * FROM i;
+
 SELECT is(koers.apply_staged(), 2, 'through the hook: 2 participants');
 
 -- event_count_month: the batch's new rows per type, source and month. zrm_score of
@@ -220,6 +239,29 @@ SELECT is(
      WHERE x.chart = 'instruments.work_days' AND x.participant = pg_temp.p('Z')
        AND x.category_path[1] = 'per_protocol'),
     round(91 / 181.0, 4), 'work days on the page: share of the days with a known activity');
+
+------------------------------------------------------------------------- continuity
+-- Q1 2025 (90 enrolled days): contacts 3 Jan, 20 Jan, 15 Mar: 2 organisations (ggz,
+-- wijkteam), 2 roles, 3 contacts. Q2 (91 days): 2 Apr (woco, housing), 20 Jun (ggz,
+-- care_worker): 2, 2, 2.
+SELECT results_eq(
+    $$SELECT quarter, enrolled_days, organisations, roles, contacts FROM koers.continuity_quarter('2025-06-30')
+      WHERE participant = pg_temp.p('Z') ORDER BY quarter$$,
+    $$VALUES (date '2025-01-01', 90, 2, 2, 3), (date '2025-04-01', 91, 2, 2, 2)$$,
+    'continuity per quarter: organisations, roles and contacts');
+-- Stretches without a contact in Z's 181 enrolled days: 1..2 Jan 2, 4..19 Jan 16, 21 Jan ..
+-- 14 Mar 11 + 28 + 14 = 53, 16 Mar .. 1 Apr 17, 3 Apr .. 19 Jun 28 + 31 + 19 = 78, 21..30
+-- Jun 10. Longest 78; longer than 4 weeks (28 days): 53 and 78. Y: 122 days, no contact.
+SELECT results_eq(
+    $$SELECT enrolled_days, contact_days, longest_gap, long_gaps FROM koers.contact_gaps('2025-06-30')
+      WHERE participant IN (pg_temp.p('Z'), pg_temp.p('Y')) ORDER BY enrolled_days DESC$$,
+    $$VALUES (181, 5, 78, 2), (122, 0, 122, 1)$$,
+    'contact gaps: the longest stretch without a contact and those over 4 weeks');
+SELECT results_eq(
+    $$SELECT event_type, day, events, followed FROM koers.crisis_followup('2025-06-30')
+      WHERE participant = pg_temp.p('Z') ORDER BY day$$,
+    $$VALUES ('crisis', date '2025-03-13', 1, true), ('police_call', date '2025-05-01', 1, false)$$,
+    'crisis followed by a contact within 3 days, the police call not; the last crisis too recent');
 
 ------------------------------------------------------------------------- corrections
 -- A correction of one of the new events is not dangling.
