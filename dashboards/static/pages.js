@@ -558,6 +558,18 @@
     });
     line('work-share', 'instruments.work_share', 'paid_or_volunteer', 'pct', t('ch_work_share'), t('ch_work_share_desc'), t('share'), K.colors[2]);
 
+    /* The stability model: per corner the share stable, by month. */
+    const sm = c.categories('instruments.stability').filter(isMonth).sort(byMonth);
+    K.card(g, {
+      id: 'stability', wide: true, title: t('ch_stability'), desc: t('ch_stability_desc'), csv: ['instruments', 'instruments.stability'],
+      chart: {
+        type: 'line',
+        data: { labels: sm.map(K.month), datasets: ZRM_CORNERS.map((k, i) => ds(K.label('corner', k), sm.map((m) => K.v(c('instruments.stability', k, m))), K.colors[i], { borderWidth: 2, pointRadius: 2, fill: false, borderDash: [[], [6, 3], [2, 2]][i] })) },
+        options: { scales: { y: { beginAtZero: true, max: 1, ticks: axisFmt('pct') }, x: { grid: { display: false } } }, plugins: { legend: { position: 'bottom' }, tooltip: tooltipFmt('pct') } },
+      },
+      table: { head: [t('month'), ...ZRM_CORNERS.map((k) => K.label('corner', k))], rows: sm.map((m) => [K.month(m), ...ZRM_CORNERS.map((k) => K.fig(c, 'instruments.stability', k, m, 'pct'))]) },
+    });
+
     /* Continuity of support, from the contacts. */
     const quarters = c.categories('instruments.continuity').filter((q) => /^\d{4}-Q[1-4]$/.test(q)).sort(byMonth);
     const CM = ['organisations', 'roles'];

@@ -263,6 +263,31 @@ SELECT results_eq(
     $$VALUES ('crisis', date '2025-03-13', 1, true), ('police_call', date '2025-05-01', 1, false)$$,
     'crisis followed by a contact within 3 days, the police call not; the last crisis too recent');
 
+------------------------------------------------------------------------- the stability model
+-- Z at each month end. Participation: no daytime activity and a participation-domain ZRM mean
+-- of 2 (social_network) until March; volunteer work from 1 Apr, paid from 15 May: stable.
+-- Living environment: homeless (Jan), shelter (Feb, Mar), then supported housing but with
+-- stressors present (debts until 1 May, housing_insecurity, conflict from 1 Apr) and an
+-- eviction notice in May: unstable throughout. Continuity: contacts in Jan; none in Feb;
+-- Mar's crisis (13 Mar) followed on 15 Mar; a contact in Apr; May's police call not
+-- followed and no contact; Jun a contact (the crisis of 29 Jun is too recent to judge).
+SELECT results_eq(
+    $$SELECT corner, string_agg(state, ' ' ORDER BY month) FROM koers.stability_month('2025-06-30')
+      WHERE participant = pg_temp.p('Z') GROUP BY corner ORDER BY corner$$,
+    $$VALUES ('continuity_of_support', 'stable unstable stable stable unstable stable'),
+             ('living_environment', 'unstable unstable unstable unstable unstable unstable'),
+             ('participation', 'unstable unstable unstable stable stable stable')$$,
+    'stability model Z: each corner per month');
+-- Y (Mar .. Jun): no statuses, no participation-domain scores: unknown; no contacts on known
+-- enrolled days: unstable.
+SELECT results_eq(
+    $$SELECT corner, string_agg(state, ' ' ORDER BY month) FROM koers.stability_month('2025-06-30')
+      WHERE participant = pg_temp.p('Y') GROUP BY corner ORDER BY corner$$,
+    $$VALUES ('continuity_of_support', 'unstable unstable unstable unstable'),
+             ('living_environment', 'unknown unknown unknown unknown'),
+             ('participation', 'unknown unknown unknown unknown')$$,
+    'stability model Y: unknown without data, unstable without contacts');
+
 ------------------------------------------------------------------------- corrections
 -- A correction of one of the new events is not dangling.
 SELECT is((SELECT count(*)::integer FROM koers.data_quality_dangling_correction
