@@ -3412,14 +3412,16 @@ CREATE FUNCTION koers.crisis_followup(as_of date) RETURNS TABLE(participant text
         FROM u WHERE u.event_type IN ('crisis', 'police_call')
         GROUP BY 1, 2, 3
     ), c AS MATERIALIZED (
-        SELECT DISTINCT participant, day FROM u WHERE event_type = 'contact'
+        -- One set of contact days per participant: one row to join, whatever the contacts.
+        SELECT participant, range_agg(daterange(day, day + 1)) AS m FROM u
+        WHERE event_type = 'contact' GROUP BY participant
     )
     SELECT e.participant, pp.cohort, e.event_type, e.day, e.n,
-           EXISTS (SELECT 1 FROM c WHERE c.participant = e.participant
-                   AND c.day BETWEEN e.day AND e.day + 3)
+           coalesce(c.m && daterange(e.day, e.day + 4), false)
     FROM e JOIN pp ON pp.participant = e.participant AND pp.days @> e.day
     JOIN k ke ON ke.t = e.event_type AND ke.m @> e.day
     JOIN k kc ON kc.t = 'contact' AND kc.m @> datemultirange(daterange(e.day, e.day + 4))
+    LEFT JOIN c ON c.participant = e.participant
     WHERE e.day + 3 <= as_of
     $$;
 
@@ -4272,6 +4274,12 @@ CREATE FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) RETURNS
            x.n, ev.days / koers.person_month_days(), x.n > 0
     FROM ev CROSS JOIN LATERAL (VALUES ('evicted', ev.evictions), ('notice', ev.notices)) x(e, n)
     WHERE ev.days > 0
+    -- The stability model: per corner and month the share stable, over the participants
+    -- whose state is known.
+    UNION ALL
+    SELECT 'instruments.stability', ARRAY[b.corner], ARRAY[to_char(b.month, 'YYYY-MM')], b.participant,
+           NULL, (b.state = 'stable')::integer, 1, b.state = 'stable'
+    FROM koers.stability_month(as_of) b WHERE b.state <> 'unknown'
     -- Continuity: organisations, roles and contacts per enrolled participant per quarter;
     -- the longest gap and the share with a long one; crises and police calls followed by a
     -- contact within 3 days.
@@ -4306,7 +4314,7 @@ CREATE FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) RETURNS
 -- Name: FUNCTION dash_contrib_instruments(as_of date, own_org text); Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) IS 'Internal: the contributions of the instruments page: kpi zrm_up_share (of the domains scored twice or more, the share that moved up), zrm_baseline/zrm_latest (score per domain, parts of scored), zrm_direction (up/same/down per domain, parts of paired: scored twice or more), zrm_corner (mean baseline, latest and change per stability corner), stressors (kind at_enrolment/now, parts of all), stressor_mean (stressors per enrolled participant), stressor_resolution (mean days to resolution, resolved count per kind), stressor_trend (mean stressors present per month), housing (person-months per state and window, known days only), work_days (share of known days in paid or volunteer work per window), eviction_count and eviction_rate (per known person-month, per window), work_share (per month, over those enrolled with a known daytime activity), continuity (organisations, roles, contacts per enrolled participant per quarter), gaps (mean longest gap in days, share with a gap over continuity_gap_weeks), followup (crisis, police_call: share of events followed by a contact within 3 days).';
+COMMENT ON FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) IS 'Internal: the contributions of the instruments page: kpi zrm_up_share (of the domains scored twice or more, the share that moved up), zrm_baseline/zrm_latest (score per domain, parts of scored), zrm_direction (up/same/down per domain, parts of paired: scored twice or more), zrm_corner (mean baseline, latest and change per stability corner), stressors (kind at_enrolment/now, parts of all), stressor_mean (stressors per enrolled participant), stressor_resolution (mean days to resolution, resolved count per kind), stressor_trend (mean stressors present per month), housing (person-months per state and window, known days only), work_days (share of known days in paid or volunteer work per window), eviction_count and eviction_rate (per known person-month, per window), work_share (per month, over those enrolled with a known daytime activity), continuity (organisations, roles, contacts per enrolled participant per quarter), gaps (mean longest gap in days, share with a gap over continuity_gap_weeks), followup (crisis, police_call: share of events followed by a contact within 3 days), stability (per corner and month the share stable of those whose state is known, koers.stability_month).';
 
 
 --
@@ -6571,6 +6579,94 @@ CREATE FUNCTION koers.stability_corner(d koers.goal_change_domain) RETURNS text
 --
 
 COMMENT ON FUNCTION koers.stability_corner(d koers.goal_change_domain) IS 'The stability-model corner of a goal domain: participation, living_environment, continuity_of_support, or unclassified (domain other).';
+
+
+--
+-- Name: stability_month(date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.stability_month(as_of date) RETURNS TABLE(participant text, cohort text, month date, corner text, state text)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
+    m AS MATERIALIZED (
+        SELECT p.participant, p.cohort, g::date AS month,
+               least((g + interval '1 month' - interval '1 day')::date, as_of) AS day
+        FROM koers.participant p
+        CROSS JOIN LATERAL generate_series(date_trunc('month', p.first_enrolled),
+                                           date_trunc('month', as_of::timestamp), interval '1 month') g
+        WHERE p.first_enrolled <= as_of
+    ), sp AS MATERIALIZED (SELECT * FROM koers.status_spans(as_of)),
+    st AS MATERIALIZED (
+        SELECT * FROM koers.stressor_spans(as_of)
+        WHERE present AND kind IN ('debts', 'no_income', 'housing_insecurity', 'eviction_threat',
+                                   'conflict_or_violence')
+    ), zr AS MATERIALIZED (
+        SELECT z.participant, (z.occurred_at AT TIME ZONE tz.z)::date AS day, z.domain, z.score,
+               z.occurred_at, z.recorded_at, z.event_id
+        FROM koers.zrm_score_valid z, tz WHERE koers.zrm_corner(z.domain) = 'participation'
+    ), ev AS MATERIALIZED (
+        SELECT e.participant, date_trunc('month', (e.occurred_at AT TIME ZONE tz.z))::date AS month
+        FROM koers.status_change_valid e, tz WHERE e.eviction IS NOT NULL
+    ), pp AS MATERIALIZED (
+        SELECT w.participant, w.days * koers.known_days('contact') AS days
+        FROM koers.window_ranges(as_of) w WHERE w.window_name = 'per_protocol'
+    ), c AS MATERIALIZED (
+        SELECT DISTINCT u.participant, date_trunc('month', u.day)::date AS month
+        FROM koers.use_at(as_of) u WHERE u.event_type = 'contact' AND u.events > 0
+    ), f AS MATERIALIZED (
+        SELECT x.participant, date_trunc('month', x.day)::date AS month, bool_and(x.followed) AS all_followed
+        FROM koers.crisis_followup(as_of) x GROUP BY 1, 2
+    ), act AS (
+        SELECT m.participant, m.month, s.state FROM m
+        JOIN sp s ON s.participant = m.participant AND s.status = 'daytime_activity' AND s.days @> m.day
+    ), hou AS (
+        SELECT m.participant, m.month, s.state FROM m
+        JOIN sp s ON s.participant = m.participant AND s.status = 'housing' AND s.days @> m.day
+    ), zl AS (
+        SELECT participant, month, avg(score) AS zrm FROM (
+            SELECT DISTINCT ON (m.participant, m.month, z.domain) m.participant, m.month, z.score
+            FROM m JOIN zr z ON z.participant = m.participant AND z.day <= m.day
+            ORDER BY m.participant, m.month, z.domain, z.occurred_at DESC, z.recorded_at DESC, z.event_id DESC
+        ) l GROUP BY 1, 2
+    ), stressed AS (
+        SELECT DISTINCT m.participant, m.month FROM m
+        JOIN st ON st.participant = m.participant AND st.days @> m.day
+    ), x AS (
+        SELECT m.*, act.state AS activity, hou.state AS housing, zl.zrm,
+               stressed.participant IS NOT NULL AS stressed,
+               EXISTS (SELECT 1 FROM ev WHERE ev.participant = m.participant AND ev.month = m.month) AS evicting,
+               NOT isempty(coalesce(pp.days, '{}') * datemultirange(daterange(m.month, m.day + 1))) AS contact_known,
+               c.participant IS NOT NULL AS contacted, f.all_followed AS followed
+        FROM m
+        LEFT JOIN act ON act.participant = m.participant AND act.month = m.month
+        LEFT JOIN hou ON hou.participant = m.participant AND hou.month = m.month
+        LEFT JOIN zl ON zl.participant = m.participant AND zl.month = m.month
+        LEFT JOIN stressed ON stressed.participant = m.participant AND stressed.month = m.month
+        LEFT JOIN pp ON pp.participant = m.participant
+        LEFT JOIN c ON c.participant = m.participant AND c.month = m.month
+        LEFT JOIN f ON f.participant = m.participant AND f.month = m.month
+    )
+    SELECT x.participant, x.cohort, x.month, y.corner, y.state
+    FROM x CROSS JOIN LATERAL (VALUES
+        ('participation',
+         CASE WHEN x.activity IS NOT NULL AND x.activity <> 'none' OR x.zrm >= 3 THEN 'stable'
+              WHEN x.activity IS NULL AND x.zrm IS NULL THEN 'unknown' ELSE 'unstable' END),
+        ('living_environment',
+         CASE WHEN x.housing IN ('homeless', 'shelter') OR x.stressed OR x.evicting THEN 'unstable'
+              WHEN x.housing IS NOT NULL THEN 'stable' ELSE 'unknown' END),
+        ('continuity_of_support',
+         CASE WHEN NOT coalesce(x.contact_known, false) THEN 'unknown'
+              WHEN x.contacted AND coalesce(x.followed, true) THEN 'stable' ELSE 'unstable' END)
+    ) y(corner, state)
+    $$;
+
+
+--
+-- Name: FUNCTION stability_month(as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.stability_month(as_of date) IS 'The stability model per participant enrolled by as_of and month from the first enrolled month (state at the month''s end, as_of for its month): participation, living_environment and continuity_of_support, each stable, unstable or unknown (rules in sql/0014_instruments_defs.sql and docs/measures.md).';
 
 
 --
@@ -10979,6 +11075,17 @@ GRANT ALL ON FUNCTION koers.stability_corner(d koers.goal_change_domain) TO koer
 GRANT ALL ON FUNCTION koers.stability_corner(d koers.goal_change_domain) TO koers_auth;
 GRANT ALL ON FUNCTION koers.stability_corner(d koers.goal_change_domain) TO koers_consumer;
 GRANT ALL ON FUNCTION koers.stability_corner(d koers.goal_change_domain) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION stability_month(as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.stability_month(as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.stability_month(as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.stability_month(as_of date) TO koers_auth;
+GRANT ALL ON FUNCTION koers.stability_month(as_of date) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.stability_month(as_of date) TO koers_analyst;
 
 
 --
