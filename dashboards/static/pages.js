@@ -456,12 +456,15 @@
 
   K.pages['/instruments'] = async function (main) {
     const c = K.cells(await K.api('instruments'));
+    /* A figure whose cell may not exist (no participant contributes, and the chart has no
+     * grid of empty cells): shown as a dash, without a key, rather than as a cell. */
+    const fo = (ch, s, g, kind) => (c(ch, s, g) ? K.fig(c, ch, s, g, kind) : { cell: null, kind, key: null });
     K.kpis(main, [
-      Object.assign({ label: t('kpi_zrm_up'), sub: t('kpi_zrm_up_sub') }, K.fig(c, 'instruments.kpi', 'zrm_up_share', 'all', 'pct')),
-      Object.assign({ label: t('kpi_stressors_enrolment'), sub: t('kpi_stressors_enrolment_sub') }, K.fig(c, 'instruments.stressor_mean', 'mean_present', 'at_enrolment', 'dec2')),
-      Object.assign({ label: t('kpi_stressors_now') }, K.fig(c, 'instruments.stressor_mean', 'mean_present', 'now', 'dec2')),
-      Object.assign({ label: t('kpi_work_before'), sub: t('kpi_work_sub') }, K.fig(c, 'instruments.work_days', 'paid_or_volunteer', 'before', 'pct')),
-      Object.assign({ label: t('kpi_work_during'), sub: t('kpi_work_sub') }, K.fig(c, 'instruments.work_days', 'paid_or_volunteer', 'per_protocol', 'pct')),
+      Object.assign({ label: t('kpi_zrm_up'), sub: t('kpi_zrm_up_sub') }, fo('instruments.kpi', 'zrm_up_share', 'all', 'pct')),
+      Object.assign({ label: t('kpi_stressors_enrolment'), sub: t('kpi_stressors_enrolment_sub') }, fo('instruments.stressor_mean', 'mean_present', 'at_enrolment', 'dec2')),
+      Object.assign({ label: t('kpi_stressors_now') }, fo('instruments.stressor_mean', 'mean_present', 'now', 'dec2')),
+      Object.assign({ label: t('kpi_work_before'), sub: t('kpi_work_sub') }, fo('instruments.work_days', 'paid_or_volunteer', 'before', 'pct')),
+      Object.assign({ label: t('kpi_work_during'), sub: t('kpi_work_sub') }, fo('instruments.work_days', 'paid_or_volunteer', 'per_protocol', 'pct')),
     ]);
     main.appendChild(K.el('p', { class: 'note', text: t('in_windows_note') }));
     const g = grid(main);
@@ -515,7 +518,7 @@
       height: 60 + kinds.length * 30,
       table: {
         head: [t('col_kind'), t('col_resolved'), t('col_mean_days')],
-        rows: kinds.map((k) => [K.label('stressor', k), K.fig(c, 'instruments.stressor_resolution', k, 'resolved', 'int'), K.fig(c, 'instruments.stressor_resolution', k, 'mean_days', 'int')]),
+        rows: kinds.map((k) => [K.label('stressor', k), K.fig(c, 'instruments.stressor_resolution', k, 'resolved', 'int'), fo('instruments.stressor_resolution', k, 'mean_days', 'int')]),
       },
     });
     const line = (id, chart, series, kind, title, desc, label, color) => {
@@ -547,14 +550,14 @@
       height: 200,
       table: {
         head: [t('col_window'), ...EVICTIONS.map((e) => t('ev_' + e) + ' (' + t('col_count') + ')'), ...EVICTIONS.map((e) => t('ev_' + e) + ' (' + t('col_rate') + ')')],
-        rows: IWINDOWS.map((w) => [t('iw_' + w), ...EVICTIONS.map((e) => K.fig(c, 'instruments.eviction_count', e, w, 'int')), ...EVICTIONS.map((e) => K.fig(c, 'instruments.eviction_rate', e, w, 'dec4'))]),
+        rows: IWINDOWS.map((w) => [t('iw_' + w), ...EVICTIONS.map((e) => K.fig(c, 'instruments.eviction_count', e, w, 'int')), ...EVICTIONS.map((e) => fo('instruments.eviction_rate', e, w, 'dec4'))]),
       },
     });
     K.card(g, {
       id: 'work-days', title: t('ch_work_days'), desc: t('ch_work_days_desc'), csv: ['instruments', 'instruments.work_days'],
       chart: bars(IWINDOWS.map((w) => t('iw_' + w)), [ds(t('share'), IWINDOWS.map((w) => K.v(c('instruments.work_days', 'paid_or_volunteer', w))), K.colors[2])], 'pct', { horizontal: true }),
       height: 220,
-      table: { head: [t('col_window'), t('share')], rows: IWINDOWS.map((w) => [t('iw_' + w), K.fig(c, 'instruments.work_days', 'paid_or_volunteer', w, 'pct')]) },
+      table: { head: [t('col_window'), t('share')], rows: IWINDOWS.map((w) => [t('iw_' + w), fo('instruments.work_days', 'paid_or_volunteer', w, 'pct')]) },
     });
     line('work-share', 'instruments.work_share', 'paid_or_volunteer', 'pct', t('ch_work_share'), t('ch_work_share_desc'), t('share'), K.colors[2]);
 
@@ -567,7 +570,7 @@
         data: { labels: sm.map(K.month), datasets: ZRM_CORNERS.map((k, i) => ds(K.label('corner', k), sm.map((m) => K.v(c('instruments.stability', k, m))), K.colors[i], { borderWidth: 2, pointRadius: 2, fill: false, borderDash: [[], [6, 3], [2, 2]][i] })) },
         options: { scales: { y: { beginAtZero: true, max: 1, ticks: axisFmt('pct') }, x: { grid: { display: false } } }, plugins: { legend: { position: 'bottom' }, tooltip: tooltipFmt('pct') } },
       },
-      table: { head: [t('month'), ...ZRM_CORNERS.map((k) => K.label('corner', k))], rows: sm.map((m) => [K.month(m), ...ZRM_CORNERS.map((k) => K.fig(c, 'instruments.stability', k, m, 'pct'))]) },
+      table: { head: [t('month'), ...ZRM_CORNERS.map((k) => K.label('corner', k))], rows: sm.map((m) => [K.month(m), ...ZRM_CORNERS.map((k) => fo('instruments.stability', k, m, 'pct'))]) },
     });
 
     /* Continuity of support, from the contacts. */
@@ -589,9 +592,9 @@
       height: 180,
       table: {
         head: ['', t('share')],
-        rows: FU.map((e) => [t('fu_' + e), K.fig(c, 'instruments.followup', e, 'within_3_days', 'pct')])
-          .concat([[t('gap_longest'), K.fig(c, 'instruments.gaps', 'longest_gap_days', 'all', 'dec1')],
-                   [t('gap_long_share'), K.fig(c, 'instruments.gaps', 'long_gap_share', 'all', 'pct')]]),
+        rows: FU.map((e) => [t('fu_' + e), fo('instruments.followup', e, 'within_3_days', 'pct')])
+          .concat([[t('gap_longest'), fo('instruments.gaps', 'longest_gap_days', 'all', 'dec1')],
+                   [t('gap_long_share'), fo('instruments.gaps', 'long_gap_share', 'all', 'pct')]]),
       },
     });
   };
