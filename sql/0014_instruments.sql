@@ -1,7 +1,8 @@
 -- Outcome instruments (issue 14): the self-sufficiency matrix (zrm_score), stressors
 -- (stressor) and housing, work, income and debt statuses (status_change) as event tables,
--- with the rights the other event tables have. Tables, types and grants only: the valid
--- views and the measures are in sql/0014_instruments_defs.sql.
+-- with the rights the other event tables have, and the measures' settings. Tables, types,
+-- seed rows and grants only: the valid views and the measures are in
+-- sql/defs/45_instruments.sql.
 
 CREATE TYPE koers.zrm_score_domain AS ENUM ('finances', 'work_and_education', 'time_use',
     'housing', 'domestic_relations', 'mental_health', 'physical_health', 'substance_use',
@@ -87,3 +88,9 @@ COMMENT ON COLUMN koers.status_change.debt_counselling IS 'Debt counselling from
 -- appends (SELECT for its staging tables LIKE these and for RETURNING); the analyst reads
 -- the measures, not the raw rows.
 GRANT SELECT, INSERT ON koers.zrm_score, koers.stressor, koers.status_change TO koers_consumer;
+
+-- The measures' settings (sql/defs/45_instruments.sql): the intake after the first enrolled
+-- day that still counts as "at enrolment" for stressors, and the weeks without a contact that
+-- make a long gap.
+INSERT INTO koers.setting VALUES ('stressor_intake_days', '30'), ('continuity_gap_weeks', '4')
+    ON CONFLICT (name) DO NOTHING;

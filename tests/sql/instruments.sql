@@ -1,4 +1,4 @@
--- pgTAP: the outcome instruments (sql/0014_instruments_defs.sql: ZRM scores, stressors,
+-- pgTAP: the outcome instruments (sql/defs/45_instruments.sql: ZRM scores, stressors,
 -- statuses) on a fixture of their own, loaded through the consumer's hook koers.apply_staged().
 -- Every expected figure is worked out by hand in the comment beside it. Runs in a transaction
 -- that is rolled back. Time zone Europe/Amsterdam; person-month 30.4375 days; as-of date
