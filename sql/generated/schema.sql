@@ -3010,7 +3010,8 @@ BEGIN
     IF to_regclass('pg_temp.stage_coverage') IS NOT NULL THEN
         PERFORM koers.staged_count_coverage(tz);
     END IF;
-    -- And the instruments (sql/0014): their measures are computed when read (nothing prepared).
+    -- And the outcome instruments (sql/defs/45_instruments.sql): measured when read, nothing
+    -- prepared.
     PERFORM koers.staged_count_instruments(tz);
     SELECT array_agg(DISTINCT participant ORDER BY participant) INTO ps FROM (
         SELECT participant FROM pg_temp.stage_enrolment
@@ -3098,7 +3099,7 @@ $$;
 -- Name: FUNCTION apply_staged(); Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON FUNCTION koers.apply_staged() IS 'The consumer''s hook (koers-consume), called in every batch transaction once the batch''s new rows are in the event tables and exactly those rows are in the session''s staging tables stage_<event type>: brings event_count_month and every prepared table up to date (sql/0012_measures_v2.sql); counts zrm_score, stressor and status_change rows too, whose measures are computed when read (sql/0014_instruments_defs.sql).';
+COMMENT ON FUNCTION koers.apply_staged() IS 'The consumer''s hook (koers-consume), called in every batch transaction once the batch''s new rows are in the event tables and exactly those rows are in the session''s staging tables stage_<event type>: brings event_count_month and every prepared table up to date. Participants with a new enrolment change or crisis episode record, or whose enrolment change or crisis event a correction voids, are rebuilt from the raw tables; the rest is added by difference (one update per key per batch). Gives the same rows as refresh_participants(); takes the same advisory locks. Must run at READ COMMITTED. Returns the number of participants in the batch.';
 
 
 --
@@ -4078,7 +4079,7 @@ $_$;
 -- Name: FUNCTION dash_cells(grp text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date, links text[], extra jsonb); Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON FUNCTION koers.dash_cells(grp text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date, links text[], extra jsonb) IS 'Internal: the cells of a group of dashboard pages (overview, outcomes, quality, instruments) from koers.dash_contrib_<group>(as_of, organisation of the caller), filtered, with small-cell and complementary suppression for suppressed callers.';
+COMMENT ON FUNCTION koers.dash_cells(grp text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date, links text[], extra jsonb) IS 'Internal: the cells of a group of dashboard pages from koers.dash_contrib_<group>(as_of, organisation of the caller), filtered, with small-cell and complementary suppression for suppressed callers.';
 
 
 --
@@ -6724,7 +6725,7 @@ CREATE FUNCTION koers.stability_month(as_of date) RETURNS TABLE(participant text
 -- Name: FUNCTION stability_month(as_of date); Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON FUNCTION koers.stability_month(as_of date) IS 'The stability model per participant enrolled by as_of and month from the first enrolled month (state at the month''s end, as_of for its month): participation, living_environment and continuity_of_support, each stable, unstable or unknown (rules in sql/0014_instruments_defs.sql and docs/measures.md).';
+COMMENT ON FUNCTION koers.stability_month(as_of date) IS 'The stability model per participant enrolled by as_of and month from the first enrolled month (state at the month''s end, as_of for its month): participation, living_environment and continuity_of_support, each stable, unstable or unknown (rules in sql/defs/45_instruments.sql and docs/measures.md).';
 
 
 --
@@ -11967,8 +11968,8 @@ GRANT SELECT ON TABLE koers.setting TO koers_analyst;
 --
 
 GRANT SELECT ON TABLE koers.status_change_valid TO koers_consumer;
-GRANT SELECT ON TABLE koers.status_change_valid TO koers_analyst;
 GRANT SELECT ON TABLE koers.status_change_valid TO koers_reader;
+GRANT SELECT ON TABLE koers.status_change_valid TO koers_analyst;
 
 
 --
@@ -11976,8 +11977,8 @@ GRANT SELECT ON TABLE koers.status_change_valid TO koers_reader;
 --
 
 GRANT SELECT ON TABLE koers.stressor_valid TO koers_consumer;
-GRANT SELECT ON TABLE koers.stressor_valid TO koers_analyst;
 GRANT SELECT ON TABLE koers.stressor_valid TO koers_reader;
+GRANT SELECT ON TABLE koers.stressor_valid TO koers_analyst;
 
 
 --
@@ -11985,8 +11986,8 @@ GRANT SELECT ON TABLE koers.stressor_valid TO koers_reader;
 --
 
 GRANT SELECT ON TABLE koers.zrm_score_valid TO koers_consumer;
-GRANT SELECT ON TABLE koers.zrm_score_valid TO koers_analyst;
 GRANT SELECT ON TABLE koers.zrm_score_valid TO koers_reader;
+GRANT SELECT ON TABLE koers.zrm_score_valid TO koers_analyst;
 
 
 --
