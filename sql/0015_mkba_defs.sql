@@ -83,7 +83,7 @@ CREATE OR REPLACE FUNCTION koers.mkba_units(as_of date, window_name text, ps tex
                    item text, units numeric)
     LANGUAGE sql STABLE
     AS $$
-    WITH cov AS (
+    WITH cov AS MATERIALIZED (
         SELECT t, coalesce(koers.covered_days(t), '{(,)}'::datemultirange) AS known
         FROM unnest(ARRAY['contact', 'crisis', 'police_call']) t
     ), w AS (
@@ -102,7 +102,9 @@ CREATE OR REPLACE FUNCTION koers.mkba_units(as_of date, window_name text, ps tex
            sum(CASE k.per
                    WHEN 'event' THEN CASE WHEN u.day <@ c.known THEN u.events ELSE 0 END
                    WHEN 'hour' THEN CASE WHEN u.day <@ c.known THEN u.minutes / 60.0 ELSE 0 END
-                   ELSE CASE WHEN u.span > 0
+                   ELSE CASE WHEN u.span > 0 AND daterange(u.day, u.day + u.len) <@ c.known
+                             THEN u.billable_days
+                             WHEN u.span > 0
                              THEN u.billable_days::numeric / u.len
                                   * koers.days_in(datemultirange(daterange(u.day, u.day + u.len)) * c.known)
                              WHEN u.day <@ c.known THEN u.billable_days ELSE 0 END
@@ -125,10 +127,13 @@ CREATE OR REPLACE FUNCTION koers.mkba_exposure(as_of date, window_name text, ps 
     RETURNS TABLE (participant text, cohort text, side text, event_type text, days integer)
     LANGUAGE sql STABLE
     AS $$
+    WITH cov AS MATERIALIZED (
+        SELECT t, coalesce(koers.covered_days(t), '{(,)}'::datemultirange) AS known
+        FROM unnest(ARRAY['contact', 'crisis', 'police_call']) t
+    )
     SELECT r.participant, r.cohort, CASE WHEN r.window_name = 'before' THEN 'before' ELSE 'during' END,
-           t, koers.days_in(r.days * coalesce(koers.covered_days(t), '{(,)}'::datemultirange))
-    FROM koers.window_ranges(as_of) r
-    CROSS JOIN unnest(ARRAY['contact', 'crisis', 'police_call']) t
+           c.t, koers.days_in(r.days * c.known)
+    FROM koers.window_ranges(as_of) r CROSS JOIN cov c
     WHERE r.window_name IN ('before', koers.mkba_window_check(mkba_exposure.window_name))
       AND (ps IS NULL OR r.participant = ANY (ps))
     $$;
@@ -144,8 +149,8 @@ CREATE OR REPLACE FUNCTION koers.mkba_lines(as_of date, window_name text, price_
     RETURNS SETOF koers.mkba_line
     LANGUAGE sql STABLE
     AS $$
-    WITH q AS (SELECT * FROM koers.mkba_units(as_of, window_name, ps)),
-    x AS (
+    WITH q AS MATERIALIZED (SELECT * FROM koers.mkba_units(as_of, window_name, ps)),
+    x AS MATERIALIZED (
         SELECT e.event_type,
                sum(e.days) FILTER (WHERE e.side = 'before') / koers.person_month_days() AS pmb,
                sum(e.days) FILTER (WHERE e.side = 'during') / koers.person_month_days() AS pmd
@@ -375,3 +380,258 @@ COMMENT ON FUNCTION koers.mkba_yearly(date, integer, text, integer, text[]) IS
     'Who cashes in: per stakeholder the benefit of koers.mkba per person-year of the window '
     '(its days / 365.25), the yearly saving at the current number of participants and at '
     'cohort_size, beside the payer''s share of the programme''s support cost.';
+
+------------------------------------------------------------------------------------------
+-- The dashboards: the MKBA of a filter setting as cells, suppressed for funders and partners.
+------------------------------------------------------------------------------------------
+
+-- As 0008, and the MKBA's own tables: an edit of a payer share or an index figure moves the
+-- data version, so no cached answer outlives it.
+CREATE OR REPLACE FUNCTION koers.data_version() RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT md5(coalesce((SELECT string_agg(concat_ws(':', o.group_id, o.topic, o.partition, o.next_offset), ','
+                                           ORDER BY o.group_id, o.topic, o.partition)
+                         FROM koers.consumer_offset o), ''))
+           || ':' ||
+           md5(concat_ws('|',
+               (SELECT string_agg(s.name || '=' || s.value, ',' ORDER BY s.name) FROM koers.setting s
+                WHERE s.name NOT LIKE 'dash\_cache%'),
+               (SELECT string_agg(u::text, ',' ORDER BY u.item) FROM koers.unit_cost u),
+               (SELECT string_agg(m::text, ',' ORDER BY m.event_type, m.kind) FROM koers.unit_cost_map m),
+               (SELECT string_agg(p::text, ',' ORDER BY p.item, p.payer) FROM koers.unit_cost_payer p),
+               (SELECT string_agg(i::text, ',' ORDER BY i.year) FROM koers.price_index i),
+               (SELECT string_agg(y::text, ',' ORDER BY y.payer) FROM koers.payer y)))
+    $$;
+COMMENT ON FUNCTION koers.data_version() IS
+    'Digests of what the measures depend on: every consumer offset (which moves with each '
+    'batch of events), then, after a colon, the settings (but the cache''s own), the unit '
+    'costs and their mapping, payers and price index.';
+
+-- The cells of the MKBA of one window (chart mkba.table: series a payer or total, category a
+-- column of koers.mkba_row; mkba.sensitivity: series unit_cost:<item> or rtm_factor;
+-- mkba.yearly: series a payer, categories benefit_per_person_year and cost_share;
+-- mkba.meta: the settings, participants and person-years). For suppressed callers: the
+-- MKBA of a cohort or organisation filter is hidden whole (differencing it against the
+-- whole programme's is not guarded otherwise); a payer's row is hidden when 1..k-1
+-- participants contribute to it, and while exactly one row of the table (payers and total)
+-- with contributors is hidden, the one with the fewest other contributors is too; a
+-- sensitivity row is hidden when 1..k-1 participants contribute to it or a payer it touches
+-- is hidden (it discloses that payer's part); the participants when fewer than k.
+CREATE OR REPLACE FUNCTION koers.dash_mkba_cells(window_name text, c koers.dash_caller_row,
+                                                 p_cohort text, p_org text, as_of date)
+    RETURNS koers.dash_cell[]
+    LANGUAGE plpgsql STABLE
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    k      integer := koers.min_cell();
+    win    text := koers.mkba_window_check(window_name);
+    py     integer := coalesce(koers.mkba_setting('mkba_price_year')::integer, 2024);
+    f      numeric := coalesce(koers.mkba_setting('mkba_rtm_factor')::numeric, 1);
+    fv     numeric := coalesce(koers.mkba_setting('mkba_rtm_variation')::numeric, 0.75);
+    ps     text[];
+    lines  koers.mkba_line[];
+    rows   koers.mkba_row[];
+    hidden text[] := '{}';
+    whole  boolean := c.suppress AND (p_cohort IS NOT NULL OR p_org IS NOT NULL);
+    n_part integer;
+    pyears numeric;
+    nxt    text;
+    cells  koers.dash_cell[];
+BEGIN
+    SELECT array_agg(f2.participant) INTO ps
+    FROM koers.dash_filter_flags(p_cohort, p_org, as_of) f2 WHERE f2.in_c AND f2.in_o;
+    ps := coalesce(ps, '{}');
+    n_part := cardinality(ps);
+    SELECT sum(koers.days_in(r.days)) / 365.25 INTO pyears
+    FROM koers.window_ranges(as_of) r WHERE r.window_name = win AND r.participant = ANY (ps);
+    lines := ARRAY(SELECT l FROM koers.mkba_lines(as_of, win, py, ps) l);
+    rows := ARRAY(SELECT r FROM koers.mkba_table_of(lines, f) r);
+    IF c.suppress THEN
+        hidden := ARRAY(SELECT r.payer FROM unnest(rows) r WHERE r.contributors BETWEEN 1 AND k - 1);
+        LOOP
+            EXIT WHEN (SELECT count(*) FROM unnest(rows) r
+                       WHERE r.contributors > 0 AND r.payer = ANY (hidden)) <> 1;
+            SELECT r.payer INTO nxt FROM unnest(rows) r
+            WHERE r.contributors > 0 AND NOT r.payer = ANY (hidden)
+            ORDER BY r.payer = 'total', r.contributors, r.ord LIMIT 1;
+            EXIT WHEN nxt IS NULL;
+            hidden := hidden || nxt;
+        END LOOP;
+    END IF;
+    WITH t AS (
+        SELECT r.*, whole OR r.payer = ANY (hidden) AS hide FROM unnest(rows) r
+    ), s AS (
+        SELECT x.*, whole OR (c.suppress AND (x.contributors BETWEEN 1 AND k - 1
+                   OR 'total' = ANY (hidden)
+                   OR EXISTS (SELECT 1 FROM unnest(lines) l
+                              WHERE l.payer = ANY (hidden)
+                                AND (x.variation = 'rtm_factor' AND l.side = 'benefit'
+                                     OR l.item = x.item)))) AS hide
+        FROM koers.mkba_sensitivity_of(lines, f, fv) x
+    ), y AS (
+        SELECT m.payer, (m.ce - m.cd) / nullif(pyears, 0) AS ppy,
+               coalesce(m.sc / nullif(sum(m.sc) OVER (), 0), 0) AS share
+        FROM koers.mkba_sums_of(lines, f) m
+    )
+    SELECT array_agg(ROW(x.chart, x.series, x.category, CASE WHEN x.hide THEN NULL ELSE x.value END,
+                         x.hide)::koers.dash_cell ORDER BY x.chart, x.series, x.category)
+    INTO cells FROM (
+        SELECT 'mkba.table' AS chart, t.payer AS series, v.category, v.value, t.hide
+        FROM t CROSS JOIN LATERAL (VALUES ('support_cost', t.support_cost), ('cost_before', t.cost_before),
+            ('cost_expected', t.cost_expected), ('cost_during', t.cost_during), ('benefit', t.benefit),
+            ('balance', t.balance)) v(category, value)
+        UNION ALL
+        SELECT 'mkba.sensitivity', s.variation || coalesce(':' || s.item, ''), v.category, v.value, s.hide
+        FROM s CROSS JOIN LATERAL (VALUES ('value_low', s.value_low), ('value_high', s.value_high),
+            ('balance_low', s.balance_low), ('balance_high', s.balance_high),
+            ('balance_base', s.balance_base)) v(category, value)
+        UNION ALL
+        SELECT 'mkba.yearly', y.payer, v.category, v.value, t.hide
+        FROM y JOIN t ON t.payer = y.payer
+        CROSS JOIN LATERAL (VALUES ('benefit_per_person_year', round(y.ppy, 2)),
+                                   ('cost_share', round(y.share, 4))) v(category, value)
+        UNION ALL
+        SELECT 'mkba.meta', 'setting', v.category, v.value, v.hide
+        FROM (VALUES ('price_year', py::numeric, false), ('rtm_factor', f, false),
+                     ('rtm_variation', fv, false),
+                     ('default_range', coalesce(koers.mkba_setting('mkba_default_range')::numeric, 0.25), false),
+                     ('participants', n_part::numeric, whole OR (c.suppress AND n_part BETWEEN 1 AND k - 1)),
+                     ('person_years', round(pyears, 4), whole OR (c.suppress AND n_part BETWEEN 1 AND k - 1)))
+             v(category, value, hide)
+    ) x;
+    RETURN coalesce(cells, '{}');
+END
+$$;
+COMMENT ON FUNCTION koers.dash_mkba_cells(text, koers.dash_caller_row, text, text, date) IS
+    'Internal: the MKBA of one window for a filter setting as dashboard cells (mkba.table, '
+    'mkba.sensitivity, mkba.yearly, mkba.meta), suppressed for suppressed callers.';
+
+-- As 0013, and the groups mkba.<window> (koers.dash_mkba_cells): one cache and one filter
+-- check for all.
+CREATE OR REPLACE FUNCTION koers.dash_group(grp text, c koers.dash_caller_row, p_cohort text, p_org text,
+                                            as_of date, links text[], extra jsonb)
+    RETURNS koers.dash_cell[]
+    LANGUAGE plpgsql VOLATILE
+    AS $$
+DECLARE
+    key   text := concat_ws('|', 'cells', grp, c.suppress, coalesce(c.organisation, '-'),
+                            coalesce(p_cohort, '-'), coalesce(p_org, '-'), as_of);
+    ver   text := koers.data_version();
+    t0    timestamptz := clock_timestamp();
+    e     koers.dash_cache := koers.dash_cache_get(key, ver);
+    n     integer;
+    cells koers.dash_cell[];
+BEGIN
+    IF e.cache_key IS NOT NULL THEN
+        RETURN e.cells;
+    END IF;
+    c := ROW(NULL, NULL, c.organisation, c.suppress); -- what decides the answer, no user
+    n := koers.dash_check_filter(c, p_cohort, p_org, as_of);
+    IF grp LIKE 'evidence.%' THEN
+        cells := koers.dash_evidence_cells(substr(grp, 10), c, p_cohort, p_org, as_of);
+    ELSIF grp LIKE 'mkba.%' THEN
+        cells := koers.dash_mkba_cells(substr(grp, 6), c, p_cohort, p_org, as_of);
+    ELSE
+        SELECT coalesce(array_agg(x ORDER BY x.chart, x.series, x.category), '{}') INTO cells
+        FROM koers.dash_cells(grp, c, p_cohort, p_org, as_of, links, extra) x;
+    END IF;
+    PERFORM koers.dash_cache_put(key, ver, t0, n, cells, format(
+        'SELECT koers.dash_group(%L, %L::koers.dash_caller_row, %L, %L, %L::date, %L::text[], %L::jsonb)',
+        grp, c, p_cohort, p_org, as_of, links, extra));
+    RETURN cells;
+END
+$$;
+ALTER FUNCTION koers.dash_group(text, koers.dash_caller_row, text, text, date, text[], jsonb) SET jit = off;
+
+CREATE OR REPLACE FUNCTION dash.mkba(cohort text, organisation text, period_from date, period_to date,
+                                     window_name text)
+    RETURNS SETOF koers.dash_cell
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    c koers.dash_caller_row := koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
+BEGIN
+    RETURN QUERY SELECT * FROM koers.dash_page(ARRAY['mkba'],
+        'mkba.' || koers.mkba_window_check(coalesce(window_name, koers.mkba_setting('mkba_window'))),
+        c, cohort, organisation, period_from, period_to, NULL, NULL);
+END
+$$;
+COMMENT ON FUNCTION dash.mkba(text, text, date, date, text) IS
+    'Indicative MKBA on the cost page, for a window (NULL: setting mkba_window) against the 12 '
+    'months before, in prices of setting mkba_price_year: mkba.table (per payer and total: '
+    'support_cost, cost_before, cost_expected, cost_during, benefit, balance), mkba.sensitivity '
+    '(unit_cost:<item> and rtm_factor: value_low/high, balance_low/high, balance_base), '
+    'mkba.yearly (per payer: benefit_per_person_year, cost_share), mkba.meta. Suppressed for '
+    'funders and partners (see koers.dash_mkba_cells).';
+
+-- The assumptions beside the table: every unit cost in use with its payers, its price in the
+-- price year and its range; and the index. They hold no participant's data.
+CREATE OR REPLACE FUNCTION dash.mkba_assumptions()
+    RETURNS TABLE (item text, per text, amount_eur numeric, price_year integer, source text,
+                   price numeric, price_low numeric, price_high numeric, range_source text,
+                   payers text, payer_source text, prices text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
+    RETURN QUERY
+        SELECT u.item, u.per, u.amount_eur, u.price_year, u.source, round(p.price, 2),
+               round(p.price_low, 2), round(p.price_high, 2),
+               coalesce(u.range_source, 'none given: +-' || round(100 * coalesce(
+                   koers.mkba_setting('mkba_default_range')::numeric, 0.25)) || '%'),
+               coalesce((SELECT string_agg(y.payer || ' ' || round(100 * y.share) || '%', ', '
+                                           ORDER BY y.share DESC, y.payer)
+                         FROM koers.unit_cost_payer y WHERE y.item = u.item), 'other 100%'),
+               (SELECT string_agg(DISTINCT y.source || ' (' || y.valid_year || ')', '; ')
+                FROM koers.unit_cost_payer y WHERE y.item = u.item),
+               (SELECT string_agg(m.event_type || ':' || m.kind, ', ' ORDER BY m.event_type, m.kind)
+                FROM koers.unit_cost_map m WHERE m.item = u.item)
+        FROM koers.unit_cost u
+        JOIN koers.mkba_prices(coalesce(koers.mkba_setting('mkba_price_year')::integer, 2024)) p
+            ON p.item = u.item
+        ORDER BY u.item;
+END
+$$;
+COMMENT ON FUNCTION dash.mkba_assumptions() IS
+    'The unit costs of the MKBA: amount with its own year and source, the price in the price '
+    'year (setting mkba_price_year, consumer price index), low and high with their source, the '
+    'payers with shares and the source of the split, the event kinds it prices.';
+
+CREATE OR REPLACE FUNCTION dash.price_index()
+    RETURNS TABLE (year integer, cpi numeric, source text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
+    RETURN QUERY SELECT i.year, i.cpi, i.source FROM koers.price_index i ORDER BY i.year;
+END
+$$;
+COMMENT ON FUNCTION dash.price_index() IS 'The consumer price index the MKBA indexes prices with.';
+
+------------------------------------------------------------------------------------------
+-- Rights, as 0003 and 0013 gave them: the dash functions run as koers_reader and every
+-- dashboard role may call these; the koers functions are not PUBLIC, the analyst reads the
+-- measures (not the dashboards' internals).
+------------------------------------------------------------------------------------------
+
+ALTER FUNCTION dash.mkba(text, text, date, date, text) OWNER TO koers_reader;
+ALTER FUNCTION dash.mkba_assumptions() OWNER TO koers_reader;
+ALTER FUNCTION dash.price_index() OWNER TO koers_reader;
+REVOKE EXECUTE ON FUNCTION dash.mkba(text, text, date, date, text), dash.mkba_assumptions(),
+    dash.price_index() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dash.mkba(text, text, date, date, text), dash.mkba_assumptions(),
+    dash.price_index() TO koers_evaluator, koers_funder, koers_partner, koers_admin;
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA koers FROM PUBLIC;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA koers TO koers_reader, koers_auth;
+GRANT EXECUTE ON FUNCTION koers.mkba_setting(text), koers.cpi_factor(integer, integer),
+    koers.mkba_prices(integer), koers.mkba_window_check(text),
+    koers.mkba_units(date, text, text[]), koers.mkba_exposure(date, text, text[]),
+    koers.mkba_lines(date, text, integer, text[]), koers.mkba_sums_of(koers.mkba_line[], numeric),
+    koers.mkba_table_of(koers.mkba_line[], numeric), koers.mkba(date, text, integer, text[]),
+    koers.mkba_sensitivity_of(koers.mkba_line[], numeric, numeric),
+    koers.mkba_sensitivity(date, text, integer, text[]),
+    koers.mkba_yearly(date, integer, text, integer, text[]) TO koers_analyst;
