@@ -205,6 +205,17 @@ CREATE TYPE koers.mkba_row AS (
 COMMENT ON TYPE koers.mkba_row IS 'A row of koers.mkba (see its column comments).';
 
 ------------------------------------------------------------------------------------------
+-- Schema report: what koers-report --audience funder reads (sql/0015_mkba_defs.sql).
+------------------------------------------------------------------------------------------
+
+CREATE SCHEMA report;
+COMMENT ON SCHEMA report IS
+    'The printable funder report''s functions: the dashboards'' cells as a funder sees them '
+    '(suppressed), whoever runs the report.';
+REVOKE ALL ON SCHEMA report FROM PUBLIC;
+GRANT USAGE ON SCHEMA report TO koers_evaluator, koers_funder, koers_partner, koers_admin, koers_reader;
+
+------------------------------------------------------------------------------------------
 -- Rights: as koers.unit_cost (0007): readers and the analyst read, the consumer too.
 ------------------------------------------------------------------------------------------
 

@@ -635,3 +635,70 @@ GRANT EXECUTE ON FUNCTION koers.mkba_setting(text), koers.cpi_factor(integer, in
     koers.mkba_sensitivity_of(koers.mkba_line[], numeric, numeric),
     koers.mkba_sensitivity(date, text, integer, text[]),
     koers.mkba_yearly(date, integer, text, integer, text[]) TO koers_analyst;
+
+------------------------------------------------------------------------------------------
+-- The funder report (koers-report --audience funder): the cells of the pages it prints, as
+-- a funder sees them (suppressed, as of the end of the last complete month, no filter),
+-- whoever runs it; so the document can be sent as it is. No per-participant row.
+------------------------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION report.meta()
+    RETURNS TABLE (as_of date, generated_at timestamptz, suppressed_below integer, price_year integer,
+                   window_name text, rtm_factor numeric, rtm_variation numeric, default_range numeric,
+                   time_zone text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    f koers.dash_caller_row := ROW('koers-report', 'funder', NULL, true);
+BEGIN
+    PERFORM koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
+    RETURN QUERY SELECT koers.dash_as_of(f, NULL), now(), koers.min_cell(),
+        coalesce(koers.mkba_setting('mkba_price_year')::integer, 2024),
+        coalesce(koers.mkba_setting('mkba_window'), 'intention_to_treat'),
+        coalesce(koers.mkba_setting('mkba_rtm_factor')::numeric, 1),
+        coalesce(koers.mkba_setting('mkba_rtm_variation')::numeric, 0.75),
+        coalesce(koers.mkba_setting('mkba_default_range')::numeric, 0.25),
+        (SELECT s.value FROM koers.setting s WHERE s.name = 'time_zone');
+END
+$$;
+COMMENT ON FUNCTION report.meta() IS
+    'The funder report''s as-of date (the end of the last complete month, as the funder pages), '
+    'when it was made, k of the suppression and the MKBA settings.';
+
+CREATE OR REPLACE FUNCTION report.funder_cells()
+    RETURNS SETOF koers.dash_cell
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    f     koers.dash_caller_row := ROW('koers-report', 'funder', NULL, true);
+    as_of date := koers.dash_as_of(f, NULL);
+    win   text := coalesce(koers.mkba_setting('mkba_window'), 'intention_to_treat');
+BEGIN
+    PERFORM koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
+    RETURN QUERY
+    SELECT x.* FROM (
+        SELECT * FROM unnest(koers.dash_group('overview', f, NULL, NULL, as_of,
+                                              ARRAY['overview.goals=overview.goals_set_by'], NULL))
+        UNION ALL
+        SELECT * FROM unnest(koers.dash_group('outcomes', f, NULL, NULL, as_of,
+                                              koers.dash_outcomes_links(), koers.dash_outcomes_extra()))
+        UNION ALL
+        SELECT * FROM unnest(koers.dash_group('evidence.' || koers.dash_window_check(win), f, NULL, NULL,
+                                              as_of, NULL, NULL))
+        UNION ALL
+        SELECT * FROM unnest(koers.dash_group('mkba.' || win, f, NULL, NULL, as_of, NULL, NULL))
+    ) x
+    -- Monthly series are for the screen; the report prints totals.
+    WHERE x.category !~ '^\d{4}-\d{2}$' AND x.chart NOT LIKE 'support.own%'
+    ORDER BY x.chart, x.series, x.category;
+END
+$$;
+COMMENT ON FUNCTION report.funder_cells() IS
+    'The cells the funder report prints (overview, outcomes, the evidence and the MKBA of the '
+    'setting mkba_window), suppressed as for a funder, without monthly series.';
+
+ALTER FUNCTION report.meta() OWNER TO koers_reader;
+ALTER FUNCTION report.funder_cells() OWNER TO koers_reader;
+REVOKE EXECUTE ON FUNCTION report.meta(), report.funder_cells() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION report.meta(), report.funder_cells()
+    TO koers_evaluator, koers_funder, koers_partner, koers_admin;
