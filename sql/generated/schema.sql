@@ -39,6 +39,20 @@ CREATE SCHEMA koers;
 
 
 --
+-- Name: report; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA report;
+
+
+--
+-- Name: SCHEMA report; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON SCHEMA report IS 'The printable funder report''s functions: the dashboards'' cells as a funder sees them (suppressed), whoever runs the report.';
+
+
+--
 -- Name: before_during_cohort_row; Type: TYPE; Schema: koers; Owner: -
 --
 
@@ -1507,6 +1521,140 @@ COMMENT ON COLUMN koers.goal_summary_row.enrolled_participants IS 'Participants 
 
 
 --
+-- Name: mkba_line; Type: TYPE; Schema: koers; Owner: -
+--
+
+CREATE TYPE koers.mkba_line AS (
+	side text,
+	event_type text,
+	kind text,
+	item text,
+	payer text,
+	share numeric,
+	per text,
+	price numeric,
+	price_low numeric,
+	price_high numeric,
+	units_before numeric,
+	units_during numeric,
+	pm_before numeric,
+	pm_during numeric,
+	units_expected numeric,
+	participants text[]
+);
+
+
+--
+-- Name: TYPE mkba_line; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON TYPE koers.mkba_line IS 'Internal: a line of the MKBA (koers.mkba_lines): a priced kind and one payer of its item.';
+
+
+--
+-- Name: mkba_row; Type: TYPE; Schema: koers; Owner: -
+--
+
+CREATE TYPE koers.mkba_row AS (
+	payer text,
+	ord integer,
+	label_nl text,
+	label_en text,
+	support_cost numeric,
+	cost_before numeric,
+	cost_expected numeric,
+	cost_during numeric,
+	benefit numeric,
+	balance numeric,
+	contributors integer
+);
+
+
+--
+-- Name: TYPE mkba_row; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON TYPE koers.mkba_row IS 'A row of koers.mkba (see its column comments).';
+
+
+--
+-- Name: COLUMN mkba_row.payer; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.payer IS 'The stakeholder (koers.payer), or total.';
+
+
+--
+-- Name: COLUMN mkba_row.ord; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.ord IS 'Order of the rows.';
+
+
+--
+-- Name: COLUMN mkba_row.label_nl; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.label_nl IS 'Dutch label.';
+
+
+--
+-- Name: COLUMN mkba_row.label_en; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.label_en IS 'English label.';
+
+
+--
+-- Name: COLUMN mkba_row.support_cost; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.support_cost IS 'Cost: the programme''s support contacts in the window that this payer pays (EUR).';
+
+
+--
+-- Name: COLUMN mkba_row.cost_before; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.cost_before IS 'Crisis, stay and police cost in the 12 months before that this payer paid (EUR).';
+
+
+--
+-- Name: COLUMN mkba_row.cost_expected; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.cost_expected IS 'Null alternative: the before rate per known person-month (times the factor mkba_rtm_factor) carried on over the window''s known person-months (EUR); NULL when no before day is known.';
+
+
+--
+-- Name: COLUMN mkba_row.cost_during; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.cost_during IS 'Crisis, stay and police cost in the window that this payer paid (EUR).';
+
+
+--
+-- Name: COLUMN mkba_row.benefit; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.benefit IS 'Benefit: cost_expected - cost_during, the cost avoided (EUR; negative: more cost than expected).';
+
+
+--
+-- Name: COLUMN mkba_row.balance; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.balance IS 'benefit - support_cost (EUR).';
+
+
+--
+-- Name: COLUMN mkba_row.contributors; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.contributors IS 'Distinct participants with a priced event or contact in this payer''s figures.';
+
+
+--
 -- Name: paired_stats; Type: TYPE; Schema: koers; Owner: -
 --
 
@@ -2483,6 +2631,69 @@ COMMENT ON FUNCTION dash.metrics() IS 'koers-dash /metrics: events stored per ty
 
 
 --
+-- Name: mkba(text, text, date, date, text); Type: FUNCTION; Schema: dash; Owner: -
+--
+
+CREATE FUNCTION dash.mkba(cohort text, organisation text, period_from date, period_to date, window_name text) RETURNS SETOF koers.dash_cell
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    c koers.dash_caller_row := koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
+BEGIN
+    RETURN QUERY SELECT * FROM koers.dash_page(ARRAY['mkba'],
+        'mkba.' || koers.mkba_window_check(coalesce(window_name, koers.mkba_setting('mkba_window'))),
+        c, cohort, organisation, period_from, period_to, NULL, NULL);
+END
+$$;
+
+
+--
+-- Name: FUNCTION mkba(cohort text, organisation text, period_from date, period_to date, window_name text); Type: COMMENT; Schema: dash; Owner: -
+--
+
+COMMENT ON FUNCTION dash.mkba(cohort text, organisation text, period_from date, period_to date, window_name text) IS 'Indicative MKBA on the cost page, for a window (NULL: setting mkba_window) against the 12 months before, in prices of setting mkba_price_year: mkba.table (per payer and total: support_cost, cost_before, cost_expected, cost_during, benefit, balance), mkba.sensitivity (unit_cost:<item> and rtm_factor: value_low/high, balance_low/high, balance_base), mkba.yearly (per payer: benefit_per_person_year, cost_share), mkba.meta. Suppressed for funders and partners (see koers.dash_mkba_cells).';
+
+
+--
+-- Name: mkba_assumptions(); Type: FUNCTION; Schema: dash; Owner: -
+--
+
+CREATE FUNCTION dash.mkba_assumptions() RETURNS TABLE(item text, per text, amount_eur numeric, price_year integer, source text, price numeric, price_low numeric, price_high numeric, range_source text, payers text, payer_source text, prices text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
+    RETURN QUERY
+        SELECT u.item, u.per, u.amount_eur, u.price_year, u.source, round(p.price, 2),
+               round(p.price_low, 2), round(p.price_high, 2),
+               coalesce(u.range_source, 'none given: +-' || round(100 * coalesce(
+                   koers.mkba_setting('mkba_default_range')::numeric, 0.25)) || '%'),
+               coalesce((SELECT string_agg(y.payer || ' ' || round(100 * y.share) || '%', ', '
+                                           ORDER BY y.share DESC, y.payer)
+                         FROM koers.unit_cost_payer y WHERE y.item = u.item), 'other 100%'),
+               (SELECT string_agg(DISTINCT y.source || ' (' || y.valid_year || ')', '; ')
+                FROM koers.unit_cost_payer y WHERE y.item = u.item),
+               (SELECT string_agg(m.event_type || ':' || m.kind, ', ' ORDER BY m.event_type, m.kind)
+                FROM koers.unit_cost_map m WHERE m.item = u.item)
+        FROM koers.unit_cost u
+        JOIN koers.mkba_prices(coalesce(koers.mkba_setting('mkba_price_year')::integer, 2024)) p
+            ON p.item = u.item
+        ORDER BY u.item;
+END
+$$;
+
+
+--
+-- Name: FUNCTION mkba_assumptions(); Type: COMMENT; Schema: dash; Owner: -
+--
+
+COMMENT ON FUNCTION dash.mkba_assumptions() IS 'The unit costs of the MKBA: amount with its own year and source, the price in the price year (setting mkba_price_year, consumer price index), low and high with their source, the payers with shares and the source of the split, the event kinds it prices.';
+
+
+--
 -- Name: overview(text, text, date, date); Type: FUNCTION; Schema: dash; Owner: -
 --
 
@@ -2588,6 +2799,29 @@ $$;
 --
 
 COMMENT ON FUNCTION dash.participants(cohort text, organisation text, period_to date, purpose text) IS 'Evaluators: the measures per participant (for R or SPSS). Audited: purpose page or export.';
+
+
+--
+-- Name: price_index(); Type: FUNCTION; Schema: dash; Owner: -
+--
+
+CREATE FUNCTION dash.price_index() RETURNS TABLE(year integer, cpi numeric, source text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
+    RETURN QUERY SELECT i.year, i.cpi, i.source FROM koers.price_index i ORDER BY i.year;
+END
+$$;
+
+
+--
+-- Name: FUNCTION price_index(); Type: COMMENT; Schema: dash; Owner: -
+--
+
+COMMENT ON FUNCTION dash.price_index() IS 'The consumer price index the MKBA indexes prices with.';
 
 
 --
@@ -3147,6 +3381,35 @@ CREATE FUNCTION koers.covered_days(t text) RETURNS datemultirange
 --
 
 COMMENT ON FUNCTION koers.covered_days(t text) IS 'The days whose data of event type t are known: the days every source that stated its coverage of t covers (covered_from .. covered_to, an open end running on); NULL when no source stated any (every day counts).';
+
+
+--
+-- Name: cpi_factor(integer, integer); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.cpi_factor(from_year integer, to_year integer) RETURNS numeric
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    a numeric := (SELECT cpi FROM koers.price_index WHERE year = from_year);
+    b numeric := (SELECT cpi FROM koers.price_index WHERE year = to_year);
+BEGIN
+    IF a IS NULL OR b IS NULL THEN
+        RAISE EXCEPTION 'koers.price_index has no consumer price index for year %',
+            CASE WHEN a IS NULL THEN from_year ELSE to_year END
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'INSERT INTO koers.price_index (year, cpi, source) the missing year';
+    END IF;
+    RETURN b / a;
+END
+$$;
+
+
+--
+-- Name: FUNCTION cpi_factor(from_year integer, to_year integer); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.cpi_factor(from_year integer, to_year integer) IS 'cpi(to_year) / cpi(from_year) from koers.price_index; raises when a year is missing.';
 
 
 --
@@ -4419,6 +4682,8 @@ BEGIN
     n := koers.dash_check_filter(c, p_cohort, p_org, as_of);
     IF grp LIKE 'evidence.%' THEN
         cells := koers.dash_evidence_cells(substr(grp, 10), c, p_cohort, p_org, as_of);
+    ELSIF grp LIKE 'mkba.%' THEN
+        cells := koers.dash_mkba_cells(substr(grp, 6), c, p_cohort, p_org, as_of);
     ELSE
         SELECT coalesce(array_agg(x ORDER BY x.chart, x.series, x.category), '{}') INTO cells
         FROM koers.dash_cells(grp, c, p_cohort, p_org, as_of, links, extra) x;
@@ -4613,6 +4878,103 @@ $$;
 
 
 --
+-- Name: dash_mkba_cells(text, koers.dash_caller_row, text, text, date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.dash_mkba_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date) RETURNS koers.dash_cell[]
+    LANGUAGE plpgsql STABLE
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    k      integer := koers.min_cell();
+    win    text := koers.mkba_window_check(window_name);
+    py     integer := coalesce(koers.mkba_setting('mkba_price_year')::integer, 2024);
+    f      numeric := coalesce(koers.mkba_setting('mkba_rtm_factor')::numeric, 1);
+    fv     numeric := coalesce(koers.mkba_setting('mkba_rtm_variation')::numeric, 0.75);
+    ps     text[];
+    lines  koers.mkba_line[];
+    rows   koers.mkba_row[];
+    hidden text[] := '{}';
+    whole  boolean := c.suppress AND (p_cohort IS NOT NULL OR p_org IS NOT NULL);
+    n_part integer;
+    pyears numeric;
+    nxt    text;
+    cells  koers.dash_cell[];
+BEGIN
+    SELECT array_agg(f2.participant) INTO ps
+    FROM koers.dash_filter_flags(p_cohort, p_org, as_of) f2 WHERE f2.in_c AND f2.in_o;
+    ps := coalesce(ps, '{}');
+    n_part := cardinality(ps);
+    SELECT sum(koers.days_in(r.days)) / 365.25 INTO pyears
+    FROM koers.window_ranges(as_of) r WHERE r.window_name = win AND r.participant = ANY (ps);
+    lines := ARRAY(SELECT l FROM koers.mkba_lines(as_of, win, py, ps) l);
+    rows := ARRAY(SELECT r FROM koers.mkba_table_of(lines, f) r);
+    IF c.suppress THEN
+        hidden := ARRAY(SELECT r.payer FROM unnest(rows) r WHERE r.contributors BETWEEN 1 AND k - 1);
+        LOOP
+            EXIT WHEN (SELECT count(*) FROM unnest(rows) r
+                       WHERE r.contributors > 0 AND r.payer = ANY (hidden)) <> 1;
+            SELECT r.payer INTO nxt FROM unnest(rows) r
+            WHERE r.contributors > 0 AND NOT r.payer = ANY (hidden)
+            ORDER BY r.payer = 'total', r.contributors, r.ord LIMIT 1;
+            EXIT WHEN nxt IS NULL;
+            hidden := hidden || nxt;
+        END LOOP;
+    END IF;
+    WITH t AS (
+        SELECT r.*, whole OR r.payer = ANY (hidden) AS hide FROM unnest(rows) r
+    ), s AS (
+        SELECT x.*, whole OR (c.suppress AND (x.contributors BETWEEN 1 AND k - 1
+                   OR 'total' = ANY (hidden)
+                   OR EXISTS (SELECT 1 FROM unnest(lines) l
+                              WHERE l.payer = ANY (hidden)
+                                AND (x.variation = 'rtm_factor' AND l.side = 'benefit'
+                                     OR l.item = x.item)))) AS hide
+        FROM koers.mkba_sensitivity_of(lines, f, fv) x
+    ), y AS (
+        SELECT m.payer, (m.ce - m.cd) / nullif(pyears, 0) AS ppy,
+               coalesce(m.sc / nullif(sum(m.sc) OVER (), 0), 0) AS share
+        FROM koers.mkba_sums_of(lines, f) m
+    )
+    SELECT array_agg(ROW(x.chart, x.series, x.category, CASE WHEN x.hide THEN NULL ELSE x.value END,
+                         x.hide)::koers.dash_cell ORDER BY x.chart, x.series, x.category)
+    INTO cells FROM (
+        SELECT 'mkba.table' AS chart, t.payer AS series, v.category, v.value, t.hide
+        FROM t CROSS JOIN LATERAL (VALUES ('support_cost', t.support_cost), ('cost_before', t.cost_before),
+            ('cost_expected', t.cost_expected), ('cost_during', t.cost_during), ('benefit', t.benefit),
+            ('balance', t.balance)) v(category, value)
+        UNION ALL
+        SELECT 'mkba.sensitivity', s.variation || coalesce(':' || s.item, ''), v.category, v.value, s.hide
+        FROM s CROSS JOIN LATERAL (VALUES ('value_low', s.value_low), ('value_high', s.value_high),
+            ('balance_low', s.balance_low), ('balance_high', s.balance_high),
+            ('balance_base', s.balance_base)) v(category, value)
+        UNION ALL
+        SELECT 'mkba.yearly', y.payer, v.category, v.value, t.hide
+        FROM y JOIN t ON t.payer = y.payer
+        CROSS JOIN LATERAL (VALUES ('benefit_per_person_year', round(y.ppy, 2)),
+                                   ('cost_share', round(y.share, 4))) v(category, value)
+        UNION ALL
+        SELECT 'mkba.meta', 'setting', v.category, v.value, v.hide
+        FROM (VALUES ('price_year', py::numeric, false), ('rtm_factor', f, false),
+                     ('rtm_variation', fv, false),
+                     ('default_range', coalesce(koers.mkba_setting('mkba_default_range')::numeric, 0.25), false),
+                     ('participants', n_part::numeric, whole OR (c.suppress AND n_part BETWEEN 1 AND k - 1)),
+                     ('person_years', round(pyears, 4), whole OR (c.suppress AND n_part BETWEEN 1 AND k - 1)))
+             v(category, value, hide)
+    ) x;
+    RETURN coalesce(cells, '{}');
+END
+$$;
+
+
+--
+-- Name: FUNCTION dash_mkba_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.dash_mkba_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date) IS 'Internal: the MKBA of one window for a filter setting as dashboard cells (mkba.table, mkba.sensitivity, mkba.yearly, mkba.meta), suppressed for suppressed callers.';
+
+
+--
 -- Name: dash_outcomes_extra(); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -4785,7 +5147,10 @@ CREATE FUNCTION koers.data_version() RETURNS text
                (SELECT string_agg(s.name || '=' || s.value, ',' ORDER BY s.name) FROM koers.setting s
                 WHERE s.name NOT LIKE 'dash\_cache%'),
                (SELECT string_agg(u::text, ',' ORDER BY u.item) FROM koers.unit_cost u),
-               (SELECT string_agg(m::text, ',' ORDER BY m.event_type, m.kind) FROM koers.unit_cost_map m)))
+               (SELECT string_agg(m::text, ',' ORDER BY m.event_type, m.kind) FROM koers.unit_cost_map m),
+               (SELECT string_agg(p::text, ',' ORDER BY p.item, p.payer) FROM koers.unit_cost_payer p),
+               (SELECT string_agg(i::text, ',' ORDER BY i.year) FROM koers.price_index i),
+               (SELECT string_agg(y::text, ',' ORDER BY y.payer) FROM koers.payer y)))
     $$;
 
 
@@ -4793,7 +5158,7 @@ CREATE FUNCTION koers.data_version() RETURNS text
 -- Name: FUNCTION data_version(); Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON FUNCTION koers.data_version() IS 'Digests of what the measures depend on: every consumer offset (which moves with each batch of events), then, after a colon, the settings (but the cache''s own), the unit costs and their mapping.';
+COMMENT ON FUNCTION koers.data_version() IS 'Digests of what the measures depend on: every consumer offset (which moves with each batch of events), then, after a colon, the settings (but the cache''s own), the unit costs and their mapping, payers and price index.';
 
 
 --
@@ -5237,6 +5602,372 @@ CREATE FUNCTION koers.min_cell() RETURNS integer
 --
 
 COMMENT ON FUNCTION koers.min_cell() IS 'k of small-cell suppression: a figure drawn from fewer than k distinct participants is not shown to funders and partners (koers.setting min_cell, default 5).';
+
+
+--
+-- Name: mkba(date, text, integer, text[]); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba(as_of date, window_name text DEFAULT NULL::text, price_year integer DEFAULT NULL::integer, ps text[] DEFAULT NULL::text[]) RETURNS SETOF koers.mkba_row
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT * FROM koers.mkba_table_of(
+        ARRAY(SELECT l FROM koers.mkba_lines(as_of,
+                  coalesce(window_name, koers.mkba_setting('mkba_window')),
+                  coalesce(price_year, koers.mkba_setting('mkba_price_year')::integer), ps) l),
+        coalesce(koers.mkba_setting('mkba_rtm_factor')::numeric, 1))
+    $$;
+
+
+--
+-- Name: FUNCTION mkba(as_of date, window_name text, price_year integer, ps text[]); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba(as_of date, window_name text, price_year integer, ps text[]) IS 'The indicative MKBA per stakeholder (koers.payer) and in total, in EUR of price_year (default setting mkba_price_year), for the window (default setting mkba_window, intention_to_treat) against the 12 months before, over the participants ps (NULL: every participant enrolled by as_of). Columns: see COMMENT ON COLUMN koers.mkba_row.*.';
+
+
+--
+-- Name: mkba_exposure(date, text, text[]); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_exposure(as_of date, window_name text, ps text[]) RETURNS TABLE(participant text, cohort text, side text, event_type text, days integer)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH cov AS MATERIALIZED (
+        SELECT t, coalesce(koers.covered_days(t), '{(,)}'::datemultirange) AS known
+        FROM unnest(ARRAY['contact', 'crisis', 'police_call']) t
+    )
+    SELECT r.participant, r.cohort, CASE WHEN r.window_name = 'before' THEN 'before' ELSE 'during' END,
+           c.t, koers.days_in(r.days * c.known)
+    FROM koers.window_ranges(as_of) r CROSS JOIN cov c
+    WHERE r.window_name IN ('before', koers.mkba_window_check(mkba_exposure.window_name))
+      AND (ps IS NULL OR r.participant = ANY (ps))
+    $$;
+
+
+--
+-- Name: FUNCTION mkba_exposure(as_of date, window_name text, ps text[]); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_exposure(as_of date, window_name text, ps text[]) IS 'Per participant, side (before, during = the window) and event type: the side''s days within the stated coverage of that type (the denominator of its rates).';
+
+
+--
+-- Name: mkba_lines(date, text, integer, text[]); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_lines(as_of date, window_name text, price_year integer, ps text[]) RETURNS SETOF koers.mkba_line
+    LANGUAGE sql STABLE
+    AS $$
+    WITH q AS MATERIALIZED (SELECT * FROM koers.mkba_units(as_of, window_name, ps)),
+    x AS MATERIALIZED (
+        SELECT e.event_type,
+               sum(e.days) FILTER (WHERE e.side = 'before') / koers.person_month_days() AS pmb,
+               sum(e.days) FILTER (WHERE e.side = 'during') / koers.person_month_days() AS pmd
+        FROM koers.mkba_exposure(as_of, window_name, ps) e GROUP BY 1
+    ), l AS (
+        SELECT q.event_type, q.kind, q.item,
+               coalesce(sum(q.units) FILTER (WHERE q.side = 'before'), 0) AS ub,
+               coalesce(sum(q.units) FILTER (WHERE q.side = 'during'), 0) AS ud,
+               array_agg(DISTINCT q.participant ORDER BY q.participant)
+                   FILTER (WHERE q.units <> 0 AND (q.side = 'during' OR q.event_type <> 'contact')) AS who
+        FROM q GROUP BY 1, 2, 3
+    )
+    SELECT CASE WHEN l.event_type = 'contact' THEN 'cost' ELSE 'benefit' END,
+           l.event_type, l.kind, l.item, coalesce(p.payer, 'other'), coalesce(p.share, 1), pr.per,
+           pr.price, pr.price_low, pr.price_high,
+           CASE WHEN l.event_type = 'contact' THEN 0 ELSE l.ub END, l.ud,
+           coalesce(x.pmb, 0), coalesce(x.pmd, 0),
+           -- The null alternative: the pooled before rate per known person-month carried on
+           -- over the window's known person-months.
+           CASE WHEN l.event_type = 'contact' THEN 0 ELSE l.ub * x.pmd / nullif(x.pmb, 0) END,
+           coalesce(l.who, '{}')
+    FROM l
+    JOIN koers.mkba_prices(price_year) pr ON pr.item = l.item
+    LEFT JOIN x ON x.event_type = l.event_type
+    LEFT JOIN koers.unit_cost_payer p ON p.item = l.item
+    WHERE l.ub <> 0 OR l.ud <> 0
+    ORDER BY 1, 2, 3, 5
+    $$;
+
+
+--
+-- Name: FUNCTION mkba_lines(as_of date, window_name text, price_year integer, ps text[]); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_lines(as_of date, window_name text, price_year integer, ps text[]) IS 'Internal: the MKBA per priced kind and payer of its item (share; an item without payer rows is paid by other): side benefit (crisis and police kinds) or cost (support contacts); prices in EUR of price_year; units before and in the window; known person-months of the kind''s event type; units_expected = units_before x pm_during / pm_before (NULL when no before day is known); the participants with units (never leaves the database).';
+
+
+--
+-- Name: mkba_prices(integer); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_prices(price_year integer) RETURNS TABLE(item text, per text, source_year integer, cpi_factor numeric, price numeric, price_low numeric, price_high numeric, range_given boolean)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT u.item, u.per, u.price_year, f.f, u.amount_eur * f.f,
+           coalesce(u.low_eur, u.amount_eur * (1 - r.r)) * f.f,
+           coalesce(u.high_eur, u.amount_eur * (1 + r.r)) * f.f,
+           u.low_eur IS NOT NULL
+    FROM koers.unit_cost u
+    CROSS JOIN LATERAL (SELECT koers.cpi_factor(u.price_year, mkba_prices.price_year) AS f) f
+    CROSS JOIN (SELECT coalesce(koers.mkba_setting('mkba_default_range')::numeric, 0.25) AS r) r
+    $$;
+
+
+--
+-- Name: FUNCTION mkba_prices(price_year integer); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_prices(price_year integer) IS 'Unit costs in prices of price_year (amount x cpi(price_year) / cpi(its own year)), with the low and high values of the sensitivity (the source''s range, or amount x (1 -+ setting mkba_default_range)).';
+
+
+--
+-- Name: mkba_sensitivity(date, text, integer, text[]); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_sensitivity(as_of date, window_name text DEFAULT NULL::text, price_year integer DEFAULT NULL::integer, ps text[] DEFAULT NULL::text[]) RETURNS TABLE(variation text, item text, value_low numeric, value_high numeric, balance_low numeric, balance_high numeric, balance_base numeric, contributors integer)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT * FROM koers.mkba_sensitivity_of(
+        ARRAY(SELECT l FROM koers.mkba_lines(as_of,
+                  coalesce(window_name, koers.mkba_setting('mkba_window')),
+                  coalesce(price_year, koers.mkba_setting('mkba_price_year')::integer), ps) l),
+        coalesce(koers.mkba_setting('mkba_rtm_factor')::numeric, 1),
+        coalesce(koers.mkba_setting('mkba_rtm_variation')::numeric, 0.75))
+    $$;
+
+
+--
+-- Name: FUNCTION mkba_sensitivity(as_of date, window_name text, price_year integer, ps text[]); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_sensitivity(as_of date, window_name text, price_year integer, ps text[]) IS 'The total balance of koers.mkba under the base case (balance_base) and each variation: variation unit_cost (item: its price at value_low and value_high, EUR of the price year; every other price at base) and rtm_factor (the factor on the before rate at value_low and value_high: the settings mkba_rtm_factor and mkba_rtm_variation). contributors: distinct participants with units priced by the item (by any benefit line for rtm_factor).';
+
+
+--
+-- Name: mkba_sensitivity_of(koers.mkba_line[], numeric, numeric); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_sensitivity_of(lines koers.mkba_line[], f numeric, f_var numeric) RETURNS TABLE(variation text, item text, value_low numeric, value_high numeric, balance_low numeric, balance_high numeric, balance_base numeric, contributors integer)
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    WITH l AS (
+        SELECT l.*,
+               CASE WHEN l.side = 'benefit' THEN l.share * (f * l.units_expected - l.units_during)
+                    ELSE -l.share * l.units_during END AS coef
+        FROM unnest(lines) l
+    ), b AS (
+        SELECT sum(price * coef) AS base FROM l
+    )
+    SELECT 'unit_cost', l.item, round(min(l.price_low), 2), round(min(l.price_high), 2),
+           round(b.base + sum((l.price_low - l.price) * l.coef), 2),
+           round(b.base + sum((l.price_high - l.price) * l.coef), 2), round(b.base, 2),
+           (SELECT count(DISTINCT w) FROM unnest(lines) l2, unnest(l2.participants) w
+            WHERE l2.item = l.item)::integer
+    FROM l, b GROUP BY l.item, b.base
+    UNION ALL
+    SELECT 'rtm_factor', NULL, least(f, f_var), greatest(f, f_var),
+           round(b.base + (least(f, f_var) - f)
+                 * (SELECT sum(share * price * units_expected) FROM l WHERE side = 'benefit'), 2),
+           round(b.base + (greatest(f, f_var) - f)
+                 * (SELECT sum(share * price * units_expected) FROM l WHERE side = 'benefit'), 2),
+           round(b.base, 2),
+           (SELECT count(DISTINCT w) FROM unnest(lines) l2, unnest(l2.participants) w
+            WHERE l2.side = 'benefit')::integer
+    FROM b
+    ORDER BY 1 DESC, 2
+    $$;
+
+
+--
+-- Name: FUNCTION mkba_sensitivity_of(lines koers.mkba_line[], f numeric, f_var numeric); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_sensitivity_of(lines koers.mkba_line[], f numeric, f_var numeric) IS 'Internal: koers.mkba_sensitivity from the lines, with base factor f and its variation f_var.';
+
+
+--
+-- Name: mkba_setting(text); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_setting(name text) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$ SELECT s.value FROM koers.setting s WHERE s.name = mkba_setting.name $$;
+
+
+--
+-- Name: FUNCTION mkba_setting(name text); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_setting(name text) IS 'Internal: a koers.setting value (mkba_price_year, mkba_window, mkba_rtm_factor, mkba_rtm_variation, mkba_default_range).';
+
+
+--
+-- Name: mkba_sums_of(koers.mkba_line[], numeric); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_sums_of(lines koers.mkba_line[], f numeric) RETURNS TABLE(payer text, ord integer, label_nl text, label_en text, sc numeric, cb numeric, ce numeric, cd numeric, n integer)
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    WITH l AS (
+        SELECT l.*, l.share * l.price AS sp FROM unnest(lines) l
+    ), p AS (
+        SELECT l.payer,
+               sum(l.sp * l.units_during) FILTER (WHERE l.side = 'cost') AS sc,
+               sum(l.sp * l.units_before) FILTER (WHERE l.side = 'benefit') AS cb,
+               CASE WHEN bool_and(l.units_expected IS NOT NULL)
+                    THEN coalesce(sum(l.sp * f * l.units_expected) FILTER (WHERE l.side = 'benefit'), 0) END AS ce,
+               sum(l.sp * l.units_during) FILTER (WHERE l.side = 'benefit') AS cd,
+               (SELECT count(DISTINCT w) FROM unnest(lines) l2, unnest(l2.participants) w
+                WHERE l2.payer = l.payer)::integer AS n
+        FROM l GROUP BY l.payer
+    )
+    SELECT y.payer, y.ord, y.label_nl, y.label_en, coalesce(p.sc, 0),
+           coalesce(p.cb, 0), CASE WHEN p.payer IS NULL THEN 0 ELSE p.ce END,
+           coalesce(p.cd, 0), coalesce(p.n, 0)
+    FROM koers.payer y LEFT JOIN p ON p.payer = y.payer
+    ORDER BY y.ord
+    $$;
+
+
+--
+-- Name: FUNCTION mkba_sums_of(lines koers.mkba_line[], f numeric); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_sums_of(lines koers.mkba_line[], f numeric) IS 'Internal: the unrounded sums per payer of koers.mkba from its lines, the before rate times f.';
+
+
+--
+-- Name: mkba_table_of(koers.mkba_line[], numeric); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_table_of(lines koers.mkba_line[], f numeric) RETURNS SETOF koers.mkba_row
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    WITH r AS (SELECT * FROM koers.mkba_sums_of(lines, f))
+    SELECT payer, ord, label_nl, label_en, round(sc, 2), round(cb, 2), round(ce, 2), round(cd, 2),
+           round(ce - cd, 2), round(ce - cd - sc, 2), n
+    FROM r
+    UNION ALL
+    SELECT 'total', 1000, 'Totaal', 'Total', round(sum(sc), 2), round(sum(cb), 2), round(t.ce, 2),
+           round(sum(cd), 2), round(t.ce - sum(cd), 2), round(t.ce - sum(cd) - sum(sc), 2),
+           (SELECT count(DISTINCT w) FROM unnest(lines) l2, unnest(l2.participants) w)::integer
+    FROM r CROSS JOIN LATERAL (SELECT CASE WHEN bool_and(r2.ce IS NOT NULL) THEN sum(r2.ce) END AS ce
+                               FROM r r2) t
+    GROUP BY t.ce
+    ORDER BY 2
+    $$;
+
+
+--
+-- Name: FUNCTION mkba_table_of(lines koers.mkba_line[], f numeric); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_table_of(lines koers.mkba_line[], f numeric) IS 'Internal: koers.mkba from its lines, the before rate times f.';
+
+
+--
+-- Name: mkba_units(date, text, text[]); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) RETURNS TABLE(participant text, cohort text, side text, event_type text, kind text, item text, units numeric)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH cov AS MATERIALIZED (
+        SELECT t, coalesce(koers.covered_days(t), '{(,)}'::datemultirange) AS known
+        FROM unnest(ARRAY['contact', 'crisis', 'police_call']) t
+    ), w AS (
+        SELECT r.participant, r.cohort,
+               CASE WHEN r.window_name = 'before' THEN 'before' ELSE 'during' END AS side, r.days
+        FROM koers.window_ranges(as_of) r
+        WHERE r.window_name IN ('before', koers.mkba_window_check(mkba_units.window_name))
+          AND (ps IS NULL OR r.participant = ANY (ps))
+    ), u AS (
+        SELECT d.*, least(d.span, as_of + 1 - d.day) AS len
+        FROM koers.use_at(as_of) d
+        WHERE d.event_type IN ('contact', 'crisis', 'police_call')
+          AND (ps IS NULL OR d.participant = ANY (ps))
+    )
+    SELECT w.participant, w.cohort, w.side, u.event_type, u.kind, m.item,
+           sum(CASE k.per
+                   WHEN 'event' THEN CASE WHEN u.day <@ c.known THEN u.events ELSE 0 END
+                   WHEN 'hour' THEN CASE WHEN u.day <@ c.known THEN u.minutes / 60.0 ELSE 0 END
+                   ELSE CASE WHEN u.span > 0 AND daterange(u.day, u.day + u.len) <@ c.known
+                             THEN u.billable_days
+                             WHEN u.span > 0
+                             THEN u.billable_days::numeric / u.len
+                                  * koers.days_in(datemultirange(daterange(u.day, u.day + u.len)) * c.known)
+                             WHEN u.day <@ c.known THEN u.billable_days ELSE 0 END
+               END)
+    FROM w
+    JOIN u ON u.participant = w.participant AND u.day <@ w.days
+    JOIN cov c ON c.t = u.event_type
+    JOIN koers.unit_cost_map m ON m.event_type = u.event_type AND m.kind = u.kind
+    JOIN koers.unit_cost k ON k.item = m.item
+    GROUP BY 1, 2, 3, 4, 5, 6
+    $$;
+
+
+--
+-- Name: FUNCTION mkba_units(as_of date, window_name text, ps text[]); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) IS 'Per participant (of ps; NULL = every participant enrolled by as_of), side (before = the 12 months before, during = the window), event type, kind and unit cost item: the units that item prices (events, billable stay days that fall in the side, or contact hours = duration_min / 60), on days within the stated coverage of the event type.';
+
+
+--
+-- Name: mkba_window_check(text); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_window_check(window_name text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+BEGIN
+    IF window_name IS NULL OR window_name NOT IN ('per_protocol', 'intention_to_treat', 'follow_up') THEN
+        RAISE EXCEPTION 'window is one of per_protocol, intention_to_treat, follow_up'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN window_name;
+END
+$$;
+
+
+--
+-- Name: mkba_yearly(date, integer, text, integer, text[]); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_yearly(as_of date, cohort_size integer, window_name text DEFAULT NULL::text, price_year integer DEFAULT NULL::integer, ps text[] DEFAULT NULL::text[]) RETURNS TABLE(payer text, ord integer, participants integer, person_years numeric, benefit_per_person_year numeric, yearly_saving_now numeric, yearly_saving_at_size numeric, cost_share numeric, contributors integer)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH a AS (
+        SELECT koers.mkba_window_check(coalesce(mkba_yearly.window_name,
+                                                koers.mkba_setting('mkba_window'))) AS win
+    ), w AS (
+        SELECT count(*)::integer AS n, sum(koers.days_in(r.days)) / 365.25 AS py
+        FROM koers.window_ranges(as_of) r, a
+        WHERE r.window_name = a.win AND (ps IS NULL OR r.participant = ANY (ps))
+    ), t AS (
+        SELECT s.* FROM a CROSS JOIN LATERAL koers.mkba_sums_of(
+            ARRAY(SELECT l FROM koers.mkba_lines(as_of, a.win,
+                      coalesce(price_year, koers.mkba_setting('mkba_price_year')::integer), ps) l),
+            coalesce(koers.mkba_setting('mkba_rtm_factor')::numeric, 1)) s
+    ), y AS (
+        SELECT t.payer, t.ord, (t.ce - t.cd) / nullif(w.py, 0) AS ppy,
+               t.sc / nullif((SELECT sum(sc) FROM t), 0) AS share, t.n
+        FROM t, w
+    )
+    SELECT y.payer, y.ord, w.n, round(w.py, 4), round(y.ppy, 2), round(y.ppy * w.n, 2),
+           round(y.ppy * cohort_size, 2), round(coalesce(y.share, 0), 4), y.n
+    FROM y, w ORDER BY y.ord
+    $$;
+
+
+--
+-- Name: FUNCTION mkba_yearly(as_of date, cohort_size integer, window_name text, price_year integer, ps text[]); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_yearly(as_of date, cohort_size integer, window_name text, price_year integer, ps text[]) IS 'Who cashes in: per stakeholder the benefit of koers.mkba per person-year of the window (its days / 365.25), the yearly saving at the current number of participants and at cohort_size, beside the payer''s share of the programme''s support cost.';
 
 
 --
@@ -6459,6 +7190,27 @@ COMMENT ON FUNCTION koers.today() IS 'Today in the programme''s time zone: the d
 
 
 --
+-- Name: unit_cost_payer_check(); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.unit_cost_payer_check() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    it text := CASE WHEN TG_OP = 'DELETE' THEN OLD.item ELSE NEW.item END;
+    total numeric;
+BEGIN
+    SELECT sum(share) INTO total FROM koers.unit_cost_payer WHERE item = it;
+    IF total IS NOT NULL AND total <> 1 THEN
+        RAISE EXCEPTION 'the payer shares of unit cost % add up to %, not 1', it, total
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: use_add(koers.daily_use[]); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -6893,6 +7645,77 @@ COMMENT ON FUNCTION koers.window_ranges(as_of date) IS 'Per participant enrolled
 
 
 --
+-- Name: funder_cells(); Type: FUNCTION; Schema: report; Owner: -
+--
+
+CREATE FUNCTION report.funder_cells() RETURNS SETOF koers.dash_cell
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    f     koers.dash_caller_row := ROW('koers-report', 'funder', NULL, true);
+    as_of date := koers.dash_as_of(f, NULL);
+    win   text := coalesce(koers.mkba_setting('mkba_window'), 'intention_to_treat');
+BEGIN
+    PERFORM koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
+    RETURN QUERY
+    SELECT x.* FROM (
+        SELECT * FROM unnest(koers.dash_group('overview', f, NULL, NULL, as_of,
+                                              ARRAY['overview.goals=overview.goals_set_by'], NULL))
+        UNION ALL
+        SELECT * FROM unnest(koers.dash_group('outcomes', f, NULL, NULL, as_of,
+                                              koers.dash_outcomes_links(), koers.dash_outcomes_extra()))
+        UNION ALL
+        SELECT * FROM unnest(koers.dash_group('evidence.' || koers.dash_window_check(win), f, NULL, NULL,
+                                              as_of, NULL, NULL))
+        UNION ALL
+        SELECT * FROM unnest(koers.dash_group('mkba.' || win, f, NULL, NULL, as_of, NULL, NULL))
+    ) x
+    -- Monthly series are for the screen; the report prints totals.
+    WHERE x.category !~ '^\d{4}-\d{2}$' AND x.chart NOT LIKE 'support.own%'
+    ORDER BY x.chart, x.series, x.category;
+END
+$_$;
+
+
+--
+-- Name: FUNCTION funder_cells(); Type: COMMENT; Schema: report; Owner: -
+--
+
+COMMENT ON FUNCTION report.funder_cells() IS 'The cells the funder report prints (overview, outcomes, the evidence and the MKBA of the setting mkba_window), suppressed as for a funder, without monthly series.';
+
+
+--
+-- Name: meta(); Type: FUNCTION; Schema: report; Owner: -
+--
+
+CREATE FUNCTION report.meta() RETURNS TABLE(as_of date, generated_at timestamp with time zone, suppressed_below integer, price_year integer, window_name text, rtm_factor numeric, rtm_variation numeric, default_range numeric, time_zone text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    f koers.dash_caller_row := ROW('koers-report', 'funder', NULL, true);
+BEGIN
+    PERFORM koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
+    RETURN QUERY SELECT koers.dash_as_of(f, NULL), now(), koers.min_cell(),
+        coalesce(koers.mkba_setting('mkba_price_year')::integer, 2024),
+        coalesce(koers.mkba_setting('mkba_window'), 'intention_to_treat'),
+        coalesce(koers.mkba_setting('mkba_rtm_factor')::numeric, 1),
+        coalesce(koers.mkba_setting('mkba_rtm_variation')::numeric, 0.75),
+        coalesce(koers.mkba_setting('mkba_default_range')::numeric, 0.25),
+        (SELECT s.value FROM koers.setting s WHERE s.name = 'time_zone');
+END
+$$;
+
+
+--
+-- Name: FUNCTION meta(); Type: COMMENT; Schema: report; Owner: -
+--
+
+COMMENT ON FUNCTION report.meta() IS 'The funder report''s as-of date (the end of the last complete month, as the funder pages), when it was made, k of the suppression and the MKBA settings.';
+
+
+--
 -- Name: consumer_offset; Type: TABLE; Schema: koers; Owner: -
 --
 
@@ -6995,8 +7818,13 @@ CREATE TABLE koers.unit_cost (
     per text NOT NULL,
     price_year integer NOT NULL,
     source text NOT NULL,
+    low_eur numeric(12,2),
+    high_eur numeric(12,2),
+    range_source text,
     CONSTRAINT unit_cost_amount_eur_check CHECK ((amount_eur >= (0)::numeric)),
-    CONSTRAINT unit_cost_per_check CHECK ((per = ANY (ARRAY['event'::text, 'day'::text, 'hour'::text])))
+    CONSTRAINT unit_cost_low_eur_check CHECK ((low_eur >= (0)::numeric)),
+    CONSTRAINT unit_cost_per_check CHECK ((per = ANY (ARRAY['event'::text, 'day'::text, 'hour'::text]))),
+    CONSTRAINT unit_cost_range CHECK ((((low_eur IS NULL) AND (high_eur IS NULL) AND (range_source IS NULL)) OR ((low_eur IS NOT NULL) AND (high_eur IS NOT NULL) AND (range_source IS NOT NULL) AND (low_eur <= amount_eur) AND (amount_eur <= high_eur))))
 );
 
 
@@ -7004,7 +7832,7 @@ CREATE TABLE koers.unit_cost (
 -- Name: TABLE unit_cost; Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON TABLE koers.unit_cost IS 'Unit costs for the indicative social cost-benefit; editable (UPDATE amount_eur, price_year and source together). Amounts are used as they stand, without indexation.';
+COMMENT ON TABLE koers.unit_cost IS 'Unit costs for the indicative social cost-benefit; editable (UPDATE amount_eur, price_year and source together). koers.cost_benefit uses the amounts as they stand; the MKBA (koers.mkba) indexes them to one price year with koers.price_index, and its sensitivity uses low_eur and high_eur.';
 
 
 --
@@ -7040,6 +7868,27 @@ COMMENT ON COLUMN koers.unit_cost.price_year IS 'Price level (year) of amount_eu
 --
 
 COMMENT ON COLUMN koers.unit_cost.source IS 'Where the figure comes from, or the assumption it rests on.';
+
+
+--
+-- Name: COLUMN unit_cost.low_eur; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.unit_cost.low_eur IS 'Low end of the price range a source gives (same price year); NULL: none given, the sensitivity uses amount_eur x (1 - setting mkba_default_range).';
+
+
+--
+-- Name: COLUMN unit_cost.high_eur; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.unit_cost.high_eur IS 'High end of the range; NULL: amount_eur x (1 + setting mkba_default_range).';
+
+
+--
+-- Name: COLUMN unit_cost.range_source; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.unit_cost.range_source IS 'Where low_eur and high_eur come from.';
 
 
 --
@@ -8386,6 +9235,62 @@ COMMENT ON COLUMN koers.participant_month_cost.support_cost IS 'EUR: support con
 
 
 --
+-- Name: payer; Type: TABLE; Schema: koers; Owner: -
+--
+
+CREATE TABLE koers.payer (
+    payer text NOT NULL,
+    ord integer NOT NULL,
+    label_nl text NOT NULL,
+    label_en text NOT NULL,
+    pays_for text NOT NULL,
+    CONSTRAINT payer_payer_check CHECK ((payer ~ '^[a-z_]{1,32}$'::text))
+);
+
+
+--
+-- Name: TABLE payer; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON TABLE koers.payer IS 'The stakeholders of the MKBA: who pays a unit cost (and so who gains when it is avoided).';
+
+
+--
+-- Name: COLUMN payer.payer; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.payer.payer IS 'Name used in every layer (SQL, JSON, page, report).';
+
+
+--
+-- Name: COLUMN payer.ord; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.payer.ord IS 'Order of the rows in the MKBA table.';
+
+
+--
+-- Name: COLUMN payer.label_nl; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.payer.label_nl IS 'Dutch label (pages and report).';
+
+
+--
+-- Name: COLUMN payer.label_en; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.payer.label_en IS 'English label.';
+
+
+--
+-- Name: COLUMN payer.pays_for; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.payer.pays_for IS 'What this payer finances (the law or budget), in English.';
+
+
+--
 -- Name: police_call_valid; Type: VIEW; Schema: koers; Owner: -
 --
 
@@ -8409,6 +9314,48 @@ CREATE VIEW koers.police_call_valid AS
 --
 
 COMMENT ON VIEW koers.police_call_valid IS 'Police calls that no correction voided (refresh input).';
+
+
+--
+-- Name: price_index; Type: TABLE; Schema: koers; Owner: -
+--
+
+CREATE TABLE koers.price_index (
+    year integer NOT NULL,
+    cpi numeric(9,3) NOT NULL,
+    source text NOT NULL,
+    CONSTRAINT price_index_cpi_check CHECK ((cpi > (0)::numeric)),
+    CONSTRAINT price_index_source_check CHECK ((source <> ''::text)),
+    CONSTRAINT price_index_year_check CHECK (((year >= 1990) AND (year <= 2100)))
+);
+
+
+--
+-- Name: TABLE price_index; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON TABLE koers.price_index IS 'Consumer price index per year (any one base), editable: a price of year a becomes a price of year b as amount x cpi(b) / cpi(a). Add the year a new price year needs.';
+
+
+--
+-- Name: COLUMN price_index.year; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.price_index.year IS 'Calendar year (yearly average).';
+
+
+--
+-- Name: COLUMN price_index.cpi; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.price_index.cpi IS 'Index figure (2015 = 100 as shipped).';
+
+
+--
+-- Name: COLUMN price_index.source; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.price_index.source IS 'Where the figure comes from.';
 
 
 --
@@ -8436,6 +9383,64 @@ CREATE TABLE koers.setting (
 --
 
 COMMENT ON TABLE koers.setting IS 'Programme settings that measures read, e.g. time_zone.';
+
+
+--
+-- Name: unit_cost_payer; Type: TABLE; Schema: koers; Owner: -
+--
+
+CREATE TABLE koers.unit_cost_payer (
+    item text NOT NULL,
+    payer text NOT NULL,
+    share numeric(5,4) NOT NULL,
+    valid_year integer NOT NULL,
+    source text NOT NULL,
+    CONSTRAINT unit_cost_payer_share_check CHECK (((share > (0)::numeric) AND (share <= (1)::numeric))),
+    CONSTRAINT unit_cost_payer_source_check CHECK ((source <> ''::text)),
+    CONSTRAINT unit_cost_payer_valid_year_check CHECK (((valid_year >= 1990) AND (valid_year <= 2100)))
+);
+
+
+--
+-- Name: TABLE unit_cost_payer; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON TABLE koers.unit_cost_payer IS 'Who pays each unit cost (editable like koers.unit_cost): an item split over payers has a row per payer, and its shares add up to 1 (checked at commit). An item without rows is paid by other.';
+
+
+--
+-- Name: COLUMN unit_cost_payer.item; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.unit_cost_payer.item IS 'The koers.unit_cost item.';
+
+
+--
+-- Name: COLUMN unit_cost_payer.payer; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.unit_cost_payer.payer IS 'The koers.payer that pays this share.';
+
+
+--
+-- Name: COLUMN unit_cost_payer.share; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.unit_cost_payer.share IS 'Share of the item''s cost this payer bears (0 < share <= 1).';
+
+
+--
+-- Name: COLUMN unit_cost_payer.valid_year; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.unit_cost_payer.valid_year IS 'The year the split describes (financing rules change).';
+
+
+--
+-- Name: COLUMN unit_cost_payer.source; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.unit_cost_payer.source IS 'Where the split comes from, or the assumption it rests on.';
 
 
 --
@@ -8599,11 +9604,35 @@ ALTER TABLE ONLY koers.participant
 
 
 --
+-- Name: payer payer_ord_key; Type: CONSTRAINT; Schema: koers; Owner: -
+--
+
+ALTER TABLE ONLY koers.payer
+    ADD CONSTRAINT payer_ord_key UNIQUE (ord);
+
+
+--
+-- Name: payer payer_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
+--
+
+ALTER TABLE ONLY koers.payer
+    ADD CONSTRAINT payer_pkey PRIMARY KEY (payer);
+
+
+--
 -- Name: police_call police_call_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
 --
 
 ALTER TABLE ONLY koers.police_call
     ADD CONSTRAINT police_call_pkey PRIMARY KEY (event_id);
+
+
+--
+-- Name: price_index price_index_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
+--
+
+ALTER TABLE ONLY koers.price_index
+    ADD CONSTRAINT price_index_pkey PRIMARY KEY (year);
 
 
 --
@@ -8636,6 +9665,14 @@ ALTER TABLE ONLY koers.setting
 
 ALTER TABLE ONLY koers.unit_cost_map
     ADD CONSTRAINT unit_cost_map_pkey PRIMARY KEY (event_type, kind);
+
+
+--
+-- Name: unit_cost_payer unit_cost_payer_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
+--
+
+ALTER TABLE ONLY koers.unit_cost_payer
+    ADD CONSTRAINT unit_cost_payer_pkey PRIMARY KEY (item, payer);
 
 
 --
@@ -8752,6 +9789,13 @@ CREATE TRIGGER dash_audit_no_truncate BEFORE TRUNCATE ON koers.dash_audit FOR EA
 
 
 --
+-- Name: unit_cost_payer unit_cost_payer_shares; Type: TRIGGER; Schema: koers; Owner: -
+--
+
+CREATE CONSTRAINT TRIGGER unit_cost_payer_shares AFTER INSERT OR DELETE OR UPDATE ON koers.unit_cost_payer DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION koers.unit_cost_payer_check();
+
+
+--
 -- Name: dash_cache_lane dash_cache_lane_cache_key_fkey; Type: FK CONSTRAINT; Schema: koers; Owner: -
 --
 
@@ -8784,6 +9828,22 @@ ALTER TABLE ONLY koers.unit_cost_map
 
 
 --
+-- Name: unit_cost_payer unit_cost_payer_item_fkey; Type: FK CONSTRAINT; Schema: koers; Owner: -
+--
+
+ALTER TABLE ONLY koers.unit_cost_payer
+    ADD CONSTRAINT unit_cost_payer_item_fkey FOREIGN KEY (item) REFERENCES koers.unit_cost(item) ON UPDATE CASCADE ON DELETE CASCADE;
+
+
+--
+-- Name: unit_cost_payer unit_cost_payer_payer_fkey; Type: FK CONSTRAINT; Schema: koers; Owner: -
+--
+
+ALTER TABLE ONLY koers.unit_cost_payer
+    ADD CONSTRAINT unit_cost_payer_payer_fkey FOREIGN KEY (payer) REFERENCES koers.payer(payer) ON UPDATE CASCADE;
+
+
+--
 -- Name: SCHEMA dash; Type: ACL; Schema: -; Owner: -
 --
 
@@ -8805,6 +9865,17 @@ GRANT USAGE ON SCHEMA koers TO koers_auth;
 GRANT USAGE ON SCHEMA koers TO koers_dash;
 GRANT USAGE ON SCHEMA koers TO koers_consumer;
 GRANT USAGE ON SCHEMA koers TO koers_analyst;
+
+
+--
+-- Name: SCHEMA report; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA report TO koers_evaluator;
+GRANT USAGE ON SCHEMA report TO koers_funder;
+GRANT USAGE ON SCHEMA report TO koers_partner;
+GRANT USAGE ON SCHEMA report TO koers_admin;
+GRANT USAGE ON SCHEMA report TO koers_reader;
 
 
 --
@@ -8916,6 +9987,28 @@ GRANT ALL ON FUNCTION dash.metrics() TO koers_dash;
 
 
 --
+-- Name: FUNCTION mkba(cohort text, organisation text, period_from date, period_to date, window_name text); Type: ACL; Schema: dash; Owner: -
+--
+
+REVOKE ALL ON FUNCTION dash.mkba(cohort text, organisation text, period_from date, period_to date, window_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION dash.mkba(cohort text, organisation text, period_from date, period_to date, window_name text) TO koers_evaluator;
+GRANT ALL ON FUNCTION dash.mkba(cohort text, organisation text, period_from date, period_to date, window_name text) TO koers_funder;
+GRANT ALL ON FUNCTION dash.mkba(cohort text, organisation text, period_from date, period_to date, window_name text) TO koers_partner;
+GRANT ALL ON FUNCTION dash.mkba(cohort text, organisation text, period_from date, period_to date, window_name text) TO koers_admin;
+
+
+--
+-- Name: FUNCTION mkba_assumptions(); Type: ACL; Schema: dash; Owner: -
+--
+
+REVOKE ALL ON FUNCTION dash.mkba_assumptions() FROM PUBLIC;
+GRANT ALL ON FUNCTION dash.mkba_assumptions() TO koers_evaluator;
+GRANT ALL ON FUNCTION dash.mkba_assumptions() TO koers_funder;
+GRANT ALL ON FUNCTION dash.mkba_assumptions() TO koers_partner;
+GRANT ALL ON FUNCTION dash.mkba_assumptions() TO koers_admin;
+
+
+--
 -- Name: FUNCTION overview(cohort text, organisation text, period_from date, period_to date); Type: ACL; Schema: dash; Owner: -
 --
 
@@ -8940,6 +10033,17 @@ GRANT ALL ON FUNCTION dash.paired(cohort text, organisation text, period_to date
 
 REVOKE ALL ON FUNCTION dash.participants(cohort text, organisation text, period_to date, purpose text) FROM PUBLIC;
 GRANT ALL ON FUNCTION dash.participants(cohort text, organisation text, period_to date, purpose text) TO koers_evaluator;
+
+
+--
+-- Name: FUNCTION price_index(); Type: ACL; Schema: dash; Owner: -
+--
+
+REVOKE ALL ON FUNCTION dash.price_index() FROM PUBLIC;
+GRANT ALL ON FUNCTION dash.price_index() TO koers_evaluator;
+GRANT ALL ON FUNCTION dash.price_index() TO koers_funder;
+GRANT ALL ON FUNCTION dash.price_index() TO koers_partner;
+GRANT ALL ON FUNCTION dash.price_index() TO koers_admin;
 
 
 --
@@ -9095,6 +10199,16 @@ GRANT ALL ON FUNCTION koers.covered_days(t text) TO koers_reader;
 GRANT ALL ON FUNCTION koers.covered_days(t text) TO koers_auth;
 GRANT ALL ON FUNCTION koers.covered_days(t text) TO koers_consumer;
 GRANT ALL ON FUNCTION koers.covered_days(t text) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION cpi_factor(from_year integer, to_year integer); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.cpi_factor(from_year integer, to_year integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.cpi_factor(from_year integer, to_year integer) TO koers_reader;
+GRANT ALL ON FUNCTION koers.cpi_factor(from_year integer, to_year integer) TO koers_auth;
+GRANT ALL ON FUNCTION koers.cpi_factor(from_year integer, to_year integer) TO koers_analyst;
 
 
 --
@@ -9390,6 +10504,15 @@ GRANT ALL ON FUNCTION koers.dash_lateness(c koers.dash_caller_row, p_cohort text
 
 
 --
+-- Name: FUNCTION dash_mkba_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.dash_mkba_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.dash_mkba_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.dash_mkba_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date) TO koers_auth;
+
+
+--
 -- Name: FUNCTION dash_outcomes_extra(); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -9613,6 +10736,126 @@ GRANT ALL ON FUNCTION koers.min_cell() TO koers_reader;
 GRANT ALL ON FUNCTION koers.min_cell() TO koers_auth;
 GRANT ALL ON FUNCTION koers.min_cell() TO koers_consumer;
 GRANT ALL ON FUNCTION koers.min_cell() TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba(as_of date, window_name text, price_year integer, ps text[]); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba(as_of date, window_name text, price_year integer, ps text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba(as_of date, window_name text, price_year integer, ps text[]) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba(as_of date, window_name text, price_year integer, ps text[]) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba(as_of date, window_name text, price_year integer, ps text[]) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_exposure(as_of date, window_name text, ps text[]); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_exposure(as_of date, window_name text, ps text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_exposure(as_of date, window_name text, ps text[]) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_exposure(as_of date, window_name text, ps text[]) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_exposure(as_of date, window_name text, ps text[]) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_lines(as_of date, window_name text, price_year integer, ps text[]); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_lines(as_of date, window_name text, price_year integer, ps text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_lines(as_of date, window_name text, price_year integer, ps text[]) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_lines(as_of date, window_name text, price_year integer, ps text[]) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_lines(as_of date, window_name text, price_year integer, ps text[]) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_prices(price_year integer); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_prices(price_year integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_prices(price_year integer) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_prices(price_year integer) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_prices(price_year integer) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_sensitivity(as_of date, window_name text, price_year integer, ps text[]); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_sensitivity(as_of date, window_name text, price_year integer, ps text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_sensitivity(as_of date, window_name text, price_year integer, ps text[]) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_sensitivity(as_of date, window_name text, price_year integer, ps text[]) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_sensitivity(as_of date, window_name text, price_year integer, ps text[]) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_sensitivity_of(lines koers.mkba_line[], f numeric, f_var numeric); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_sensitivity_of(lines koers.mkba_line[], f numeric, f_var numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_sensitivity_of(lines koers.mkba_line[], f numeric, f_var numeric) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_sensitivity_of(lines koers.mkba_line[], f numeric, f_var numeric) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_sensitivity_of(lines koers.mkba_line[], f numeric, f_var numeric) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_setting(name text); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_setting(name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_setting(name text) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_setting(name text) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_setting(name text) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_sums_of(lines koers.mkba_line[], f numeric); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_sums_of(lines koers.mkba_line[], f numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_sums_of(lines koers.mkba_line[], f numeric) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_sums_of(lines koers.mkba_line[], f numeric) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_sums_of(lines koers.mkba_line[], f numeric) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_table_of(lines koers.mkba_line[], f numeric); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_table_of(lines koers.mkba_line[], f numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_table_of(lines koers.mkba_line[], f numeric) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_table_of(lines koers.mkba_line[], f numeric) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_table_of(lines koers.mkba_line[], f numeric) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_units(as_of date, window_name text, ps text[]); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_window_check(window_name text); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_window_check(window_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_window_check(window_name text) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_window_check(window_name text) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_window_check(window_name text) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_yearly(as_of date, cohort_size integer, window_name text, price_year integer, ps text[]); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_yearly(as_of date, cohort_size integer, window_name text, price_year integer, ps text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_yearly(as_of date, cohort_size integer, window_name text, price_year integer, ps text[]) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_yearly(as_of date, cohort_size integer, window_name text, price_year integer, ps text[]) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_yearly(as_of date, cohort_size integer, window_name text, price_year integer, ps text[]) TO koers_analyst;
 
 
 --
@@ -9938,6 +11181,15 @@ GRANT ALL ON FUNCTION koers.today() TO koers_analyst;
 
 
 --
+-- Name: FUNCTION unit_cost_payer_check(); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.unit_cost_payer_check() FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.unit_cost_payer_check() TO koers_reader;
+GRANT ALL ON FUNCTION koers.unit_cost_payer_check() TO koers_auth;
+
+
+--
 -- Name: FUNCTION use_add(nu koers.daily_use[]); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -10084,6 +11336,28 @@ GRANT ALL ON FUNCTION koers.window_ranges(as_of date) TO koers_reader;
 GRANT ALL ON FUNCTION koers.window_ranges(as_of date) TO koers_auth;
 GRANT ALL ON FUNCTION koers.window_ranges(as_of date) TO koers_consumer;
 GRANT ALL ON FUNCTION koers.window_ranges(as_of date) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION funder_cells(); Type: ACL; Schema: report; Owner: -
+--
+
+REVOKE ALL ON FUNCTION report.funder_cells() FROM PUBLIC;
+GRANT ALL ON FUNCTION report.funder_cells() TO koers_evaluator;
+GRANT ALL ON FUNCTION report.funder_cells() TO koers_funder;
+GRANT ALL ON FUNCTION report.funder_cells() TO koers_partner;
+GRANT ALL ON FUNCTION report.funder_cells() TO koers_admin;
+
+
+--
+-- Name: FUNCTION meta(); Type: ACL; Schema: report; Owner: -
+--
+
+REVOKE ALL ON FUNCTION report.meta() FROM PUBLIC;
+GRANT ALL ON FUNCTION report.meta() TO koers_evaluator;
+GRANT ALL ON FUNCTION report.meta() TO koers_funder;
+GRANT ALL ON FUNCTION report.meta() TO koers_partner;
+GRANT ALL ON FUNCTION report.meta() TO koers_admin;
 
 
 --
@@ -10394,10 +11668,28 @@ GRANT SELECT ON TABLE koers.participant_month_cost TO koers_analyst;
 
 
 --
+-- Name: TABLE payer; Type: ACL; Schema: koers; Owner: -
+--
+
+GRANT SELECT ON TABLE koers.payer TO koers_reader;
+GRANT SELECT ON TABLE koers.payer TO koers_consumer;
+GRANT SELECT ON TABLE koers.payer TO koers_analyst;
+
+
+--
 -- Name: TABLE police_call_valid; Type: ACL; Schema: koers; Owner: -
 --
 
 GRANT SELECT ON TABLE koers.police_call_valid TO koers_consumer;
+
+
+--
+-- Name: TABLE price_index; Type: ACL; Schema: koers; Owner: -
+--
+
+GRANT SELECT ON TABLE koers.price_index TO koers_reader;
+GRANT SELECT ON TABLE koers.price_index TO koers_consumer;
+GRANT SELECT ON TABLE koers.price_index TO koers_analyst;
 
 
 --
@@ -10407,6 +11699,15 @@ GRANT SELECT ON TABLE koers.police_call_valid TO koers_consumer;
 GRANT SELECT ON TABLE koers.setting TO koers_reader;
 GRANT SELECT ON TABLE koers.setting TO koers_consumer;
 GRANT SELECT ON TABLE koers.setting TO koers_analyst;
+
+
+--
+-- Name: TABLE unit_cost_payer; Type: ACL; Schema: koers; Owner: -
+--
+
+GRANT SELECT ON TABLE koers.unit_cost_payer TO koers_reader;
+GRANT SELECT ON TABLE koers.unit_cost_payer TO koers_consumer;
+GRANT SELECT ON TABLE koers.unit_cost_payer TO koers_analyst;
 
 
 --
