@@ -748,10 +748,16 @@ int report_print_pdf(const char *html_path, const char *pdf_path, char *errstr, 
         return -1;
     }
     /* chromium talks on stdout and stderr; the report's own stdout may be the document. */
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    int e = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    if (e == 0)
+        e = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    if (e != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        snprintf(errstr, errlen, "posix_spawn_file_actions_addopen: %s", strerror(e));
+        return -1;
+    }
     pid_t pid;
-    int e = posix_spawnp(&pid, chromium, &fa, NULL, argv, environ);
+    e = posix_spawnp(&pid, chromium, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (e != 0) {
         snprintf(errstr, errlen, "starting %s: %s", chromium, strerror(e));
