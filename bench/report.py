@@ -126,7 +126,7 @@ def main():
           "least 3), and one whose first timed request alone exceeds the budget only that one. "
           "The first request is the warm-up, not timed with the others: "
           "the first after the data changed computes the answer and stores it in the "
-          "dashboard cache (sql/0008_dash_cache.sql; the pages crisis, support and cost share "
+          "dashboard cache (sql/defs/70_dash_cells.sql; the pages crisis, support and cost share "
           "one computation, the first of them pays for it); the timed ones read it, as a "
           "reader does while koers-dash's background refresh keeps the pages asked for current. "
           "Target: p95 ≤ 50 ms at 10,000,000 "

@@ -18,10 +18,14 @@ typedef struct {
 
 /* Every sql/NNNN_*.sql, compiled in, in name order; ends with {NULL, NULL}. */
 extern const consume_sql_file_t consume_sql_files[];
+/* Every sql/defs/NN_area.sql (functions and views), compiled in, in name order; ends with {NULL, NULL}. */
+extern const consume_sql_file_t consume_sql_defs[];
 
 /* Applies the migrations not yet recorded in koers.schema_migration, each in its own
- * transaction, under an advisory lock so that concurrent consumers do not race.
- * Returns the number applied, or -1 with the server's message in errstr. */
+ * transaction, then, when the definition files differ from those recorded in
+ * koers.schema_definition, all of them in one transaction; under an advisory lock so that
+ * concurrent consumers do not race. Returns the number of migrations applied plus 1 if the
+ * definitions were, or -1 with the server's message in errstr. */
 int consume_migrate(PGconn *conn, char *errstr, size_t errlen);
 
 typedef struct consume_sink consume_sink_t;

@@ -203,7 +203,7 @@ static int main_migrate(const char *conninfo)
         koers_log_error("migration failed: %s", errstr);
         return 1;
     }
-    koers_log_info("%d migration(s) applied; the database is current", n);
+    koers_log_info("%d step(s) applied (migrations, and the definitions when they changed); the database is current", n);
     return 0;
 }
 

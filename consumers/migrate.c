@@ -1,4 +1,6 @@
-/* Forward-only schema migrations from sql/, recorded in koers.schema_migration. */
+/* Schema upgrades: forward-only migrations from sql/ (tables, types, constraints, backfills),
+ * recorded in koers.schema_migration, then the re-runnable definitions from sql/defs/
+ * (functions, views and their rights), recorded with their digests in koers.schema_definition. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,9 @@
 static int migrate_exec(PGconn *conn, const char *sql, char *errstr, size_t errlen)
 {
     PGresult *res = PQexec(conn, sql);
-    int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+    /* A migration whose functions moved to sql/defs/ may hold comments only: an empty query. */
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK ||
+             PQresultStatus(res) == PGRES_EMPTY_QUERY;
     if (!ok)
         snprintf(errstr, errlen, "%s", PQresultErrorMessage(res));
     PQclear(res);
@@ -58,6 +62,145 @@ static int migrate_apply(PGconn *conn, const consume_sql_file_t *f, char *errstr
     return migrate_exec(conn, "COMMIT", errstr, errlen);
 }
 
+/* A definition file that carries this line defines rules the prepared tables were built by:
+ * when it changes, they are rebuilt from the stored events. */
+#define DEFS_REBUILD_MARK "\n-- koers-defs: rebuild\n"
+
+/* Drops every view and function of schemas koers and dash, so that the definition files alone
+ * say what exists (one renamed or removed there is gone here too), except the functions that
+ * a table needs (a trigger's): the files replace those in place. No CASCADE: an object of
+ * someone else's built on ours stops the upgrade with the server naming it. */
+static const char defs_drop_sql[] =
+    "DO $$\n"
+    "DECLARE\n"
+    "    objs text;\n"
+    "BEGIN\n"
+    "    SELECT string_agg(c.oid::regclass::text, ', ') INTO objs FROM pg_class c\n"
+    "    WHERE c.relnamespace IN ('koers'::regnamespace, 'dash'::regnamespace) AND c.relkind = 'v';\n"
+    "    IF objs IS NOT NULL THEN EXECUTE 'DROP VIEW ' || objs; END IF;\n"
+    "    SELECT string_agg(p.oid::regprocedure::text, ', ') INTO objs FROM pg_proc p\n"
+    "    WHERE p.pronamespace IN ('koers'::regnamespace, 'dash'::regnamespace)\n"
+    "      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refclassid = 'pg_proc'::regclass\n"
+    "                      AND d.refobjid = p.oid AND d.classid <> 'pg_proc'::regclass);\n"
+    "    IF objs IS NOT NULL THEN EXECUTE 'DROP FUNCTION ' || objs; END IF;\n"
+    "END\n"
+    "$$";
+
+/* Sets *same to 1 when koers.schema_definition records exactly the compiled-in files, with
+ * the same digests. */
+static int defs_are_current(PGconn *conn, int *same, char *errstr, size_t errlen)
+{
+    int n = 0;
+    *same = 1;
+    for (const consume_sql_file_t *f = consume_sql_defs; *same && f->name; f++, n++) {
+        const char *params[2] = {f->name, f->sql};
+        PGresult *res = PQexecParams(
+            conn,
+            "SELECT sha256 = encode(sha256(convert_to($2, 'UTF8')), 'hex')"
+            " FROM koers.schema_definition WHERE name = $1",
+            2, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            snprintf(errstr, errlen, "%s", PQresultErrorMessage(res));
+            PQclear(res);
+            return -1;
+        }
+        *same = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+        PQclear(res);
+    }
+    if (!*same)
+        return 0;
+    PGresult *res = PQexec(conn, "SELECT count(*) FROM koers.schema_definition");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        snprintf(errstr, errlen, "%s", PQresultErrorMessage(res));
+        PQclear(res);
+        return -1;
+    }
+    *same = atoi(PQgetvalue(res, 0, 0)) == n;
+    PQclear(res);
+    return 0;
+}
+
+/* Whether the file of this name, as recorded, differs from the compiled-in one (or is new). */
+static int defs_changed(PGconn *conn, const consume_sql_file_t *f, int *changed, char *errstr,
+                        size_t errlen)
+{
+    const char *params[2] = {f->name, f->sql};
+    PGresult *res = PQexecParams(
+        conn,
+        "SELECT NOT EXISTS (SELECT 1 FROM koers.schema_definition WHERE name = $1"
+        " AND sha256 = encode(sha256(convert_to($2, 'UTF8')), 'hex'))",
+        2, NULL, params, NULL, NULL, 0);
+    int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (ok)
+        *changed = PQgetvalue(res, 0, 0)[0] == 't';
+    else
+        snprintf(errstr, errlen, "%s", PQresultErrorMessage(res));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+/* In one transaction: drop, run every definition file in name order, record them; rebuild the
+ * prepared rows if a file marked DEFS_REBUILD_MARK changed; forget the dashboards' cached
+ * answers, which the old definitions computed. Bodies are checked when they run: a function
+ * may call one defined in a later file, and some read the consumer's session tables. */
+static int defs_apply(PGconn *conn, char *errstr, size_t errlen)
+{
+    char why[1024];
+    int rebuild = 0;
+    if (migrate_exec(conn, "BEGIN", errstr, errlen) != 0)
+        return -1;
+    int rc = 0;
+    for (const consume_sql_file_t *f = consume_sql_defs; rc == 0 && f->name; f++) {
+        int changed = 0;
+        rc = defs_changed(conn, f, &changed, errstr, errlen);
+        if (rc == 0 && changed && strstr(f->sql, DEFS_REBUILD_MARK))
+            rebuild = 1;
+    }
+    if (rc == 0)
+        rc = migrate_exec(conn, "SET LOCAL check_function_bodies = off", errstr, errlen);
+    if (rc == 0 && migrate_exec(conn, defs_drop_sql, why, sizeof why) != 0) {
+        snprintf(errstr, errlen, "dropping the old definitions: %s", why);
+        rc = -1;
+    }
+    for (const consume_sql_file_t *f = consume_sql_defs; rc == 0 && f->name; f++) {
+        if (migrate_exec(conn, f->sql, why, sizeof why) != 0) {
+            snprintf(errstr, errlen, "defs/%s.sql: %s", f->name, why);
+            rc = -1;
+        }
+    }
+    if (rc == 0)
+        rc = migrate_exec(conn, "DELETE FROM koers.schema_definition", errstr, errlen);
+    for (const consume_sql_file_t *f = consume_sql_defs; rc == 0 && f->name; f++) {
+        const char *params[2] = {f->name, f->sql};
+        PGresult *res = PQexecParams(
+            conn,
+            "INSERT INTO koers.schema_definition (name, sha256)"
+            " VALUES ($1, encode(sha256(convert_to($2, 'UTF8')), 'hex'))",
+            2, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            snprintf(errstr, errlen, "recording defs/%s.sql: %s", f->name, PQresultErrorMessage(res));
+            rc = -1;
+        }
+        PQclear(res);
+    }
+    if (rc == 0 && rebuild) {
+        koers_log_info("a rule of the prepared tables changed: rebuilding them from the stored events");
+        if (migrate_exec(conn, "SELECT koers.refresh_all()", why, sizeof why) != 0) {
+            snprintf(errstr, errlen, "rebuilding the prepared tables: %s", why);
+            rc = -1;
+        }
+    }
+    if (rc == 0 && migrate_exec(conn, "SELECT koers.dash_cache_clear()", why, sizeof why) != 0) {
+        snprintf(errstr, errlen, "clearing the dashboards' cache: %s", why);
+        rc = -1;
+    }
+    if (rc != 0) {
+        migrate_exec(conn, "ROLLBACK", why, sizeof why);
+        return -1;
+    }
+    return migrate_exec(conn, "COMMIT", errstr, errlen);
+}
+
 int consume_migrate(PGconn *conn, char *errstr, size_t errlen)
 {
     if (migrate_exec(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")", errstr, errlen) != 0)
@@ -67,6 +210,10 @@ int consume_migrate(PGconn *conn, char *errstr, size_t errlen)
                           "CREATE SCHEMA IF NOT EXISTS koers;"
                           "CREATE TABLE IF NOT EXISTS koers.schema_migration ("
                           " name text PRIMARY KEY,"
+                          " applied_at timestamptz NOT NULL DEFAULT now());"
+                          "CREATE TABLE IF NOT EXISTS koers.schema_definition ("
+                          " name text PRIMARY KEY,"
+                          " sha256 text NOT NULL,"
                           " applied_at timestamptz NOT NULL DEFAULT now())",
                           errstr, errlen);
     for (const consume_sql_file_t *f = consume_sql_files; rc == 0 && f->name; f++) {
@@ -78,6 +225,16 @@ int consume_migrate(PGconn *conn, char *errstr, size_t errlen)
                 koers_log_info("applied migration %s", f->name);
                 applied_now++;
             }
+        }
+    }
+    int same = 1;
+    if (rc == 0)
+        rc = defs_are_current(conn, &same, errstr, errlen);
+    if (rc == 0 && !same) {
+        rc = defs_apply(conn, errstr, errlen);
+        if (rc == 0) {
+            koers_log_info("applied the definitions of sql/defs/");
+            applied_now++;
         }
     }
     char why[256];

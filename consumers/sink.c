@@ -617,7 +617,7 @@ static int sink_store_events(consume_sink_t *s, long *added, char *errstr, size_
 }
 
 /* Brings event_count_month and the prepared measure tables up to date from the staged new
- * rows (sql/0006_speed.sql), in the batch's transaction, so that readers never see rows
+ * rows (sql/defs/20_prepared.sql), in the batch's transaction, so that readers never see rows
  * without their measures. */
 static int sink_apply_measures(consume_sink_t *s, char *errstr, size_t errlen)
 {

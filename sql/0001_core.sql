@@ -8,15 +8,6 @@ CREATE TABLE koers.setting (
 COMMENT ON TABLE koers.setting IS 'Programme settings that measures read, e.g. time_zone.';
 INSERT INTO koers.setting VALUES ('time_zone', 'Europe/Amsterdam');
 
--- The programme's time zone: calendar periods (day, week, month) are taken in it.
-CREATE FUNCTION koers.time_zone() RETURNS text
-    LANGUAGE sql STABLE
-    AS $$ SELECT value FROM koers.setting WHERE name = 'time_zone' $$;
-
-CREATE FUNCTION koers.local_month(ts timestamptz) RETURNS date
-    LANGUAGE sql STABLE
-    AS $$ SELECT date_trunc('month', ts AT TIME ZONE koers.time_zone())::date $$;
-
 CREATE TYPE koers.enrolment_change AS ENUM ('enrolled', 'paused', 'resumed', 'exited');
 CREATE TYPE koers.contact_with_role AS ENUM ('care_worker', 'addiction_worker',
     'neighbourhood_team', 'municipality', 'experience_expert', 'significant_other',

@@ -43,49 +43,8 @@ GRANT INSERT ON koers.rejected_events TO koers_consumer;
 GRANT SELECT ON koers.setting, koers.unit_cost, koers.unit_cost_map TO koers_consumer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON koers.participant, koers.enrolment_span, koers.daily_use,
     koers.participant_month_count, koers.goal_history, koers.event_lateness TO koers_consumer;
--- The measures hook reads the events through the views that leave voided ones out.
-GRANT SELECT ON koers.enrolment_valid, koers.contact_valid, koers.crisis_valid,
-    koers.goal_change_valid, koers.police_call_valid TO koers_consumer;
-
--- Functions of schema koers are not PUBLIC (0003 made it so for those that existed then; this
--- applies it to those added since, with 0003's grants to the dashboards' owner roles). The
--- consumer may call the ones that run with its own rights (they can do no more than its
--- table rights allow), but not the dashboards' nor the full rebuild; the analyst the
--- measures, not the hooks that write.
-REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA koers FROM PUBLIC;
-DO $$
-DECLARE
-    f record;
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'koers_reader')
-       AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'koers_auth') THEN
-        GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA koers TO koers_reader, koers_auth;
-    END IF;
-    FOR f IN SELECT p.oid::regprocedure AS sig, p.proname, p.prosecdef, p.provolatile
-             FROM pg_proc p WHERE p.pronamespace = 'koers'::regnamespace LOOP
-        CONTINUE WHEN f.prosecdef OR f.proname LIKE 'dash\_%';
-        IF f.proname <> 'refresh_all' THEN
-            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO koers_consumer', f.sig);
-        END IF;
-        IF f.provolatile <> 'v' THEN -- the measures are STABLE or IMMUTABLE; writers VOLATILE
-            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO koers_analyst', f.sig);
-        END IF;
-    END LOOP;
-END
-$$;
 
 -- The analyst.
 GRANT SELECT ON koers.participant, koers.enrolment_span, koers.daily_use,
     koers.participant_month_count, koers.goal_history, koers.event_lateness,
     koers.event_count_month, koers.setting, koers.unit_cost, koers.unit_cost_map TO koers_analyst;
-DO $$
-DECLARE
-    v record;
-BEGIN
-    FOR v IN SELECT c.relname FROM pg_class c
-             WHERE c.relnamespace = 'koers'::regnamespace AND c.relkind IN ('v', 'm')
-               AND c.relname NOT LIKE '%\_valid' AND c.relname NOT LIKE 'dash\_%' LOOP
-        EXECUTE format('GRANT SELECT ON koers.%I TO koers_analyst', v.relname);
-    END LOOP;
-END
-$$;

@@ -38,37 +38,10 @@ COMMENT ON COLUMN koers.coverage.covered_to IS
     'Last local day covered, included; NULL while the source still delivers (every day since '
     'covered_from).';
 
-CREATE VIEW koers.coverage_valid AS
-    SELECT * FROM koers.coverage e
-    WHERE NOT EXISTS (SELECT 1 FROM koers.correction c WHERE c.target_event_id = e.event_id);
-COMMENT ON VIEW koers.coverage_valid IS 'Coverage statements that no correction voided.';
-
--- A correction of a coverage statement is not dangling: the same view as
--- sql/0004_dangling_corrections.sql, with the coverage table among the correctable ones.
-CREATE OR REPLACE VIEW koers.data_quality_dangling_correction AS
-    SELECT c.source, koers.local_month(c.occurred_at) AS month, c.event_id AS correction_event_id,
-           c.target_event_id, c.recorded_at,
-           koers.today() - koers.local_day(c.recorded_at) AS waiting_days
-    FROM koers.correction c
-    WHERE NOT EXISTS (SELECT 1 FROM koers.enrolment t WHERE t.event_id = c.target_event_id)
-      AND NOT EXISTS (SELECT 1 FROM koers.contact t WHERE t.event_id = c.target_event_id)
-      AND NOT EXISTS (SELECT 1 FROM koers.crisis t WHERE t.event_id = c.target_event_id)
-      AND NOT EXISTS (SELECT 1 FROM koers.goal_change t WHERE t.event_id = c.target_event_id)
-      AND NOT EXISTS (SELECT 1 FROM koers.police_call t WHERE t.event_id = c.target_event_id)
-      AND NOT EXISTS (SELECT 1 FROM koers.coverage t WHERE t.event_id = c.target_event_id);
-
 -- Rights, as sql/0007_least_privilege.sql gives them for the other event tables: the consumer
 -- appends (SELECT for its staging table LIKE this one and for RETURNING). The analyst may
 -- read the statements and the valid ones, unlike the events about participants: they hold
 -- nothing about a person, and a measure's coverage cannot be judged without them. The
 -- dashboards' functions (owned by koers_reader, sql/0003_access.sql) read the valid ones.
 GRANT SELECT, INSERT ON koers.coverage TO koers_consumer;
-GRANT SELECT ON koers.coverage_valid TO koers_consumer;
-GRANT SELECT ON koers.coverage, koers.coverage_valid TO koers_analyst;
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'koers_reader') THEN
-        GRANT SELECT ON koers.coverage_valid TO koers_reader;
-    END IF;
-END
-$$;
+GRANT SELECT ON koers.coverage TO koers_analyst;

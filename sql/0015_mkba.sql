@@ -1,7 +1,7 @@
 -- koers MKBA (indicative social cost-benefit per stakeholder, issue 13): who pays each unit
 -- cost (shares when split), low and high unit costs for the sensitivity, the consumer price
 -- index that brings every price to one price year, and the settings of the analysis. Tables
--- and seed rows only; the functions are in sql/0015_mkba_defs.sql.
+-- and seed rows only; the functions are in sql/defs/45_mkba.sql and 85_mkba_dash.sql.
 
 ------------------------------------------------------------------------------------------
 -- Payers (stakeholders).
@@ -165,7 +165,7 @@ INSERT INTO koers.setting VALUES
 ON CONFLICT (name) DO NOTHING;
 
 ------------------------------------------------------------------------------------------
--- The rows of the MKBA functions (sql/0015_mkba_defs.sql).
+-- The rows of the MKBA functions (sql/defs/45_mkba.sql).
 ------------------------------------------------------------------------------------------
 
 CREATE TYPE koers.mkba_line AS (
@@ -205,7 +205,7 @@ CREATE TYPE koers.mkba_row AS (
 COMMENT ON TYPE koers.mkba_row IS 'A row of koers.mkba (see its column comments).';
 
 ------------------------------------------------------------------------------------------
--- Schema report: what koers-report --audience funder reads (sql/0015_mkba_defs.sql).
+-- Schema report: what koers-report --audience funder reads (sql/defs/85_mkba_dash.sql).
 ------------------------------------------------------------------------------------------
 
 CREATE SCHEMA report;

@@ -62,7 +62,7 @@ static const api_endpoint_t api_endpoints[] = {
     {"audit", API_AUDIT, DASH_ROLE_ADMIN, api_args_audit, 10000, "200"},
 };
 
-/* The windows of the evidence (koers.dash_window_names() in sql/0013_dash_v2.sql, which
+/* The windows of the evidence (koers.dash_window_names() in sql/defs/70_dash_cells.sql, which
  * checks again); the first is the default, but the MKBA's is intention-to-treat (the
  * setting mkba_window's shipped value, sql/0015_mkba.sql). */
 static const char *const api_windows[] = {"per_protocol", "intention_to_treat", "follow_up"};

@@ -1,4 +1,4 @@
-/* The background refresh of the dashboard cache (sql/0008_dash_cache.sql): between requests,
+/* The background refresh of the dashboard cache (sql/defs/70_dash_cells.sql): between requests,
  * recomputes the cached answers whose data has changed, so that a reader seldom waits for a
  * computation that takes minutes on a large programme. */
 #include <errno.h>

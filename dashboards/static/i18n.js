@@ -86,7 +86,7 @@ window.KOERS_I18N = {
     st_abandoned: 'Losgelaten',
     // crisis
     cr_title: 'Crisis en politie',
-    cr_intro: 'Gebruik van acute crisisdiensten, van verblijfsalternatieven (respijt, opvang) en politiecontacten in de 12 maanden v\u00f3\u00f3r de eerste inschrijving, vergeleken met de ingeschreven tijd (pauzes niet meegeteld), per persoonsmaand. Verblijfsdagen tellen op de dagen die het verblijf besloeg; een lopend verblijf tot de peildatum.',
+    cr_intro: 'Gebruik van acute crisisdiensten, van verblijfsalternatieven (respijt, opvang) en politiecontacten in de 12 maanden v\u00f3\u00f3r de eerste inschrijving, vergeleken met de ingeschreven tijd (pauzes niet meegeteld), per persoonsmaand. Verblijfsdagen tellen op de dagen die het verblijf besloeg; een lopend verblijf tot de peildatum. Alleen dagen die de bronnen volgens hun eigen opgave dekken tellen mee, in de meldingen en in de persoonsmaanden.',
     kpi_crisis_before: 'Acute crisis per persoonsmaand, voor',
     kpi_crisis_during: 'Acute crisis per persoonsmaand, tijdens',
     kpi_alternative_before: 'Verblijfsalternatieven per persoonsmaand, voor',
@@ -433,7 +433,7 @@ window.KOERS_I18N = {
     st_revised: 'Revised',
     st_abandoned: 'Let go',
     cr_title: 'Crisis and police',
-    cr_intro: 'Use of acute crisis services, of stay alternatives (respite, shelter) and police contact in the 12 months before first enrolment, compared with enrolled time (pauses excluded), per person-month. Stay days count on the days the stay covered; an ongoing stay up to the as-of date.',
+    cr_intro: 'Use of acute crisis services, of stay alternatives (respite, shelter) and police contact in the 12 months before first enrolment, compared with enrolled time (pauses excluded), per person-month. Stay days count on the days the stay covered; an ongoing stay up to the as-of date. Only days that the sources state their data cover count, in the events and in the person-months.',
     kpi_crisis_before: 'Acute crisis per person-month, before',
     kpi_crisis_during: 'Acute crisis per person-month, during',
     kpi_alternative_before: 'Stay alternatives per person-month, before',

@@ -40,7 +40,7 @@ COMMON_COLUMNS = ("record_id", "client_id", "occurred_at", "source")
 # A coverage statement is about a source, not a participant: no client_id column, no
 # participant in the message or the table.
 SOURCE_TYPES = ("coverage",)
-# The types koers.event_count_month counts (koers.apply_staged(), sql/0012_measures_v2.sql):
+# The types koers.event_count_month counts (koers.apply_staged(), sql/defs/20_prepared.sql):
 # every type, coverage statements included.
 MONTH_COUNTED_TYPES = EVENT_TYPES
 

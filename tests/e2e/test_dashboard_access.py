@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""What each dashboard role may read, enforced by PostgreSQL (sql/0003_access.sql).
+"""What each dashboard role may read, enforced by PostgreSQL (sql/0003_access.sql, sql/defs/60_access.sql).
 
 Fills a database of its own through the real pipeline (tests/browser/dashfixture.py), makes a
 login role in each group role (as Grafana would connect), and connects as each to try what it

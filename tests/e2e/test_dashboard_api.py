@@ -80,17 +80,22 @@ def v2_people(db):
     return ps
 
 
+# The measures whose days are known by the police sources' coverage (the others: crisis).
+POLICE_MEASURES = {"police_use_calls", "confused_person_calls", "police_victim_calls"}
+
+
 def measures_v2(c, fx, funder, ev):
     """The crisis page's v2 measures and the evidence per window, against test_measures_v2_csv's
     computation from the stored events; what funders get of them; the window parameter."""
     import datetime
     as_of = datetime.date.fromisoformat(e2e.psql("SELECT koers.today()", fx.db)[0][0])
     people = v2_people(fx.db)
-    # The crisis page's before/during charts count every day (sources' coverage is not cut
-    # there yet); the evidence counts the known days only (docs/measures.md).
-    exp = v2.expected_windows(people, as_of, {})
+    # The crisis page's before/during charts and the evidence count the known days only: a
+    # day outside the stated coverage of a type adds neither events nor person-months to that
+    # type's measures (docs/measures.md).
     known = v2.known_days_db(fx.db)
-    pairs_of = v2.paired(v2.expected_windows(people, as_of, known), by_cohort=False)
+    exp = v2.expected_windows(people, as_of, known)
+    pairs_of = v2.paired(exp, by_cohort=False)
     status, doc = ev.json("/api/crisis")
     cells = {(r["chart"], r["series"], r["category"]): r for r in doc["rows"]} if status == 200 else {}
     names = [r[0] for r in e2e.psql("SELECT unnest(koers.window_measure_names())", fx.db)]
@@ -100,9 +105,10 @@ def measures_v2(c, fx, funder, ev):
     got, want = {}, {}
     for period, window in (("before", "before"), ("during", "per_protocol")):
         rows = [v for (pid, w), v in exp.items() if w == window]
-        pm = sum(Decimal(r[1]) for r in rows) / v2.PM
         for m in names:
             n = sum(r[2][m] for r in rows)
+            typ = "police_covered_days" if m in POLICE_MEASURES else "crisis_covered_days"
+            pm = sum(Decimal(r[2][typ]) for r in rows) / v2.PM
             want[("crisis.bd_count", m, period)] = float(n)
             want[("crisis.bd_rate", m, period)] = float(v2.round4(n / pm))
             for chart in ("crisis.bd_count", "crisis.bd_rate"):
@@ -110,6 +116,9 @@ def measures_v2(c, fx, funder, ev):
                 got[(chart, m, period)] = cell and cell["value"]
     c.equal("evaluator /api/crisis: the v2 counts and rates before and during equal the day-by-day computation "
             "from the events (stays on the days they cover, open ones to today)", want, got)
+    c.ok("the fixture has days outside a source's stated coverage (the known days cut)",
+         any(r[2]["crisis_covered_days"] < r[1] or r[2]["police_covered_days"] < r[1]
+             for r in exp.values()), "some", "none")
     c.ok("the fixture has open stays and stays over a window bound",
          int(e2e.psql("SELECT count(*) FROM koers.open_stay", fx.db)[0][0]) > 0, "> 0", "none")
 

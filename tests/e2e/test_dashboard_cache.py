@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The dashboard cache (sql/0008_dash_cache.sql): a cached answer is the answer the uncached
+"""The dashboard cache (sql/defs/70_dash_cells.sql): a cached answer is the answer the uncached
 computation gives, for every role and filter setting, before and after new events arrive
 through the pipeline and after a setting changes; a stale answer is served only within the
 allowed staleness and koers-dash's background refresh replaces it; the cache keeps no user

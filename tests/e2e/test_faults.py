@@ -57,7 +57,7 @@ PG_RESTARTS = rel.env_int("KOERS_FAULT_PG_RESTARTS", 1, 3)
 PRODUCER_STOPS = rel.env_int("KOERS_FAULT_PRODUCER_STOPS", 2, 4)
 MIN_EVENTS = 200000
 BATCH = "1000"
-REFRESH_LOCK = 7012342  # the advisory lock class of the measures hook (sql/0002, sql/0006)
+REFRESH_LOCK = 7012342  # the advisory lock class of the measures hook (sql/defs/20_prepared.sql)
 
 
 class Run:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end test of the measures (sql/0002_measures.sql) and koers-report on a real PostgreSQL.
+"""End-to-end test of the measures (sql/defs/) and koers-report on a real PostgreSQL.
 
 Creates a fresh database, applies the migrations with `koers-consume --migrate`, loads a small
 fixture the way the consumer stores a batch (INSERT ... ON CONFLICT (event_id) DO NOTHING into

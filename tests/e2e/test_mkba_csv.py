@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""End to end: the MKBA per stakeholder (koers.mkba, koers.mkba_sensitivity; sql/0015_mkba*.sql)
-of a generated CSV set equals an independent computation.
+"""End to end: the MKBA per stakeholder (koers.mkba, koers.mkba_sensitivity in
+sql/defs/45_mkba.sql) of a generated CSV set equals an independent computation.
 
 test_measures_v2_csv's seeded generator writes the enrolments, crisis stays (old form and
 episodes, open and closed), police calls, coverage statements and corrections of two cohorts;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The funder report (koers-report --audience funder; reports/funder.c, schema report in
-sql/0015_mkba_defs.sql) on the dashboard tests' demo cohorts (tests/browser/dashfixture.py:
+sql/defs/85_mkba_dash.sql) on the dashboard tests' demo cohorts (tests/browser/dashfixture.py:
 noord 40, zuid 24, klein 3 participants, through the real pipeline).
 
 - HTML: every figure of the document is a cell a funder reads from the dashboards' functions

@@ -2,9 +2,11 @@
 """End to end: a database that holds v1 data (migrated up to sql/0010, measures kept by the
 v1 rules) migrates to Measures v2 without losing or rewriting a stored event.
 
-The v1 schema is built from the migration files themselves, applied and recorded the way
-koers-consume --migrate records them; v1 events are stored and the v1 prepared rows built by
-v1's koers.refresh_all(); a dashboard answer is cached. Then `koers-consume --migrate` applies
+The v1 schema is built from the migration files as v1 shipped them (functions and views
+included; they have since moved to sql/defs/), kept in tests/data/upgrade/v1-migrations.tar.xz
+(`git archive 6ba7d65 sql/0001_core.sql ... sql/0010_crisis_episode.sql | xz`), applied and
+recorded the way koers-consume --migrate records them; v1 events are stored and the v1
+prepared rows built by v1's koers.refresh_all(); a dashboard answer is cached. Then `koers-consume --migrate` applies
 the rest, and:
 - every stored event is there, byte for byte the same (a digest of every event table);
 - the prepared rows are the v2 rules' (a 300-day stay reported at discharge now counts its
@@ -12,6 +14,7 @@ the rest, and:
 - the dashboards' cache no longer holds answers computed by the v1 definitions.
 """
 import sys
+import tarfile
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -36,14 +39,17 @@ def main():
     db = k.unique("koers_test_upgrade")
     k.create_db(db)
     c.cleanup(k.drop_db, db)
-    sql_dir = k.repo_dir() / "sql"
-    files = sorted(f for f in sql_dir.glob("0*.sql") if f.stem <= V1_LAST)
+    with tarfile.open(k.test_data() / "upgrade" / "v1-migrations.tar.xz") as tar:
+        v1 = {Path(m.name).stem: tar.extractfile(m).read() for m in tar.getmembers()
+              if m.isfile() and Path(m.name).stem <= V1_LAST}
+    c.equal("v1 shipped nine migrations up to " + V1_LAST, 9, len(v1))
     k.psql("CREATE SCHEMA koers; CREATE TABLE koers.schema_migration ("
            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())", db)
-    for f in files:
-        r = k.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-1", "-f", str(f)])
-        c.program(f"v1 schema: {f.name}", r, 0)
-        k.psql(f"INSERT INTO koers.schema_migration (name) VALUES ('{f.stem}')", db)
+    for name, text in sorted(v1.items()):
+        r = k.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-1", "-f", "-"],
+                  stdin_bytes=text)
+        c.program(f"v1 schema: {name}", r, 0)
+        k.psql(f"INSERT INTO koers.schema_migration (name) VALUES ('{name}')", db)
 
     # v1 data: enrolled 1 Mar 2025; a 300-day admission reported at discharge on 3 Mar 2025
     # (v1 books all 300 days on 3 Mar), a contact, a police call.

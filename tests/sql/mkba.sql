@@ -1,4 +1,4 @@
--- pgTAP: the MKBA (sql/0015_mkba.sql, sql/0015_mkba_defs.sql) on a hand-worked fixture of its
+-- pgTAP: the MKBA (sql/0015_mkba.sql, sql/defs/45_mkba.sql) on a hand-worked fixture of its
 -- own: four stakeholders, prices of two years indexed to a third, an item split over two
 -- payers, a source's range beside the default +-25%, and the regression-to-the-mean
 -- variation. Every expected figure is worked out in the comment beside it. Runs in a
