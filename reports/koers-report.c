@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -13,6 +14,8 @@
 #include "koers/log.h"
 #include "koers/pg_oid.h"
 
+#include "funder.h"
+
 #define EXIT_DB 1
 #define EXIT_USAGE 2
 #define EXIT_OUTPUT 3
@@ -20,7 +23,7 @@
 #define REPORT_TEXT_WIDTH 160   /* wider tables are transposed or printed as blocks */
 #define REPORT_TRANSPOSE_ROWS 8 /* at most this many rows are transposed */
 
-enum { FMT_TEXT, FMT_CSV, FMT_JSON };
+enum { FMT_TEXT, FMT_CSV, FMT_JSON, FMT_HTML, FMT_PDF };
 
 /* Parameters of every query: $1 cohort (NULL: all), $2 from, $3 to (NULL: open), $4 as_of. */
 #define COHORT "($1::text IS NULL OR cohort = $1::text)"
@@ -134,8 +137,8 @@ static const report_measure_t report_measures[] = {
 #define REPORT_NMEASURES (sizeof report_measures / sizeof report_measures[0])
 
 typedef struct {
-    const char *conninfo, *cohort, *from, *to, *as_of, *out_dir;
-    int format;
+    const char *conninfo, *cohort, *from, *to, *as_of, *out_dir, *lang;
+    int format, funder;
 } report_options_t;
 
 /* What a configuration file (--config), the environment or a flag may set. */
@@ -165,9 +168,17 @@ static void report_usage(FILE *out)
         "  -a, --as-of DATE        date where enrolled time and goal states end\n"
         "                          (default: --to, else today in the programme's time zone)\n"
         "  -F, --format FMT        text (default): readable tables on stdout;\n"
+        "                          html, pdf: the --audience funder document (pdf printed\n"
+        "                          with headless chromium, $KOERS_CHROMIUM);\n"
         "                          csv: one file per measure, NAME.csv in --out DIR (required);\n"
         "                          json: one document on stdout, or DIR/koers-report.json\n"
-        "  -o, --out DIR           directory to write into (created if missing)\n"
+        "  -o, --out DIR           directory to write into (created if missing); for html and\n"
+        "                          pdf the file to write (html: default stdout)\n"
+        "      --audience funder   a document for a council or board (--format html or pdf):\n"
+        "                          aggregates only, small numbers suppressed as on the funder\n"
+        "                          pages, whoever runs it; no cohort, period or as-of choice\n"
+        "                          (the end of the last complete month)\n"
+        "      --lang L            nl (default) or en, for --audience funder\n"
         "  -h, --help              show this help\n"
         "  -V, --version           show the version\n"
         "\n"
@@ -553,9 +564,52 @@ done:
     return rc;
 }
 
+/* --audience funder: the HTML document to o->out_dir (a file) or stdout, or printed to PDF. */
+static int report_run_funder(PGconn *conn, const report_options_t *o)
+{
+    char errstr[512], tmp[] = "/tmp/koers-report-XXXXXX.html";
+    FILE *out = stdout;
+    int db_failed = 0, rc = 0;
+    if (o->format == FMT_PDF) {
+        int fd = mkstemps(tmp, 5);
+        if (fd < 0 || !(out = fdopen(fd, "w"))) {
+            koers_log_error("a temporary file for the HTML: %s", strerror(errno));
+            if (fd >= 0) {
+                close(fd);
+                unlink(tmp);
+            }
+            return EXIT_OUTPUT;
+        }
+    } else if (o->out_dir && !(out = fopen(o->out_dir, "w"))) {
+        koers_log_error("%s: %s", o->out_dir, strerror(errno));
+        return EXIT_OUTPUT;
+    }
+    if (report_funder_html(conn, o->lang, out, &db_failed, errstr, sizeof errstr) != 0) {
+        koers_log_error("%s", errstr);
+        rc = db_failed ? EXIT_DB : EXIT_OUTPUT;
+    }
+    if (out != stdout) {
+        if (fclose(out) != 0 && rc == 0) {
+            koers_log_error("writing the report: %s", strerror(errno));
+            rc = EXIT_OUTPUT;
+        }
+    } else if (fflush(out) != 0 && rc == 0) {
+        koers_log_error("writing to stdout: %s", strerror(errno));
+        rc = EXIT_OUTPUT;
+    }
+    if (o->format == FMT_PDF) {
+        if (rc == 0 && report_print_pdf(tmp, o->out_dir, errstr, sizeof errstr) != 0) {
+            koers_log_error("%s", errstr);
+            rc = EXIT_OUTPUT;
+        }
+        unlink(tmp);
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    report_options_t o = {.conninfo = "", .format = FMT_TEXT};
+    report_options_t o = {.conninfo = "", .format = FMT_TEXT, .lang = "nl"};
     static const struct option longopts[] = {
         {"dbname", required_argument, NULL, 'd'}, {"cohort", required_argument, NULL, 'c'},
         {"from", required_argument, NULL, 'f'},   {"to", required_argument, NULL, 't'},
@@ -563,6 +617,7 @@ int main(int argc, char **argv)
         {"out", required_argument, NULL, 'o'},    {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},      {"config", required_argument, NULL, 'C'},
         {"dump-config", no_argument, NULL, 'D'},  {"log-format", required_argument, NULL, 'L'},
+        {"audience", required_argument, NULL, 'A'}, {"lang", required_argument, NULL, 'G'},
         {NULL, 0, NULL, 0}};
     const char *dbname_flag = NULL, *log_format_flag = NULL, *config_path = NULL;
     int opt, dump = 0;
@@ -578,6 +633,20 @@ int main(int argc, char **argv)
         case 't': o.to = optarg; break;
         case 'a': o.as_of = optarg; break;
         case 'o': o.out_dir = optarg; break;
+        case 'A':
+            if (strcmp(optarg, "funder") != 0) {
+                koers_log_error("--audience: funder, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            o.funder = 1;
+            break;
+        case 'G':
+            if (strcmp(optarg, "nl") != 0 && strcmp(optarg, "en") != 0) {
+                koers_log_error("--lang: nl or en, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            o.lang = optarg;
+            break;
         case 'F':
             if (strcmp(optarg, "text") == 0)
                 o.format = FMT_TEXT;
@@ -585,8 +654,12 @@ int main(int argc, char **argv)
                 o.format = FMT_CSV;
             else if (strcmp(optarg, "json") == 0)
                 o.format = FMT_JSON;
+            else if (strcmp(optarg, "html") == 0)
+                o.format = FMT_HTML;
+            else if (strcmp(optarg, "pdf") == 0)
+                o.format = FMT_PDF;
             else {
-                koers_log_error("--format: text, csv or json, not '%s'", optarg);
+                koers_log_error("--format: text, csv, json, html or pdf, not '%s'", optarg);
                 return EXIT_USAGE;
             }
             break;
@@ -609,6 +682,20 @@ int main(int argc, char **argv)
         }
     if (o.from && o.to && strcmp(o.from, o.to) > 0) {
         koers_log_error("--from %s is after --to %s", o.from, o.to);
+        return EXIT_USAGE;
+    }
+    /* The other formats print per-participant rows: never for a funder. */
+    if (o.funder != (o.format == FMT_HTML || o.format == FMT_PDF)) {
+        koers_log_error("--audience funder goes with --format html or pdf, and they with it");
+        return EXIT_USAGE;
+    }
+    if (o.funder && (o.cohort || o.from || o.to || o.as_of)) {
+        koers_log_error("--audience funder takes no --cohort, --from, --to or --as-of: it shows "
+                        "what a funder's pages show");
+        return EXIT_USAGE;
+    }
+    if (o.format == FMT_PDF && !o.out_dir && !dump) {
+        koers_log_error("--format pdf: give the file to write with --out FILE");
         return EXIT_USAGE;
     }
     if (o.format == FMT_CSV && !o.out_dir && !dump) {
@@ -646,7 +733,7 @@ int main(int argc, char **argv)
         rc = EXIT_DB;
         goto out;
     }
-    rc = report_run(conn, &o);
+    rc = o.funder ? report_run_funder(conn, &o) : report_run(conn, &o);
     PQfinish(conn);
 out:
     free(conninfo);

@@ -13,8 +13,11 @@ typedef enum {
     API_ME,
     API_CELLS,
     API_EVIDENCE,
+    API_MKBA,
     API_PAIRED,
     API_UNIT_COSTS,
+    API_MKBA_ASSUMPTIONS,
+    API_PRICE_INDEX,
     API_TIMELINE,
     API_PARTICIPANTS,
     API_USERS,
@@ -49,6 +52,9 @@ static const api_endpoint_t api_endpoints[] = {
     {"quality", API_CELLS, DASH_ROLE_ANY, api_args_cells, 0, NULL},
     {"instruments", API_CELLS, DASH_ROLE_ANY, api_args_cells, 0, NULL},
     {"evidence", API_EVIDENCE, DASH_ROLE_ANY, api_args_evidence, 0, NULL},
+    {"mkba", API_MKBA, DASH_ROLE_ANY, api_args_evidence, 0, NULL},
+    {"mkba_assumptions", API_MKBA_ASSUMPTIONS, DASH_ROLE_ANY, api_args_none, 0, NULL},
+    {"price_index", API_PRICE_INDEX, DASH_ROLE_ANY, api_args_none, 0, NULL},
     {"paired", API_PAIRED, DASH_ROLE_EVALUATOR, api_args_paired, 0, NULL},
     {"unit_costs", API_UNIT_COSTS, DASH_ROLE_ANY, api_args_none, 0, NULL},
     {"timeline", API_TIMELINE, DASH_ROLE_EVALUATOR, api_args_timeline, 500, "25"},
@@ -58,7 +64,8 @@ static const api_endpoint_t api_endpoints[] = {
 };
 
 /* The windows of the evidence (koers.dash_window_names() in sql/defs/70_dash_cells.sql, which
- * checks again); the first is the default. */
+ * checks again); the first is the default, but the MKBA's is intention-to-treat (the
+ * setting mkba_window's shipped value, sql/0015_mkba.sql). */
 static const char *const api_windows[] = {"per_protocol", "intention_to_treat", "follow_up"};
 
 /* [a-z0-9_-]{1,32}: a cohort or source name. */
@@ -151,7 +158,7 @@ static int api_params(dash_req_t *req, const api_endpoint_t *ep, api_params_t *p
             goto bad;
         p->chart = v;
     }
-    p->window = api_windows[0];
+    p->window = ep->kind == API_MKBA ? api_windows[1] : api_windows[0];
     if ((v = dash_req_arg(req, "window")) && *v) {
         p->window = NULL;
         for (size_t i = 0; i < sizeof api_windows / sizeof *api_windows; i++)
@@ -453,7 +460,8 @@ void dash_api_handle(PGconn *conn, const dash_user_t *who, const char *client, c
         break;
     case API_CELLS:
     case API_EVIDENCE:
-        api_cells(conn, ep->name, ep->kind == API_EVIDENCE, csv, &p, resp);
+    case API_MKBA:
+        api_cells(conn, ep->name, ep->kind != API_CELLS, csv, &p, resp);
         break;
     case API_PAIRED: {
         const char *params[5] = {p.cohort, p.organisation, p.has_to ? p.to : NULL, p.window,
@@ -465,6 +473,14 @@ void dash_api_handle(PGconn *conn, const dash_user_t *who, const char *client, c
     case API_UNIT_COSTS:
         api_rows(conn, "unit_costs", "SELECT * FROM dash.unit_costs()", 0, NULL, csv,
                  "koers-unit-costs.csv", resp);
+        break;
+    case API_MKBA_ASSUMPTIONS:
+        api_rows(conn, "mkba_assumptions", "SELECT * FROM dash.mkba_assumptions()", 0, NULL, csv,
+                 "koers-mkba-assumptions.csv", resp);
+        break;
+    case API_PRICE_INDEX:
+        api_rows(conn, "price_index", "SELECT * FROM dash.price_index()", 0, NULL, csv,
+                 "koers-price-index.csv", resp);
         break;
     case API_TIMELINE:
         api_timeline(conn, csv, &p, resp);

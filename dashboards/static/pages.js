@@ -404,7 +404,158 @@
     const ul = K.el('ul', { class: 'assumptions' }, [1, 2, 3, 4].map((i) => K.el('li', { text: t('assumption_' + i) })));
     sec.appendChild(K.el('h3', { text: t('assumptions') }));
     sec.appendChild(ul);
+    const q = new URLSearchParams(location.search);
+    await mkba(main, WINDOWS.includes(q.get('mkba_window')) ? q.get('mkba_window') : 'intention_to_treat');
   };
+
+  /* ---------------------------------------------------------------- the MKBA (cost page) */
+
+  const MK = 'mkba.table';
+  const MK_COLS = ['support_cost', 'cost_before', 'cost_expected', 'cost_during', 'benefit', 'balance'];
+  /* A payer's label in the page's language (koers.payer's labels come with the assumptions). */
+  const payerLabel = (p) => (p === 'total' ? t('total') : t('payer_' + p));
+
+  /* The section "Indicatieve MKBA": a window select, the table per stakeholder, the tornado
+   * chart of the sensitivity (with its table), who cashes in at a size the user enters, the
+   * prices in the price year with their payers, and the consumer price index. */
+  async function mkba(main, win) {
+    const sec = K.el('section', { class: 'card wide mkba', id: 'mkba', 'aria-labelledby': 'h-mkba' });
+    sec.appendChild(K.el('h2', { id: 'h-mkba', text: t('mk_title') }));
+    sec.appendChild(K.el('p', { class: 'desc', text: t('mk_intro') }));
+    const sel = K.el('select', { id: 'mk-window', name: 'mkba_window' },
+      WINDOWS.map((w) => K.el('option', { value: w, selected: w === win, text: t('ev_window_' + w) })));
+    sec.appendChild(K.el('div', { class: 'field' }, [K.el('label', { for: 'mk-window', text: t('ev_window') }), sel]));
+    const status = K.el('p', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
+    sec.appendChild(status);
+    const body = K.el('div', { class: 'mkba-body' });
+    sec.appendChild(body);
+    main.appendChild(sec);
+    const more = K.el('div', { class: 'grid' });
+    main.appendChild(more);
+
+    const draw = (doc, ua, pi) => {
+      for (const cv of main.querySelectorAll('#mkba canvas, #mkba-tornado canvas')) {
+        const ch = window.Chart && window.Chart.getChart(cv);
+        if (ch) ch.destroy();
+      }
+      body.textContent = '';
+      more.textContent = '';
+      const m = K.cells(doc);
+      const meta = (k) => K.v(m('mkba.meta', 'setting', k));
+      const py = meta('price_year');
+      body.appendChild(K.el('p', { class: 'desc', text: t('mk_null', { f: K.fmt(meta('rtm_factor'), 'dec2'), y: String(py), w: t('ev_window_' + win) }) }));
+      const payers = m.series(MK).filter((p) => p !== 'total');
+      const order = ['municipality', 'health_insurer', 'long_term_care', 'police', 'justice', 'housing_corporation', 'other'];
+      payers.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+      body.appendChild(K.el('div', { class: 'table-wrap' }, [K.table({
+        head: [t('mk_payer')].concat(MK_COLS.map((col) => t('mk_' + col))),
+        rows: payers.map((p) => [payerLabel(p), ...MK_COLS.map((col) => K.fig(m, MK, p, col, 'eur'))])
+          .concat([{ cls: 'total', cells: [t('total'), ...MK_COLS.map((col) => K.fig(m, MK, 'total', col, 'eur'))] }]),
+      }, t('mk_title'))]));
+      body.appendChild(K.el('p', { class: 'csv' }, [K.el('a', { href: K.csvHref('mkba', MK, { window: win }), download: '', 'aria-label': K.t('download_csv_of', { t: t('mk_title') }), text: K.t('download_csv') })]));
+
+      /* Tornado: each variation a floating bar from its low to its high balance, widest first;
+       * the base case is the line they hang from. */
+      const SE = 'mkba.sensitivity';
+      const base = K.v(m(SE, 'rtm_factor', 'balance_base'));
+      const vars = m.series(SE).map((v) => ({ v, lo: K.v(m(SE, v, 'balance_low')), hi: K.v(m(SE, v, 'balance_high')) }))
+        .sort((a, b) => (a.lo === null) - (b.lo === null) || Math.abs(b.hi - b.lo) - Math.abs(a.hi - a.lo));
+      const vlabel = (v) => (v === 'rtm_factor' ? t('mk_rtm', { f: K.fmt(meta('rtm_variation'), 'dec2') }) : v.slice('unit_cost:'.length).replace(/_/g, ' '));
+      const kind = (v) => (v === 'rtm_factor' ? 'dec2' : 'eur');
+      K.card(more, {
+        id: 'mkba-tornado', wide: true, title: t('mk_tornado'), desc: t('mk_tornado_desc', { r: K.fmt(meta('default_range'), 'pct') }), csv: ['mkba', SE, { window: win }],
+        chart: {
+          type: 'bar',
+          data: {
+            labels: vars.map((x) => vlabel(x.v)),
+            datasets: [ds(t('mk_balance_range'), vars.map((x) => (x.lo === null ? null : [Math.min(x.lo, x.hi), Math.max(x.lo, x.hi)])), K.during)],
+          },
+          options: {
+            indexAxis: 'y',
+            scales: { x: { ticks: axisFmt('eur'), grid: { color: (ctx) => (base !== null && ctx.tick && ctx.tick.value === 0 ? '#1f2933' : '#e5e7eb') } }, y: { grid: { display: false } } },
+            plugins: {
+              legend: { display: false },
+              tooltip: { callbacks: { label: (ctx) => (ctx.raw === null ? K.supText() : K.fmt(ctx.raw[0], 'eur') + ' – ' + K.fmt(ctx.raw[1], 'eur')) } },
+            },
+          },
+        },
+        height: 60 + vars.length * 34,
+        table: {
+          head: [t('mk_variation'), t('mk_value_low'), t('mk_value_high'), t('mk_balance_low'), t('mk_balance_high'), t('mk_balance_base')],
+          rows: vars.map((x) => [vlabel(x.v), K.fig(m, SE, x.v, 'value_low', kind(x.v)), K.fig(m, SE, x.v, 'value_high', kind(x.v)),
+            K.fig(m, SE, x.v, 'balance_low', 'eur'), K.fig(m, SE, x.v, 'balance_high', 'eur'), K.fig(m, SE, x.v, 'balance_base', 'eur')]),
+        },
+      });
+
+      /* Who cashes in: the yearly saving per stakeholder at the current size and at a size
+       * the user enters, beside the stakeholder's share of the programme's cost. */
+      const YE = 'mkba.yearly';
+      const n = meta('participants');
+      const size = K.el('input', { id: 'mk-size', type: 'number', min: '1', max: '100000', step: '1', value: String(n || 100), inputmode: 'numeric' });
+      const ycell = (p, s) => {
+        const c = m(YE, p, 'benefit_per_person_year');
+        /* Derived on the page, so no cell key: the page's figures are the database's cells. */
+        if (!c || c.suppressed || s === null) return K.cellNode('td', c && c.suppressed ? c : null, 'eur');
+        return K.el('td', { class: 'num', text: K.fmt(Number(c.value) * s, 'eur') });
+      };
+      const ysec = K.card(more, { id: 'mkba-yearly', wide: true, title: t('mk_yearly'), desc: t('mk_yearly_desc'), csv: ['mkba', YE, { window: win }] });
+      const ytab = K.el('div', { class: 'table-wrap' });
+      const fill = () => {
+        const sv = Number(size.value);
+        const s = Number.isInteger(sv) && sv > 0 ? sv : null;
+        ytab.textContent = '';
+        ytab.appendChild(K.table({
+          head: [t('mk_payer'), t('mk_ppy'), t('mk_now', { n: n === null ? K.supText() : K.fmt(n, 'int') }), t('mk_at_size', { n: s === null ? '–' : K.fmt(s, 'int') }), t('mk_cost_share')],
+          rows: payers.map((p) => [payerLabel(p), K.fig(m, YE, p, 'benefit_per_person_year', 'eur'), ycell(p, n), ycell(p, s), K.fig(m, YE, p, 'cost_share', 'pct')]),
+        }, t('mk_yearly')));
+      };
+      ysec.insertBefore(K.el('div', { class: 'field' }, [K.el('label', { for: 'mk-size', text: t('mk_size') }), size]), ysec.querySelector('.csv'));
+      ysec.insertBefore(ytab, ysec.querySelector('.csv'));
+      size.addEventListener('input', fill);
+      fill();
+
+      /* The prices in the price year, who pays them, and the index. */
+      const per = { event: t('per_event'), day: t('per_day'), hour: t('per_hour') };
+      K.card(more, {
+        id: 'mkba-prices', wide: true, title: t('mk_prices', { y: String(py) }), desc: t('mk_prices_desc'), csvHref: '/api/mkba_assumptions.csv',
+        table: {
+          head: [t('uc_item'), t('uc_amount'), t('uc_year'), t('mk_price', { y: String(py) }), t('mk_low_high'), t('uc_per'), t('mk_payers'), t('mk_sources')],
+          rows: ua.rows.map((r) => ({
+            cls: /ASSUMPTION/.test(r.source + r.payer_source) ? 'assumption' : null,
+            cells: [r.item.replace(/_/g, ' '), K.el('td', { class: 'num', text: K.fmt(r.amount_eur, 'dec2') }), String(r.price_year),
+              K.el('td', { class: 'num', text: K.fmt(r.price, 'dec2') }), K.el('td', { class: 'num', text: K.fmt(r.price_low, 'dec2') + ' – ' + K.fmt(r.price_high, 'dec2') }),
+              per[r.per] || r.per, r.payers.replace(/[a-z_]+(?= \d)/g, (p) => t('payer_' + p)), [r.source, r.payer_source, r.range_source].filter(Boolean).join(' · ')],
+          })),
+        },
+      });
+      K.card(more, {
+        id: 'mkba-cpi', title: t('mk_cpi'), desc: pi.rows.length ? pi.rows[0].source : '', csvHref: '/api/price_index.csv',
+        table: { head: [t('uc_year'), t('mk_cpi_figure')], rows: pi.rows.map((r) => [String(r.year), K.el('td', { class: 'num', text: K.fmt(r.cpi, 'dec1') })]) },
+      });
+      const asum = K.card(more, { id: 'mkba-assumptions', wide: true, title: t('mk_assumptions') });
+      asum.appendChild(K.el('ul', { class: 'assumptions' }, [1, 2, 3, 4, 5, 6].map((i) => K.el('li', { text: t('mk_assumption_' + i, { f: K.fmt(meta('rtm_variation'), 'dec2'), r: K.fmt(meta('default_range'), 'pct') }) }))));
+    };
+
+    const [ua, pi] = await Promise.all([K.api('mkba_assumptions', {}), K.api('price_index', {})]);
+    const load = async (w) => draw(await K.api('mkba', { window: w }), ua, pi);
+    sel.addEventListener('change', async () => {
+      win = sel.value;
+      const u = new URLSearchParams(location.search);
+      u.set('mkba_window', win);
+      history.replaceState(null, '', '?' + u.toString());
+      body.setAttribute('aria-busy', 'true');
+      status.textContent = t('ev_loading');
+      try {
+        await load(win);
+        status.textContent = t('ev_loaded', { w: t('ev_window_' + win) });
+      } catch (err) {
+        K.showError(err);
+      }
+      body.removeAttribute('aria-busy');
+      for (const f of K.afterLayout.splice(0)) f();
+    });
+    return load(win);
+  }
 
   /* ---------------------------------------------------------------- data quality */
 

@@ -276,12 +276,16 @@ CREATE OR REPLACE FUNCTION koers.data_version() RETURNS text
                (SELECT string_agg(s.name || '=' || s.value, ',' ORDER BY s.name) FROM koers.setting s
                 WHERE s.name NOT LIKE 'dash\_cache%'),
                (SELECT string_agg(u::text, ',' ORDER BY u.item) FROM koers.unit_cost u),
-               (SELECT string_agg(m::text, ',' ORDER BY m.event_type, m.kind) FROM koers.unit_cost_map m)))
+               (SELECT string_agg(m::text, ',' ORDER BY m.event_type, m.kind) FROM koers.unit_cost_map m),
+               -- The MKBA's (sql/0015_mkba.sql): an edited payer share or index figure too.
+               (SELECT string_agg(p::text, ',' ORDER BY p.item, p.payer) FROM koers.unit_cost_payer p),
+               (SELECT string_agg(i::text, ',' ORDER BY i.year) FROM koers.price_index i),
+               (SELECT string_agg(y::text, ',' ORDER BY y.payer) FROM koers.payer y)))
     $$;
 COMMENT ON FUNCTION koers.data_version() IS
     'Digests of what the measures depend on: every consumer offset (which moves with each '
     'batch of events), then, after a colon, the settings (but the cache''s own), the unit '
-    'costs and their mapping.';
+    'costs and their mapping, payers and price index.';
 
 CREATE OR REPLACE FUNCTION koers.dash_cache_on() RETURNS boolean
     LANGUAGE sql STABLE
@@ -1126,8 +1130,9 @@ COMMENT ON FUNCTION koers.dash_evidence_cells(text, koers.dash_caller_row, text,
     'and bootstrap 95% interval, the signed-rank W+ and p and whether p is exact) over the '
     'participants of a filter setting, suppressed for suppressed callers.';
 
--- As 0008, and the groups evidence.<window> (koers.dash_evidence_cells) beside those of
--- koers.dash_cells: one cache and one filter check for both.
+-- As 0008, and the groups evidence.<window> (koers.dash_evidence_cells) and mkba.<window>
+-- (koers.dash_mkba_cells, sql/defs/85_mkba_dash.sql) beside those of koers.dash_cells: one
+-- cache and one filter check for all.
 CREATE OR REPLACE FUNCTION koers.dash_group(grp text, c koers.dash_caller_row, p_cohort text, p_org text,
                                             as_of date, links text[], extra jsonb)
     RETURNS koers.dash_cell[]
@@ -1149,6 +1154,8 @@ BEGIN
     n := koers.dash_check_filter(c, p_cohort, p_org, as_of);
     IF grp LIKE 'evidence.%' THEN
         cells := koers.dash_evidence_cells(substr(grp, 10), c, p_cohort, p_org, as_of);
+    ELSIF grp LIKE 'mkba.%' THEN
+        cells := koers.dash_mkba_cells(substr(grp, 6), c, p_cohort, p_org, as_of);
     ELSE
         SELECT coalesce(array_agg(x ORDER BY x.chart, x.series, x.category), '{}') INTO cells
         FROM koers.dash_cells(grp, c, p_cohort, p_org, as_of, links, extra) x;

@@ -39,6 +39,20 @@ CREATE SCHEMA koers;
 
 
 --
+-- Name: report; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA report;
+
+
+--
+-- Name: SCHEMA report; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON SCHEMA report IS 'The printable funder report''s functions: the dashboards'' cells as a funder sees them (suppressed), whoever runs the report.';
+
+
+--
 -- Name: before_during_cohort_row; Type: TYPE; Schema: koers; Owner: -
 --
 
@@ -811,10 +825,7 @@ CREATE TYPE koers.coverage_covered_type AS ENUM (
     'contact',
     'crisis',
     'goal_change',
-    'police_call',
-    'zrm_score',
-    'stressor',
-    'status_change'
+    'police_call'
 );
 
 
@@ -1510,6 +1521,140 @@ COMMENT ON COLUMN koers.goal_summary_row.enrolled_participants IS 'Participants 
 
 
 --
+-- Name: mkba_line; Type: TYPE; Schema: koers; Owner: -
+--
+
+CREATE TYPE koers.mkba_line AS (
+	side text,
+	event_type text,
+	kind text,
+	item text,
+	payer text,
+	share numeric,
+	per text,
+	price numeric,
+	price_low numeric,
+	price_high numeric,
+	units_before numeric,
+	units_during numeric,
+	pm_before numeric,
+	pm_during numeric,
+	units_expected numeric,
+	participants text[]
+);
+
+
+--
+-- Name: TYPE mkba_line; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON TYPE koers.mkba_line IS 'Internal: a line of the MKBA (koers.mkba_lines): a priced kind and one payer of its item.';
+
+
+--
+-- Name: mkba_row; Type: TYPE; Schema: koers; Owner: -
+--
+
+CREATE TYPE koers.mkba_row AS (
+	payer text,
+	ord integer,
+	label_nl text,
+	label_en text,
+	support_cost numeric,
+	cost_before numeric,
+	cost_expected numeric,
+	cost_during numeric,
+	benefit numeric,
+	balance numeric,
+	contributors integer
+);
+
+
+--
+-- Name: TYPE mkba_row; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON TYPE koers.mkba_row IS 'A row of koers.mkba (see its column comments).';
+
+
+--
+-- Name: COLUMN mkba_row.payer; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.payer IS 'The stakeholder (koers.payer), or total.';
+
+
+--
+-- Name: COLUMN mkba_row.ord; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.ord IS 'Order of the rows.';
+
+
+--
+-- Name: COLUMN mkba_row.label_nl; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.label_nl IS 'Dutch label.';
+
+
+--
+-- Name: COLUMN mkba_row.label_en; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.label_en IS 'English label.';
+
+
+--
+-- Name: COLUMN mkba_row.support_cost; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.support_cost IS 'Cost: the programme''s support contacts in the window that this payer pays (EUR).';
+
+
+--
+-- Name: COLUMN mkba_row.cost_before; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.cost_before IS 'Crisis, stay and police cost in the 12 months before that this payer paid (EUR).';
+
+
+--
+-- Name: COLUMN mkba_row.cost_expected; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.cost_expected IS 'Null alternative: the before rate per known person-month (times the factor mkba_rtm_factor) carried on over the window''s known person-months (EUR); NULL when no before day is known.';
+
+
+--
+-- Name: COLUMN mkba_row.cost_during; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.cost_during IS 'Crisis, stay and police cost in the window that this payer paid (EUR).';
+
+
+--
+-- Name: COLUMN mkba_row.benefit; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.benefit IS 'Benefit: cost_expected - cost_during, the cost avoided (EUR; negative: more cost than expected).';
+
+
+--
+-- Name: COLUMN mkba_row.balance; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.balance IS 'benefit - support_cost (EUR).';
+
+
+--
+-- Name: COLUMN mkba_row.contributors; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.mkba_row.contributors IS 'Distinct participants with a priced event or contact in this payer''s figures.';
+
+
+--
 -- Name: paired_stats; Type: TYPE; Schema: koers; Owner: -
 --
 
@@ -1822,98 +1967,6 @@ CREATE TYPE koers.police_call_outcome AS ENUM (
     'referred_to_care',
     'taken_to_crisis_service',
     'custody',
-    'other'
-);
-
-
---
--- Name: status_change_daytime_activity; Type: TYPE; Schema: koers; Owner: -
---
-
-CREATE TYPE koers.status_change_daytime_activity AS ENUM (
-    'none',
-    'daytime_activity',
-    'volunteer_work',
-    'paid_work',
-    'education'
-);
-
-
---
--- Name: status_change_debt_counselling; Type: TYPE; Schema: koers; Owner: -
---
-
-CREATE TYPE koers.status_change_debt_counselling AS ENUM (
-    'none',
-    'waiting',
-    'active',
-    'settled'
-);
-
-
---
--- Name: status_change_eviction; Type: TYPE; Schema: koers; Owner: -
---
-
-CREATE TYPE koers.status_change_eviction AS ENUM (
-    'notice',
-    'evicted'
-);
-
-
---
--- Name: status_change_housing; Type: TYPE; Schema: koers; Owner: -
---
-
-CREATE TYPE koers.status_change_housing AS ENUM (
-    'homeless',
-    'shelter',
-    'supported_housing',
-    'with_others',
-    'independent'
-);
-
-
---
--- Name: status_change_income_source; Type: TYPE; Schema: koers; Owner: -
---
-
-CREATE TYPE koers.status_change_income_source AS ENUM (
-    'none',
-    'wages',
-    'benefits',
-    'pension',
-    'student_finance',
-    'other'
-);
-
-
---
--- Name: stressor_change; Type: TYPE; Schema: koers; Owner: -
---
-
-CREATE TYPE koers.stressor_change AS ENUM (
-    'present',
-    'reduced',
-    'resolved',
-    'returned'
-);
-
-
---
--- Name: stressor_kind; Type: TYPE; Schema: koers; Owner: -
---
-
-CREATE TYPE koers.stressor_kind AS ENUM (
-    'debts',
-    'no_income',
-    'no_work_or_daytime_activity',
-    'housing_insecurity',
-    'eviction_threat',
-    'conflict_or_violence',
-    'loss',
-    'health',
-    'justice',
     'other'
 );
 
@@ -2238,39 +2291,6 @@ COMMENT ON COLUMN koers.window_row.police_covered_days IS 'Days of the window wh
 
 
 --
--- Name: zrm_score_domain; Type: TYPE; Schema: koers; Owner: -
---
-
-CREATE TYPE koers.zrm_score_domain AS ENUM (
-    'finances',
-    'work_and_education',
-    'time_use',
-    'housing',
-    'domestic_relations',
-    'mental_health',
-    'physical_health',
-    'substance_use',
-    'basic_adl',
-    'instrumental_adl',
-    'social_network',
-    'community_participation',
-    'justice',
-    'parenting'
-);
-
-
---
--- Name: zrm_score_scored_by; Type: TYPE; Schema: koers; Owner: -
---
-
-CREATE TYPE koers.zrm_score_scored_by AS ENUM (
-    'professional',
-    'participant_with_professional',
-    'participant'
-);
-
-
---
 -- Name: audit_log(integer); Type: FUNCTION; Schema: dash; Owner: -
 --
 
@@ -2581,30 +2601,6 @@ COMMENT ON FUNCTION dash.filters() IS 'Choices for the filters: cohorts, organis
 
 
 --
--- Name: instruments(text, text, date, date); Type: FUNCTION; Schema: dash; Owner: -
---
-
-CREATE FUNCTION dash.instruments(cohort text, organisation text, period_from date, period_to date) RETURNS SETOF koers.dash_cell
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-    c koers.dash_caller_row := koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
-BEGIN
-    RETURN QUERY SELECT * FROM koers.dash_page(ARRAY['instruments'], 'instruments', c, cohort,
-        organisation, period_from, period_to, NULL, NULL);
-END
-$$;
-
-
---
--- Name: FUNCTION instruments(cohort text, organisation text, period_from date, period_to date); Type: COMMENT; Schema: dash; Owner: -
---
-
-COMMENT ON FUNCTION dash.instruments(cohort text, organisation text, period_from date, period_to date) IS 'Self-sufficiency, stressors and statuses (koers.dash_contrib_instruments): ZRM per domain at baseline and latest, its direction and the corners; stressors at enrolment and now, their resolution and trend; person-months per housing state, work and evictions per window; the share in paid or volunteer work per month. Suppressed for funders and partners.';
-
-
---
 -- Name: metrics(); Type: FUNCTION; Schema: dash; Owner: -
 --
 
@@ -2632,6 +2628,69 @@ CREATE FUNCTION dash.metrics() RETURNS TABLE(metric text, l1 text, l2 text, l3 t
 --
 
 COMMENT ON FUNCTION dash.metrics() IS 'koers-dash /metrics: events stored per type, rejects per topic, consumer offsets per partition, live sessions.';
+
+
+--
+-- Name: mkba(text, text, date, date, text); Type: FUNCTION; Schema: dash; Owner: -
+--
+
+CREATE FUNCTION dash.mkba(cohort text, organisation text, period_from date, period_to date, window_name text) RETURNS SETOF koers.dash_cell
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    c koers.dash_caller_row := koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
+BEGIN
+    RETURN QUERY SELECT * FROM koers.dash_page(ARRAY['mkba'],
+        'mkba.' || koers.mkba_window_check(coalesce(window_name, koers.mkba_setting('mkba_window'))),
+        c, cohort, organisation, period_from, period_to, NULL, NULL);
+END
+$$;
+
+
+--
+-- Name: FUNCTION mkba(cohort text, organisation text, period_from date, period_to date, window_name text); Type: COMMENT; Schema: dash; Owner: -
+--
+
+COMMENT ON FUNCTION dash.mkba(cohort text, organisation text, period_from date, period_to date, window_name text) IS 'Indicative MKBA on the cost page, for a window (NULL: setting mkba_window) against the 12 months before, in prices of setting mkba_price_year: mkba.table (per payer and total: support_cost, cost_before, cost_expected, cost_during, benefit, balance), mkba.sensitivity (unit_cost:<item> and rtm_factor: value_low/high, balance_low/high, balance_base), mkba.yearly (per payer: benefit_per_person_year, cost_share), mkba.meta. Suppressed for funders and partners (see koers.dash_mkba_cells).';
+
+
+--
+-- Name: mkba_assumptions(); Type: FUNCTION; Schema: dash; Owner: -
+--
+
+CREATE FUNCTION dash.mkba_assumptions() RETURNS TABLE(item text, per text, amount_eur numeric, price_year integer, source text, price numeric, price_low numeric, price_high numeric, range_source text, payers text, payer_source text, prices text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
+    RETURN QUERY
+        SELECT u.item, u.per, u.amount_eur, u.price_year, u.source, round(p.price, 2),
+               round(p.price_low, 2), round(p.price_high, 2),
+               coalesce(u.range_source, 'none given: +-' || round(100 * coalesce(
+                   koers.mkba_setting('mkba_default_range')::numeric, 0.25)) || '%'),
+               coalesce((SELECT string_agg(y.payer || ' ' || round(100 * y.share) || '%', ', '
+                                           ORDER BY y.share DESC, y.payer)
+                         FROM koers.unit_cost_payer y WHERE y.item = u.item), 'other 100%'),
+               (SELECT string_agg(DISTINCT y.source || ' (' || y.valid_year || ')', '; ')
+                FROM koers.unit_cost_payer y WHERE y.item = u.item),
+               (SELECT string_agg(m.event_type || ':' || m.kind, ', ' ORDER BY m.event_type, m.kind)
+                FROM koers.unit_cost_map m WHERE m.item = u.item)
+        FROM koers.unit_cost u
+        JOIN koers.mkba_prices(coalesce(koers.mkba_setting('mkba_price_year')::integer, 2024)) p
+            ON p.item = u.item
+        ORDER BY u.item;
+END
+$$;
+
+
+--
+-- Name: FUNCTION mkba_assumptions(); Type: COMMENT; Schema: dash; Owner: -
+--
+
+COMMENT ON FUNCTION dash.mkba_assumptions() IS 'The unit costs of the MKBA: amount with its own year and source, the price in the price year (setting mkba_price_year, consumer price index), low and high with their source, the payers with shares and the source of the split, the event kinds it prices.';
 
 
 --
@@ -2740,6 +2799,29 @@ $$;
 --
 
 COMMENT ON FUNCTION dash.participants(cohort text, organisation text, period_to date, purpose text) IS 'Evaluators: the measures per participant (for R or SPSS). Audited: purpose page or export.';
+
+
+--
+-- Name: price_index(); Type: FUNCTION; Schema: dash; Owner: -
+--
+
+CREATE FUNCTION dash.price_index() RETURNS TABLE(year integer, cpi numeric, source text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
+    RETURN QUERY SELECT i.year, i.cpi, i.source FROM koers.price_index i ORDER BY i.year;
+END
+$$;
+
+
+--
+-- Name: FUNCTION price_index(); Type: COMMENT; Schema: dash; Owner: -
+--
+
+COMMENT ON FUNCTION dash.price_index() IS 'The consumer price index the MKBA indexes prices with.';
 
 
 --
@@ -3010,9 +3092,6 @@ BEGIN
     IF to_regclass('pg_temp.stage_coverage') IS NOT NULL THEN
         PERFORM koers.staged_count_coverage(tz);
     END IF;
-    -- And the outcome instruments (sql/defs/45_instruments.sql): measured when read, nothing
-    -- prepared.
-    PERFORM koers.staged_count_instruments(tz);
     SELECT array_agg(DISTINCT participant ORDER BY participant) INTO ps FROM (
         SELECT participant FROM pg_temp.stage_enrolment
         UNION ALL SELECT participant FROM pg_temp.stage_contact
@@ -3198,96 +3277,6 @@ COMMENT ON FUNCTION koers.before_during_rows(as_of date, by_participant boolean)
 
 
 --
--- Name: contact_gaps(date); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.contact_gaps(as_of date) RETURNS TABLE(participant text, cohort text, enrolled_days integer, contact_days integer, longest_gap integer, long_gaps integer)
-    LANGUAGE sql STABLE
-    AS $$
-    WITH k AS MATERIALIZED (SELECT koers.known_days('contact') AS m),
-    pp AS MATERIALIZED (
-        SELECT w.participant, w.cohort, w.days * k.m AS days
-        FROM koers.window_ranges(as_of) w, k WHERE w.window_name = 'per_protocol'
-    ), cd AS (
-        SELECT u.participant, range_agg(daterange(u.day, u.day + 1)) AS m
-        FROM koers.use_at(as_of) u WHERE u.event_type = 'contact' AND u.events > 0
-        GROUP BY 1
-    ), g AS (
-        SELECT pp.participant, pp.cohort, pp.days, pp.days * coalesce(cd.m, '{}') AS hit,
-               pp.days - coalesce(cd.m, '{}') AS miss
-        FROM pp LEFT JOIN cd ON cd.participant = pp.participant
-    )
-    SELECT g.participant, g.cohort, koers.days_in(g.days), koers.days_in(g.hit),
-           coalesce((SELECT max(upper(r) - lower(r)) FROM unnest(g.miss) r), 0)::integer,
-           (SELECT count(*) FROM unnest(g.miss) r
-            WHERE upper(r) - lower(r) > 7 * koers.continuity_gap_weeks())::integer
-    FROM g
-    $$;
-
-
---
--- Name: FUNCTION contact_gaps(as_of date); Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON FUNCTION koers.contact_gaps(as_of date) IS 'Per participant enrolled by as_of: known enrolled days, days with a contact, the longest stretch of known enrolled days without a contact, and the stretches longer than continuity_gap_weeks weeks.';
-
-
---
--- Name: continuity_gap_weeks(); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.continuity_gap_weeks() RETURNS integer
-    LANGUAGE sql STABLE
-    AS $$ SELECT greatest(coalesce((SELECT value::integer FROM koers.setting
-                                    WHERE name = 'continuity_gap_weeks'), 4), 1) $$;
-
-
---
--- Name: FUNCTION continuity_gap_weeks(); Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON FUNCTION koers.continuity_gap_weeks() IS 'A stretch of known enrolled days without a contact longer than this many weeks is a long gap (koers.setting continuity_gap_weeks, default 4).';
-
-
---
--- Name: continuity_quarter(date); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.continuity_quarter(as_of date) RETURNS TABLE(participant text, cohort text, quarter date, enrolled_days integer, organisations integer, roles integer, contacts integer)
-    LANGUAGE sql STABLE
-    AS $$
-    WITH k AS MATERIALIZED (SELECT koers.known_days('contact') AS m),
-    pp AS MATERIALIZED (
-        SELECT w.participant, w.cohort, w.days * k.m AS days
-        FROM koers.window_ranges(as_of) w, k WHERE w.window_name = 'per_protocol'
-    ), q AS (
-        SELECT pp.participant, pp.cohort, g::date AS quarter,
-               pp.days * datemultirange(daterange(g::date, (g + interval '3 months')::date)) AS d
-        FROM pp CROSS JOIN LATERAL generate_series(date_trunc('quarter', lower(pp.days)),
-                                                   date_trunc('quarter', as_of::timestamp),
-                                                   interval '3 months') g
-        WHERE NOT isempty(pp.days)
-    ), c AS MATERIALIZED (
-        SELECT u.participant, u.day, u.source, u.kind, u.events
-        FROM koers.use_at(as_of) u WHERE u.event_type = 'contact' AND u.events > 0
-    )
-    SELECT q.participant, q.cohort, q.quarter, koers.days_in(q.d), count(DISTINCT c.source)::integer,
-           count(DISTINCT c.kind)::integer, coalesce(sum(c.events), 0)::integer
-    FROM q LEFT JOIN c ON c.participant = q.participant
-                      AND c.day >= q.quarter AND c.day < q.quarter + interval '3 months' AND q.d @> c.day
-    WHERE NOT isempty(q.d)
-    GROUP BY 1, 2, 3, 4
-    $$;
-
-
---
--- Name: FUNCTION continuity_quarter(as_of date); Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON FUNCTION koers.continuity_quarter(as_of date) IS 'Per participant and quarter with enrolled days (known for contacts): the distinct organisations and roles of the contacts on those days, and the contacts.';
-
-
---
 -- Name: cost_benefit(date); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -3395,43 +3384,32 @@ COMMENT ON FUNCTION koers.covered_days(t text) IS 'The days whose data of event 
 
 
 --
--- Name: crisis_followup(date); Type: FUNCTION; Schema: koers; Owner: -
+-- Name: cpi_factor(integer, integer); Type: FUNCTION; Schema: koers; Owner: -
 --
 
-CREATE FUNCTION koers.crisis_followup(as_of date) RETURNS TABLE(participant text, cohort text, event_type text, day date, events integer, followed boolean)
-    LANGUAGE sql STABLE
+CREATE FUNCTION koers.cpi_factor(from_year integer, to_year integer) RETURNS numeric
+    LANGUAGE plpgsql STABLE
     AS $$
-    WITH k AS MATERIALIZED (
-        SELECT t, koers.known_days(t) AS m FROM unnest(ARRAY['crisis', 'police_call', 'contact']) t
-    ), pp AS MATERIALIZED (
-        SELECT w.participant, w.cohort, w.days FROM koers.window_ranges(as_of) w
-        WHERE w.window_name = 'per_protocol'
-    ), u AS MATERIALIZED (
-        SELECT * FROM koers.use_at(as_of) WHERE events > 0
-    ), e AS (
-        SELECT u.participant, u.event_type, u.day, sum(u.events)::integer AS n
-        FROM u WHERE u.event_type IN ('crisis', 'police_call')
-        GROUP BY 1, 2, 3
-    ), c AS MATERIALIZED (
-        -- One set of contact days per participant: one row to join, whatever the contacts.
-        SELECT participant, range_agg(daterange(day, day + 1)) AS m FROM u
-        WHERE event_type = 'contact' GROUP BY participant
-    )
-    SELECT e.participant, pp.cohort, e.event_type, e.day, e.n,
-           coalesce(c.m && daterange(e.day, e.day + 4), false)
-    FROM e JOIN pp ON pp.participant = e.participant AND pp.days @> e.day
-    JOIN k ke ON ke.t = e.event_type AND ke.m @> e.day
-    JOIN k kc ON kc.t = 'contact' AND kc.m @> datemultirange(daterange(e.day, e.day + 4))
-    LEFT JOIN c ON c.participant = e.participant
-    WHERE e.day + 3 <= as_of
-    $$;
+DECLARE
+    a numeric := (SELECT cpi FROM koers.price_index WHERE year = from_year);
+    b numeric := (SELECT cpi FROM koers.price_index WHERE year = to_year);
+BEGIN
+    IF a IS NULL OR b IS NULL THEN
+        RAISE EXCEPTION 'koers.price_index has no consumer price index for year %',
+            CASE WHEN a IS NULL THEN from_year ELSE to_year END
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'INSERT INTO koers.price_index (year, cpi, source) the missing year';
+    END IF;
+    RETURN b / a;
+END
+$$;
 
 
 --
--- Name: FUNCTION crisis_followup(as_of date); Type: COMMENT; Schema: koers; Owner: -
+-- Name: FUNCTION cpi_factor(from_year integer, to_year integer); Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON FUNCTION koers.crisis_followup(as_of date) IS 'Per participant, event type (crisis, police_call) and enrolled day with such events (known for its type; its follow-up days known for contacts and on or before as_of): the events, and whether a contact followed on that day or one of the 3 days after.';
+COMMENT ON FUNCTION koers.cpi_factor(from_year integer, to_year integer) IS 'cpi(to_year) / cpi(from_year) from koers.price_index; raises when a year is missing.';
 
 
 --
@@ -3970,7 +3948,7 @@ DECLARE
     r_mem  integer[];
     r_tot  boolean[];
 BEGIN
-    IF grp NOT IN ('overview', 'outcomes', 'quality', 'instruments') THEN
+    IF grp NOT IN ('overview', 'outcomes', 'quality') THEN
         RAISE EXCEPTION 'unknown group %', grp USING ERRCODE = 'invalid_parameter_value';
     END IF;
     EXECUTE format($q$
@@ -4118,167 +4096,6 @@ BEGIN
     RETURN f;
 END
 $_$;
-
-
---
--- Name: dash_contrib_instruments(date, text); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) RETURNS SETOF koers.dash_contrib
-    LANGUAGE sql STABLE
-    SET jit TO 'off'
-    AS $$
-    WITH z AS (SELECT * FROM koers.zrm_participant(as_of)),
-    domains AS (SELECT d::text AS domain FROM unnest(enum_range(NULL::koers.zrm_score_domain)) d),
-    corners AS (SELECT unnest(ARRAY['participation', 'living_environment', 'continuity_of_support']) AS corner),
-    st AS (SELECT * FROM koers.stressor_participant(as_of)),
-    kinds AS (SELECT k::text AS kind FROM unnest(enum_range(NULL::koers.stressor_kind)) k),
-    windows AS (SELECT unnest(ARRAY['before', 'per_protocol', 'intention_to_treat', 'follow_up']) AS w),
-    hs AS (SELECT * FROM koers.status_window(as_of)),
-    ev AS (SELECT * FROM koers.eviction_window(as_of)),
-    pop AS (SELECT participant FROM koers.exposure(as_of))
-    -- ZRM: the distribution of scores per domain at baseline and latest (parts of the
-    -- participants scored in the domain), the direction of the change (parts of those scored
-    -- twice or more), the mean per corner.
-    SELECT 'instruments.zrm_' || x.at, ARRAY[x.score::text, 'scored'], ARRAY[z.domain],
-           z.participant, NULL::text, 1::numeric, NULL::numeric, true
-    FROM z CROSS JOIN LATERAL (VALUES ('baseline', z.baseline_score), ('latest', z.latest_score)) x(at, score)
-    UNION ALL
-    SELECT 'instruments.zrm_' || a, ARRAY[s::text, 'scored'], ARRAY[d.domain], NULL, NULL, 0, NULL, false
-    FROM domains d, unnest(ARRAY['baseline', 'latest']) a, generate_series(1, 5) s
-    UNION ALL
-    SELECT 'instruments.zrm_direction', ARRAY[z.direction, 'paired'], ARRAY[z.domain],
-           z.participant, NULL, 1, NULL, true
-    FROM z WHERE z.direction IS NOT NULL
-    UNION ALL
-    SELECT 'instruments.zrm_direction', ARRAY[r, 'paired'], ARRAY[d.domain], NULL, NULL, 0, NULL, false
-    FROM domains d, unnest(ARRAY['up', 'same', 'down']) r
-    -- The share of the domains scored twice or more that moved up (per participant: those
-    -- that did over those scored twice; the cell: sums over the participants).
-    UNION ALL
-    SELECT 'instruments.kpi', ARRAY['zrm_up_share'], ARRAY['all'], z.participant, NULL,
-           count(*) FILTER (WHERE z.direction = 'up'), count(*), count(*) FILTER (WHERE z.direction = 'up') > 0
-    FROM z WHERE z.direction IS NOT NULL GROUP BY z.participant
-    UNION ALL
-    -- Per participant and corner the mean over its domains scored; the cell is the mean over
-    -- the participants (den 1 each).
-    SELECT 'instruments.zrm_corner', ARRAY[x.m], ARRAY[c.stability_corner], c.participant, NULL,
-           x.v, 1, true
-    FROM (SELECT participant, stability_corner, avg(baseline_score) AS b, avg(latest_score) AS l,
-                 avg(change) AS ch
-          FROM z GROUP BY 1, 2) c
-    CROSS JOIN LATERAL (VALUES ('baseline_mean', c.b), ('latest_mean', c.l), ('change_mean', c.ch)) x(m, v)
-    WHERE x.v IS NOT NULL
-    UNION ALL
-    SELECT 'instruments.zrm_corner', ARRAY[m], ARRAY[corner], NULL, NULL, 0, NULL, false
-    FROM corners, unnest(ARRAY['baseline_mean', 'latest_mean', 'change_mean']) m
-    -- Stressors present at enrolment and now, by kind (parts of every stressor present); the
-    -- mean number per participant enrolled; days to resolution.
-    UNION ALL
-    SELECT 'instruments.stressors', ARRAY[st.kind, 'all'], ARRAY[x.at], st.participant, NULL, 1, NULL, true
-    FROM st CROSS JOIN LATERAL (VALUES ('at_enrolment', st.at_enrolment), ('now', st.now)) x(at, present)
-    WHERE x.present
-    UNION ALL
-    SELECT 'instruments.stressors', ARRAY[k.kind, 'all'], ARRAY[a], NULL, NULL, 0, NULL, false
-    FROM kinds k, unnest(ARRAY['at_enrolment', 'now']) a
-    UNION ALL
-    SELECT 'instruments.stressor_mean', ARRAY['mean_present'], ARRAY[x.at], p.participant, NULL,
-           x.n, 1, true
-    FROM pop p CROSS JOIN LATERAL (
-        SELECT count(*) FILTER (WHERE s.at_enrolment)::numeric AS e,
-               count(*) FILTER (WHERE s.now)::numeric AS n0
-        FROM st s WHERE s.participant = p.participant) c
-    CROSS JOIN LATERAL (VALUES ('at_enrolment', c.e), ('now', c.n0)) x(at, n)
-    UNION ALL
-    SELECT 'instruments.stressor_resolution', ARRAY[st.kind], ARRAY['mean_days'], st.participant,
-           NULL, st.days_to_resolution, 1, true
-    FROM st WHERE st.days_to_resolution IS NOT NULL
-    UNION ALL
-    SELECT 'instruments.stressor_resolution', ARRAY[st.kind], ARRAY['resolved'], st.participant,
-           NULL, 1, NULL, true
-    FROM st WHERE st.days_to_resolution IS NOT NULL
-    UNION ALL
-    SELECT 'instruments.stressor_resolution', ARRAY[k.kind], ARRAY[c], NULL, NULL, 0, NULL, false
-    FROM kinds k, unnest(ARRAY['resolved']) c
-    UNION ALL
-    SELECT 'instruments.stressor_trend', ARRAY['mean_present'], ARRAY[to_char(m.month, 'YYYY-MM')],
-           m.participant, NULL, m.present, 1, true
-    FROM koers.stressor_month(as_of) m
-    -- Housing: person-months in each state per window (parts of the known person-months).
-    UNION ALL
-    SELECT 'instruments.housing', ARRAY[hs.state, 'all'], ARRAY[hs.window_name], hs.participant,
-           NULL, hs.days / koers.person_month_days(), NULL, hs.days > 0
-    FROM hs WHERE hs.status = 'housing'
-    UNION ALL
-    SELECT 'instruments.housing', ARRAY[s, 'all'], ARRAY[w], NULL, NULL, 0, NULL, false
-    FROM windows, unnest(ARRAY['homeless', 'shelter', 'supported_housing', 'with_others',
-                               'independent', 'unknown']) s
-    -- Days in paid or volunteer work per window, over the days with a known activity.
-    UNION ALL
-    SELECT 'instruments.work_days', ARRAY['paid_or_volunteer'], ARRAY[w.window_name], w.participant,
-           NULL, sum(hs.days) FILTER (WHERE hs.state IN ('paid_work', 'volunteer_work')),
-           sum(hs.days) FILTER (WHERE hs.state <> 'unknown'),
-           coalesce(sum(hs.days) FILTER (WHERE hs.state IN ('paid_work', 'volunteer_work')), 0) > 0
-    FROM (SELECT DISTINCT participant, window_name FROM hs) w
-    JOIN hs ON hs.participant = w.participant AND hs.window_name = w.window_name
-           AND hs.status = 'daytime_activity'
-    GROUP BY w.participant, w.window_name
-    HAVING sum(hs.days) FILTER (WHERE hs.state <> 'unknown') > 0
-    -- Evictions and notices per window: counts, and rates per known person-month.
-    UNION ALL
-    SELECT 'instruments.eviction_count', ARRAY[x.e], ARRAY[ev.window_name], ev.participant, NULL,
-           x.n, NULL, x.n > 0
-    FROM ev CROSS JOIN LATERAL (VALUES ('evicted', ev.evictions), ('notice', ev.notices)) x(e, n)
-    WHERE x.n > 0
-    UNION ALL
-    SELECT 'instruments.eviction_count', ARRAY[e], ARRAY[w], NULL, NULL, 0, NULL, false
-    FROM windows, unnest(ARRAY['evicted', 'notice']) e
-    UNION ALL
-    SELECT 'instruments.eviction_rate', ARRAY[x.e], ARRAY[ev.window_name], ev.participant, NULL,
-           x.n, ev.days / koers.person_month_days(), x.n > 0
-    FROM ev CROSS JOIN LATERAL (VALUES ('evicted', ev.evictions), ('notice', ev.notices)) x(e, n)
-    WHERE ev.days > 0
-    -- The stability model: per corner and month the share stable, over the participants
-    -- whose state is known.
-    UNION ALL
-    SELECT 'instruments.stability', ARRAY[b.corner], ARRAY[to_char(b.month, 'YYYY-MM')], b.participant,
-           NULL, (b.state = 'stable')::integer, 1, b.state = 'stable'
-    FROM koers.stability_month(as_of) b WHERE b.state <> 'unknown'
-    -- Continuity: organisations, roles and contacts per enrolled participant per quarter;
-    -- the longest gap and the share with a long one; crises and police calls followed by a
-    -- contact within 3 days.
-    UNION ALL
-    SELECT 'instruments.continuity', ARRAY[x.m],
-           ARRAY[to_char(q.quarter, 'YYYY') || '-Q' || to_char(q.quarter, 'Q')], q.participant, NULL,
-           x.v, 1, true
-    FROM koers.continuity_quarter(as_of) q
-    CROSS JOIN LATERAL (VALUES ('organisations', q.organisations), ('roles', q.roles),
-                               ('contacts', q.contacts)) x(m, v)
-    UNION ALL
-    SELECT 'instruments.gaps', ARRAY[x.m], ARRAY['all'], g.participant, NULL, x.v, 1, x.c
-    FROM koers.contact_gaps(as_of) g
-    CROSS JOIN LATERAL (VALUES ('longest_gap_days', g.longest_gap::numeric, true),
-                               ('long_gap_share', (g.long_gaps > 0)::integer::numeric, g.long_gaps > 0)) x(m, v, c)
-    WHERE g.enrolled_days > 0
-    UNION ALL
-    SELECT 'instruments.followup', ARRAY[f.event_type], ARRAY['within_3_days'], f.participant, NULL,
-           sum(f.events) FILTER (WHERE f.followed), sum(f.events), bool_or(f.followed)
-    FROM koers.crisis_followup(as_of) f GROUP BY f.event_type, f.participant
-    -- The share in paid or volunteer work per month, over the participants enrolled at the
-    -- month's end with a known daytime activity.
-    UNION ALL
-    SELECT 'instruments.work_share', ARRAY['paid_or_volunteer'], ARRAY[to_char(w.month, 'YYYY-MM')],
-           w.participant, NULL, (w.daytime_activity IN ('paid_work', 'volunteer_work'))::integer, 1,
-           w.daytime_activity IN ('paid_work', 'volunteer_work')
-    FROM koers.work_month(as_of) w WHERE w.daytime_activity IS NOT NULL
-    $$;
-
-
---
--- Name: FUNCTION dash_contrib_instruments(as_of date, own_org text); Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) IS 'Internal: the contributions of the instruments page: kpi zrm_up_share (of the domains scored twice or more, the share that moved up), zrm_baseline/zrm_latest (score per domain, parts of scored), zrm_direction (up/same/down per domain, parts of paired: scored twice or more), zrm_corner (mean baseline, latest and change per stability corner), stressors (kind at_enrolment/now, parts of all), stressor_mean (stressors per enrolled participant), stressor_resolution (mean days to resolution, resolved count per kind), stressor_trend (mean stressors present per month), housing (person-months per state and window, known days only), work_days (share of known days in paid or volunteer work per window), eviction_count and eviction_rate (per known person-month, per window), work_share (per month, over those enrolled with a known daytime activity), continuity (organisations, roles, contacts per enrolled participant per quarter), gaps (mean longest gap in days, share with a gap over continuity_gap_weeks), followup (crisis, police_call: share of events followed by a contact within 3 days), stability (per corner and month the share stable of those whose state is known, koers.stability_month).';
 
 
 --
@@ -4840,6 +4657,8 @@ BEGIN
     n := koers.dash_check_filter(c, p_cohort, p_org, as_of);
     IF grp LIKE 'evidence.%' THEN
         cells := koers.dash_evidence_cells(substr(grp, 10), c, p_cohort, p_org, as_of);
+    ELSIF grp LIKE 'mkba.%' THEN
+        cells := koers.dash_mkba_cells(substr(grp, 6), c, p_cohort, p_org, as_of);
     ELSE
         SELECT coalesce(array_agg(x ORDER BY x.chart, x.series, x.category), '{}') INTO cells
         FROM koers.dash_cells(grp, c, p_cohort, p_org, as_of, links, extra) x;
@@ -5031,6 +4850,103 @@ BEGIN
     RETURN cells;
 END
 $$;
+
+
+--
+-- Name: dash_mkba_cells(text, koers.dash_caller_row, text, text, date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.dash_mkba_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date) RETURNS koers.dash_cell[]
+    LANGUAGE plpgsql STABLE
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    k      integer := koers.min_cell();
+    win    text := koers.mkba_window_check(window_name);
+    py     integer := coalesce(koers.mkba_setting('mkba_price_year')::integer, 2024);
+    f      numeric := coalesce(koers.mkba_setting('mkba_rtm_factor')::numeric, 1);
+    fv     numeric := coalesce(koers.mkba_setting('mkba_rtm_variation')::numeric, 0.75);
+    ps     text[];
+    lines  koers.mkba_line[];
+    rows   koers.mkba_row[];
+    hidden text[] := '{}';
+    whole  boolean := c.suppress AND (p_cohort IS NOT NULL OR p_org IS NOT NULL);
+    n_part integer;
+    pyears numeric;
+    nxt    text;
+    cells  koers.dash_cell[];
+BEGIN
+    SELECT array_agg(f2.participant) INTO ps
+    FROM koers.dash_filter_flags(p_cohort, p_org, as_of) f2 WHERE f2.in_c AND f2.in_o;
+    ps := coalesce(ps, '{}');
+    n_part := cardinality(ps);
+    SELECT sum(koers.days_in(r.days)) / 365.25 INTO pyears
+    FROM koers.window_ranges(as_of) r WHERE r.window_name = win AND r.participant = ANY (ps);
+    lines := ARRAY(SELECT l FROM koers.mkba_lines(as_of, win, py, ps) l);
+    rows := ARRAY(SELECT r FROM koers.mkba_table_of(lines, f) r);
+    IF c.suppress THEN
+        hidden := ARRAY(SELECT r.payer FROM unnest(rows) r WHERE r.contributors BETWEEN 1 AND k - 1);
+        LOOP
+            EXIT WHEN (SELECT count(*) FROM unnest(rows) r
+                       WHERE r.contributors > 0 AND r.payer = ANY (hidden)) <> 1;
+            SELECT r.payer INTO nxt FROM unnest(rows) r
+            WHERE r.contributors > 0 AND NOT r.payer = ANY (hidden)
+            ORDER BY r.payer = 'total', r.contributors, r.ord LIMIT 1;
+            EXIT WHEN nxt IS NULL;
+            hidden := hidden || nxt;
+        END LOOP;
+    END IF;
+    WITH t AS (
+        SELECT r.*, whole OR r.payer = ANY (hidden) AS hide FROM unnest(rows) r
+    ), s AS (
+        SELECT x.*, whole OR (c.suppress AND (x.contributors BETWEEN 1 AND k - 1
+                   OR 'total' = ANY (hidden)
+                   OR EXISTS (SELECT 1 FROM unnest(lines) l
+                              WHERE l.payer = ANY (hidden)
+                                AND (x.variation = 'rtm_factor' AND l.side = 'benefit'
+                                     OR l.item = x.item)))) AS hide
+        FROM koers.mkba_sensitivity_of(lines, f, fv) x
+    ), y AS (
+        SELECT m.payer, (m.ce - m.cd) / nullif(pyears, 0) AS ppy,
+               coalesce(m.sc / nullif(sum(m.sc) OVER (), 0), 0) AS share
+        FROM koers.mkba_sums_of(lines, f) m
+    )
+    SELECT array_agg(ROW(x.chart, x.series, x.category, CASE WHEN x.hide THEN NULL ELSE x.value END,
+                         x.hide)::koers.dash_cell ORDER BY x.chart, x.series, x.category)
+    INTO cells FROM (
+        SELECT 'mkba.table' AS chart, t.payer AS series, v.category, v.value, t.hide
+        FROM t CROSS JOIN LATERAL (VALUES ('support_cost', t.support_cost), ('cost_before', t.cost_before),
+            ('cost_expected', t.cost_expected), ('cost_during', t.cost_during), ('benefit', t.benefit),
+            ('balance', t.balance)) v(category, value)
+        UNION ALL
+        SELECT 'mkba.sensitivity', s.variation || coalesce(':' || s.item, ''), v.category, v.value, s.hide
+        FROM s CROSS JOIN LATERAL (VALUES ('value_low', s.value_low), ('value_high', s.value_high),
+            ('balance_low', s.balance_low), ('balance_high', s.balance_high),
+            ('balance_base', s.balance_base)) v(category, value)
+        UNION ALL
+        SELECT 'mkba.yearly', y.payer, v.category, v.value, t.hide
+        FROM y JOIN t ON t.payer = y.payer
+        CROSS JOIN LATERAL (VALUES ('benefit_per_person_year', round(y.ppy, 2)),
+                                   ('cost_share', round(y.share, 4))) v(category, value)
+        UNION ALL
+        SELECT 'mkba.meta', 'setting', v.category, v.value, v.hide
+        FROM (VALUES ('price_year', py::numeric, false), ('rtm_factor', f, false),
+                     ('rtm_variation', fv, false),
+                     ('default_range', coalesce(koers.mkba_setting('mkba_default_range')::numeric, 0.25), false),
+                     ('participants', n_part::numeric, whole OR (c.suppress AND n_part BETWEEN 1 AND k - 1)),
+                     ('person_years', round(pyears, 4), whole OR (c.suppress AND n_part BETWEEN 1 AND k - 1)))
+             v(category, value, hide)
+    ) x;
+    RETURN coalesce(cells, '{}');
+END
+$$;
+
+
+--
+-- Name: FUNCTION dash_mkba_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.dash_mkba_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date) IS 'Internal: the MKBA of one window for a filter setting as dashboard cells (mkba.table, mkba.sensitivity, mkba.yearly, mkba.meta), suppressed for suppressed callers.';
 
 
 --
@@ -5289,7 +5205,11 @@ CREATE FUNCTION koers.data_version() RETURNS text
                (SELECT string_agg(s.name || '=' || s.value, ',' ORDER BY s.name) FROM koers.setting s
                 WHERE s.name NOT LIKE 'dash\_cache%'),
                (SELECT string_agg(u::text, ',' ORDER BY u.item) FROM koers.unit_cost u),
-               (SELECT string_agg(m::text, ',' ORDER BY m.event_type, m.kind) FROM koers.unit_cost_map m)))
+               (SELECT string_agg(m::text, ',' ORDER BY m.event_type, m.kind) FROM koers.unit_cost_map m),
+               -- The MKBA's (sql/0015_mkba.sql): an edited payer share or index figure too.
+               (SELECT string_agg(p::text, ',' ORDER BY p.item, p.payer) FROM koers.unit_cost_payer p),
+               (SELECT string_agg(i::text, ',' ORDER BY i.year) FROM koers.price_index i),
+               (SELECT string_agg(y::text, ',' ORDER BY y.payer) FROM koers.payer y)))
     $$;
 
 
@@ -5297,7 +5217,7 @@ CREATE FUNCTION koers.data_version() RETURNS text
 -- Name: FUNCTION data_version(); Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON FUNCTION koers.data_version() IS 'Digests of what the measures depend on: every consumer offset (which moves with each batch of events), then, after a colon, the settings (but the cache''s own), the unit costs and their mapping.';
+COMMENT ON FUNCTION koers.data_version() IS 'Digests of what the measures depend on: every consumer offset (which moves with each batch of events), then, after a colon, the settings (but the cache''s own), the unit costs and their mapping, payers and price index.';
 
 
 --
@@ -5323,37 +5243,6 @@ COMMENT ON FUNCTION koers.day_start(d date) IS 'The instant a local calendar day
 CREATE FUNCTION koers.days_in(m datemultirange) RETURNS integer
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT coalesce(sum(upper(r) - lower(r)), 0)::integer FROM unnest(m) r $$;
-
-
---
--- Name: eviction_window(date); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.eviction_window(as_of date) RETURNS TABLE(participant text, cohort text, window_name text, days integer, notices integer, evictions integer)
-    LANGUAGE sql STABLE
-    AS $$
-    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
-    k AS MATERIALIZED (SELECT koers.status_known_days() AS m),
-    w AS MATERIALIZED (
-        SELECT w.participant, w.cohort, w.window_name, w.days * k.m AS days
-        FROM koers.window_ranges(as_of) w, k
-    ), e AS MATERIALIZED (
-        SELECT e.participant, e.eviction, (e.occurred_at AT TIME ZONE tz.z)::date AS day
-        FROM koers.status_change_valid e, tz WHERE e.eviction IS NOT NULL
-    )
-    SELECT w.participant, w.cohort, w.window_name, koers.days_in(w.days),
-           count(*) FILTER (WHERE e.eviction = 'notice')::integer,
-           count(*) FILTER (WHERE e.eviction = 'evicted')::integer
-    FROM w LEFT JOIN e ON e.participant = w.participant AND w.days @> e.day
-    GROUP BY 1, 2, 3, 4
-    $$;
-
-
---
--- Name: FUNCTION eviction_window(as_of date); Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON FUNCTION koers.eviction_window(as_of date) IS 'Per participant and window: the known days (inside the sources'' coverage of status_change) and the eviction notices and evictions on them.';
 
 
 --
@@ -5734,15 +5623,6 @@ COMMENT ON FUNCTION koers.goal_summary(as_of date) IS 'Measure 1 per cohort, per
 
 
 --
--- Name: known_days(text); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.known_days(t text) RETURNS datemultirange
-    LANGUAGE sql STABLE
-    AS $$ SELECT coalesce(koers.covered_days(t), '{(,)}'::datemultirange) $$;
-
-
---
 -- Name: local_day(timestamp with time zone); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -5781,6 +5661,372 @@ CREATE FUNCTION koers.min_cell() RETURNS integer
 --
 
 COMMENT ON FUNCTION koers.min_cell() IS 'k of small-cell suppression: a figure drawn from fewer than k distinct participants is not shown to funders and partners (koers.setting min_cell, default 5).';
+
+
+--
+-- Name: mkba(date, text, integer, text[]); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba(as_of date, window_name text DEFAULT NULL::text, price_year integer DEFAULT NULL::integer, ps text[] DEFAULT NULL::text[]) RETURNS SETOF koers.mkba_row
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT * FROM koers.mkba_table_of(
+        ARRAY(SELECT l FROM koers.mkba_lines(as_of,
+                  coalesce(window_name, koers.mkba_setting('mkba_window')),
+                  coalesce(price_year, koers.mkba_setting('mkba_price_year')::integer), ps) l),
+        coalesce(koers.mkba_setting('mkba_rtm_factor')::numeric, 1))
+    $$;
+
+
+--
+-- Name: FUNCTION mkba(as_of date, window_name text, price_year integer, ps text[]); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba(as_of date, window_name text, price_year integer, ps text[]) IS 'The indicative MKBA per stakeholder (koers.payer) and in total, in EUR of price_year (default setting mkba_price_year), for the window (default setting mkba_window, intention_to_treat) against the 12 months before, over the participants ps (NULL: every participant enrolled by as_of). Columns: see COMMENT ON COLUMN koers.mkba_row.*.';
+
+
+--
+-- Name: mkba_exposure(date, text, text[]); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_exposure(as_of date, window_name text, ps text[]) RETURNS TABLE(participant text, cohort text, side text, event_type text, days integer)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH cov AS MATERIALIZED (
+        SELECT t, coalesce(koers.covered_days(t), '{(,)}'::datemultirange) AS known
+        FROM unnest(ARRAY['contact', 'crisis', 'police_call']) t
+    )
+    SELECT r.participant, r.cohort, CASE WHEN r.window_name = 'before' THEN 'before' ELSE 'during' END,
+           c.t, koers.days_in(r.days * c.known)
+    FROM koers.window_ranges(as_of) r CROSS JOIN cov c
+    WHERE r.window_name IN ('before', koers.mkba_window_check(mkba_exposure.window_name))
+      AND (ps IS NULL OR r.participant = ANY (ps))
+    $$;
+
+
+--
+-- Name: FUNCTION mkba_exposure(as_of date, window_name text, ps text[]); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_exposure(as_of date, window_name text, ps text[]) IS 'Per participant, side (before, during = the window) and event type: the side''s days within the stated coverage of that type (the denominator of its rates).';
+
+
+--
+-- Name: mkba_lines(date, text, integer, text[]); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_lines(as_of date, window_name text, price_year integer, ps text[]) RETURNS SETOF koers.mkba_line
+    LANGUAGE sql STABLE
+    AS $$
+    WITH q AS MATERIALIZED (SELECT * FROM koers.mkba_units(as_of, window_name, ps)),
+    x AS MATERIALIZED (
+        SELECT e.event_type,
+               sum(e.days) FILTER (WHERE e.side = 'before') / koers.person_month_days() AS pmb,
+               sum(e.days) FILTER (WHERE e.side = 'during') / koers.person_month_days() AS pmd
+        FROM koers.mkba_exposure(as_of, window_name, ps) e GROUP BY 1
+    ), l AS (
+        SELECT q.event_type, q.kind, q.item,
+               coalesce(sum(q.units) FILTER (WHERE q.side = 'before'), 0) AS ub,
+               coalesce(sum(q.units) FILTER (WHERE q.side = 'during'), 0) AS ud,
+               array_agg(DISTINCT q.participant ORDER BY q.participant)
+                   FILTER (WHERE q.units <> 0 AND (q.side = 'during' OR q.event_type <> 'contact')) AS who
+        FROM q GROUP BY 1, 2, 3
+    )
+    SELECT CASE WHEN l.event_type = 'contact' THEN 'cost' ELSE 'benefit' END,
+           l.event_type, l.kind, l.item, coalesce(p.payer, 'other'), coalesce(p.share, 1), pr.per,
+           pr.price, pr.price_low, pr.price_high,
+           CASE WHEN l.event_type = 'contact' THEN 0 ELSE l.ub END, l.ud,
+           coalesce(x.pmb, 0), coalesce(x.pmd, 0),
+           -- The null alternative: the pooled before rate per known person-month carried on
+           -- over the window's known person-months.
+           CASE WHEN l.event_type = 'contact' THEN 0 ELSE l.ub * x.pmd / nullif(x.pmb, 0) END,
+           coalesce(l.who, '{}')
+    FROM l
+    JOIN koers.mkba_prices(price_year) pr ON pr.item = l.item
+    LEFT JOIN x ON x.event_type = l.event_type
+    LEFT JOIN koers.unit_cost_payer p ON p.item = l.item
+    WHERE l.ub <> 0 OR l.ud <> 0
+    ORDER BY 1, 2, 3, 5
+    $$;
+
+
+--
+-- Name: FUNCTION mkba_lines(as_of date, window_name text, price_year integer, ps text[]); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_lines(as_of date, window_name text, price_year integer, ps text[]) IS 'Internal: the MKBA per priced kind and payer of its item (share; an item without payer rows is paid by other): side benefit (crisis and police kinds) or cost (support contacts); prices in EUR of price_year; units before and in the window; known person-months of the kind''s event type; units_expected = units_before x pm_during / pm_before (NULL when no before day is known); the participants with units (never leaves the database).';
+
+
+--
+-- Name: mkba_prices(integer); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_prices(price_year integer) RETURNS TABLE(item text, per text, source_year integer, cpi_factor numeric, price numeric, price_low numeric, price_high numeric, range_given boolean)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT u.item, u.per, u.price_year, f.f, u.amount_eur * f.f,
+           coalesce(u.low_eur, u.amount_eur * (1 - r.r)) * f.f,
+           coalesce(u.high_eur, u.amount_eur * (1 + r.r)) * f.f,
+           u.low_eur IS NOT NULL
+    FROM koers.unit_cost u
+    CROSS JOIN LATERAL (SELECT koers.cpi_factor(u.price_year, mkba_prices.price_year) AS f) f
+    CROSS JOIN (SELECT coalesce(koers.mkba_setting('mkba_default_range')::numeric, 0.25) AS r) r
+    $$;
+
+
+--
+-- Name: FUNCTION mkba_prices(price_year integer); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_prices(price_year integer) IS 'Unit costs in prices of price_year (amount x cpi(price_year) / cpi(its own year)), with the low and high values of the sensitivity (the source''s range, or amount x (1 -+ setting mkba_default_range)).';
+
+
+--
+-- Name: mkba_sensitivity(date, text, integer, text[]); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_sensitivity(as_of date, window_name text DEFAULT NULL::text, price_year integer DEFAULT NULL::integer, ps text[] DEFAULT NULL::text[]) RETURNS TABLE(variation text, item text, value_low numeric, value_high numeric, balance_low numeric, balance_high numeric, balance_base numeric, contributors integer)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT * FROM koers.mkba_sensitivity_of(
+        ARRAY(SELECT l FROM koers.mkba_lines(as_of,
+                  coalesce(window_name, koers.mkba_setting('mkba_window')),
+                  coalesce(price_year, koers.mkba_setting('mkba_price_year')::integer), ps) l),
+        coalesce(koers.mkba_setting('mkba_rtm_factor')::numeric, 1),
+        coalesce(koers.mkba_setting('mkba_rtm_variation')::numeric, 0.75))
+    $$;
+
+
+--
+-- Name: FUNCTION mkba_sensitivity(as_of date, window_name text, price_year integer, ps text[]); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_sensitivity(as_of date, window_name text, price_year integer, ps text[]) IS 'The total balance of koers.mkba under the base case (balance_base) and each variation: variation unit_cost (item: its price at value_low and value_high, EUR of the price year; every other price at base) and rtm_factor (the factor on the before rate at value_low and value_high: the settings mkba_rtm_factor and mkba_rtm_variation). contributors: distinct participants with units priced by the item (by any benefit line for rtm_factor).';
+
+
+--
+-- Name: mkba_sensitivity_of(koers.mkba_line[], numeric, numeric); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_sensitivity_of(lines koers.mkba_line[], f numeric, f_var numeric) RETURNS TABLE(variation text, item text, value_low numeric, value_high numeric, balance_low numeric, balance_high numeric, balance_base numeric, contributors integer)
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    WITH l AS (
+        SELECT l.*,
+               CASE WHEN l.side = 'benefit' THEN l.share * (f * l.units_expected - l.units_during)
+                    ELSE -l.share * l.units_during END AS coef
+        FROM unnest(lines) l
+    ), b AS (
+        SELECT sum(price * coef) AS base FROM l
+    )
+    SELECT 'unit_cost', l.item, round(min(l.price_low), 2), round(min(l.price_high), 2),
+           round(b.base + sum((l.price_low - l.price) * l.coef), 2),
+           round(b.base + sum((l.price_high - l.price) * l.coef), 2), round(b.base, 2),
+           (SELECT count(DISTINCT w) FROM unnest(lines) l2, unnest(l2.participants) w
+            WHERE l2.item = l.item)::integer
+    FROM l, b GROUP BY l.item, b.base
+    UNION ALL
+    SELECT 'rtm_factor', NULL, least(f, f_var), greatest(f, f_var),
+           round(b.base + (least(f, f_var) - f)
+                 * (SELECT sum(share * price * units_expected) FROM l WHERE side = 'benefit'), 2),
+           round(b.base + (greatest(f, f_var) - f)
+                 * (SELECT sum(share * price * units_expected) FROM l WHERE side = 'benefit'), 2),
+           round(b.base, 2),
+           (SELECT count(DISTINCT w) FROM unnest(lines) l2, unnest(l2.participants) w
+            WHERE l2.side = 'benefit')::integer
+    FROM b
+    ORDER BY 1 DESC, 2
+    $$;
+
+
+--
+-- Name: FUNCTION mkba_sensitivity_of(lines koers.mkba_line[], f numeric, f_var numeric); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_sensitivity_of(lines koers.mkba_line[], f numeric, f_var numeric) IS 'Internal: koers.mkba_sensitivity from the lines, with base factor f and its variation f_var.';
+
+
+--
+-- Name: mkba_setting(text); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_setting(name text) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$ SELECT s.value FROM koers.setting s WHERE s.name = mkba_setting.name $$;
+
+
+--
+-- Name: FUNCTION mkba_setting(name text); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_setting(name text) IS 'Internal: a koers.setting value (mkba_price_year, mkba_window, mkba_rtm_factor, mkba_rtm_variation, mkba_default_range).';
+
+
+--
+-- Name: mkba_sums_of(koers.mkba_line[], numeric); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_sums_of(lines koers.mkba_line[], f numeric) RETURNS TABLE(payer text, ord integer, label_nl text, label_en text, sc numeric, cb numeric, ce numeric, cd numeric, n integer)
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    WITH l AS (
+        SELECT l.*, l.share * l.price AS sp FROM unnest(lines) l
+    ), p AS (
+        SELECT l.payer,
+               sum(l.sp * l.units_during) FILTER (WHERE l.side = 'cost') AS sc,
+               sum(l.sp * l.units_before) FILTER (WHERE l.side = 'benefit') AS cb,
+               CASE WHEN bool_and(l.units_expected IS NOT NULL)
+                    THEN coalesce(sum(l.sp * f * l.units_expected) FILTER (WHERE l.side = 'benefit'), 0) END AS ce,
+               sum(l.sp * l.units_during) FILTER (WHERE l.side = 'benefit') AS cd,
+               (SELECT count(DISTINCT w) FROM unnest(lines) l2, unnest(l2.participants) w
+                WHERE l2.payer = l.payer)::integer AS n
+        FROM l GROUP BY l.payer
+    )
+    SELECT y.payer, y.ord, y.label_nl, y.label_en, coalesce(p.sc, 0),
+           coalesce(p.cb, 0), CASE WHEN p.payer IS NULL THEN 0 ELSE p.ce END,
+           coalesce(p.cd, 0), coalesce(p.n, 0)
+    FROM koers.payer y LEFT JOIN p ON p.payer = y.payer
+    ORDER BY y.ord
+    $$;
+
+
+--
+-- Name: FUNCTION mkba_sums_of(lines koers.mkba_line[], f numeric); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_sums_of(lines koers.mkba_line[], f numeric) IS 'Internal: the unrounded sums per payer of koers.mkba from its lines, the before rate times f.';
+
+
+--
+-- Name: mkba_table_of(koers.mkba_line[], numeric); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_table_of(lines koers.mkba_line[], f numeric) RETURNS SETOF koers.mkba_row
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    WITH r AS (SELECT * FROM koers.mkba_sums_of(lines, f))
+    SELECT payer, ord, label_nl, label_en, round(sc, 2), round(cb, 2), round(ce, 2), round(cd, 2),
+           round(ce - cd, 2), round(ce - cd - sc, 2), n
+    FROM r
+    UNION ALL
+    SELECT 'total', 1000, 'Totaal', 'Total', round(sum(sc), 2), round(sum(cb), 2), round(t.ce, 2),
+           round(sum(cd), 2), round(t.ce - sum(cd), 2), round(t.ce - sum(cd) - sum(sc), 2),
+           (SELECT count(DISTINCT w) FROM unnest(lines) l2, unnest(l2.participants) w)::integer
+    FROM r CROSS JOIN LATERAL (SELECT CASE WHEN bool_and(r2.ce IS NOT NULL) THEN sum(r2.ce) END AS ce
+                               FROM r r2) t
+    GROUP BY t.ce
+    ORDER BY 2
+    $$;
+
+
+--
+-- Name: FUNCTION mkba_table_of(lines koers.mkba_line[], f numeric); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_table_of(lines koers.mkba_line[], f numeric) IS 'Internal: koers.mkba from its lines, the before rate times f.';
+
+
+--
+-- Name: mkba_units(date, text, text[]); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) RETURNS TABLE(participant text, cohort text, side text, event_type text, kind text, item text, units numeric)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH cov AS MATERIALIZED (
+        SELECT t, coalesce(koers.covered_days(t), '{(,)}'::datemultirange) AS known
+        FROM unnest(ARRAY['contact', 'crisis', 'police_call']) t
+    ), w AS (
+        SELECT r.participant, r.cohort,
+               CASE WHEN r.window_name = 'before' THEN 'before' ELSE 'during' END AS side, r.days
+        FROM koers.window_ranges(as_of) r
+        WHERE r.window_name IN ('before', koers.mkba_window_check(mkba_units.window_name))
+          AND (ps IS NULL OR r.participant = ANY (ps))
+    ), u AS (
+        SELECT d.*, least(d.span, as_of + 1 - d.day) AS len
+        FROM koers.use_at(as_of) d
+        WHERE d.event_type IN ('contact', 'crisis', 'police_call')
+          AND (ps IS NULL OR d.participant = ANY (ps))
+    )
+    SELECT w.participant, w.cohort, w.side, u.event_type, u.kind, m.item,
+           sum(CASE k.per
+                   WHEN 'event' THEN CASE WHEN u.day <@ c.known THEN u.events ELSE 0 END
+                   WHEN 'hour' THEN CASE WHEN u.day <@ c.known THEN u.minutes / 60.0 ELSE 0 END
+                   ELSE CASE WHEN u.span > 0 AND daterange(u.day, u.day + u.len) <@ c.known
+                             THEN u.billable_days
+                             WHEN u.span > 0
+                             THEN u.billable_days::numeric / u.len
+                                  * koers.days_in(datemultirange(daterange(u.day, u.day + u.len)) * c.known)
+                             WHEN u.day <@ c.known THEN u.billable_days ELSE 0 END
+               END)
+    FROM w
+    JOIN u ON u.participant = w.participant AND u.day <@ w.days
+    JOIN cov c ON c.t = u.event_type
+    JOIN koers.unit_cost_map m ON m.event_type = u.event_type AND m.kind = u.kind
+    JOIN koers.unit_cost k ON k.item = m.item
+    GROUP BY 1, 2, 3, 4, 5, 6
+    $$;
+
+
+--
+-- Name: FUNCTION mkba_units(as_of date, window_name text, ps text[]); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) IS 'Per participant (of ps; NULL = every participant enrolled by as_of), side (before = the 12 months before, during = the window), event type, kind and unit cost item: the units that item prices (events, billable stay days that fall in the side, or contact hours = duration_min / 60), on days within the stated coverage of the event type.';
+
+
+--
+-- Name: mkba_window_check(text); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_window_check(window_name text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+BEGIN
+    IF window_name IS NULL OR window_name NOT IN ('per_protocol', 'intention_to_treat', 'follow_up') THEN
+        RAISE EXCEPTION 'window is one of per_protocol, intention_to_treat, follow_up'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN window_name;
+END
+$$;
+
+
+--
+-- Name: mkba_yearly(date, integer, text, integer, text[]); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.mkba_yearly(as_of date, cohort_size integer, window_name text DEFAULT NULL::text, price_year integer DEFAULT NULL::integer, ps text[] DEFAULT NULL::text[]) RETURNS TABLE(payer text, ord integer, participants integer, person_years numeric, benefit_per_person_year numeric, yearly_saving_now numeric, yearly_saving_at_size numeric, cost_share numeric, contributors integer)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH a AS (
+        SELECT koers.mkba_window_check(coalesce(mkba_yearly.window_name,
+                                                koers.mkba_setting('mkba_window'))) AS win
+    ), w AS (
+        SELECT count(*)::integer AS n, sum(koers.days_in(r.days)) / 365.25 AS py
+        FROM koers.window_ranges(as_of) r, a
+        WHERE r.window_name = a.win AND (ps IS NULL OR r.participant = ANY (ps))
+    ), t AS (
+        SELECT s.* FROM a CROSS JOIN LATERAL koers.mkba_sums_of(
+            ARRAY(SELECT l FROM koers.mkba_lines(as_of, a.win,
+                      coalesce(price_year, koers.mkba_setting('mkba_price_year')::integer), ps) l),
+            coalesce(koers.mkba_setting('mkba_rtm_factor')::numeric, 1)) s
+    ), y AS (
+        SELECT t.payer, t.ord, (t.ce - t.cd) / nullif(w.py, 0) AS ppy,
+               t.sc / nullif((SELECT sum(sc) FROM t), 0) AS share, t.n
+        FROM t, w
+    )
+    SELECT y.payer, y.ord, w.n, round(w.py, 4), round(y.ppy, 2), round(y.ppy * w.n, 2),
+           round(y.ppy * cohort_size, 2), round(coalesce(y.share, 0), 4), y.n
+    FROM y, w ORDER BY y.ord
+    $$;
+
+
+--
+-- Name: FUNCTION mkba_yearly(as_of date, cohort_size integer, window_name text, price_year integer, ps text[]); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.mkba_yearly(as_of date, cohort_size integer, window_name text, price_year integer, ps text[]) IS 'Who cashes in: per stakeholder the benefit of koers.mkba per person-year of the window (its days / 365.25), the yearly saving at the current number of participants and at cohort_size, beside the payer''s share of the programme''s support cost.';
 
 
 --
@@ -6641,94 +6887,6 @@ COMMENT ON FUNCTION koers.stability_corner(d koers.goal_change_domain) IS 'The s
 
 
 --
--- Name: stability_month(date); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.stability_month(as_of date) RETURNS TABLE(participant text, cohort text, month date, corner text, state text)
-    LANGUAGE sql STABLE
-    AS $$
-    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
-    m AS MATERIALIZED (
-        SELECT p.participant, p.cohort, g::date AS month,
-               least((g + interval '1 month' - interval '1 day')::date, as_of) AS day
-        FROM koers.participant p
-        CROSS JOIN LATERAL generate_series(date_trunc('month', p.first_enrolled),
-                                           date_trunc('month', as_of::timestamp), interval '1 month') g
-        WHERE p.first_enrolled <= as_of
-    ), sp AS MATERIALIZED (SELECT * FROM koers.status_spans(as_of)),
-    st AS MATERIALIZED (
-        SELECT * FROM koers.stressor_spans(as_of)
-        WHERE present AND kind IN ('debts', 'no_income', 'housing_insecurity', 'eviction_threat',
-                                   'conflict_or_violence')
-    ), zr AS MATERIALIZED (
-        SELECT z.participant, (z.occurred_at AT TIME ZONE tz.z)::date AS day, z.domain, z.score,
-               z.occurred_at, z.recorded_at, z.event_id
-        FROM koers.zrm_score_valid z, tz WHERE koers.zrm_corner(z.domain) = 'participation'
-    ), ev AS MATERIALIZED (
-        SELECT e.participant, date_trunc('month', (e.occurred_at AT TIME ZONE tz.z))::date AS month
-        FROM koers.status_change_valid e, tz WHERE e.eviction IS NOT NULL
-    ), pp AS MATERIALIZED (
-        SELECT w.participant, w.days * koers.known_days('contact') AS days
-        FROM koers.window_ranges(as_of) w WHERE w.window_name = 'per_protocol'
-    ), c AS MATERIALIZED (
-        SELECT DISTINCT u.participant, date_trunc('month', u.day)::date AS month
-        FROM koers.use_at(as_of) u WHERE u.event_type = 'contact' AND u.events > 0
-    ), f AS MATERIALIZED (
-        SELECT x.participant, date_trunc('month', x.day)::date AS month, bool_and(x.followed) AS all_followed
-        FROM koers.crisis_followup(as_of) x GROUP BY 1, 2
-    ), act AS (
-        SELECT m.participant, m.month, s.state FROM m
-        JOIN sp s ON s.participant = m.participant AND s.status = 'daytime_activity' AND s.days @> m.day
-    ), hou AS (
-        SELECT m.participant, m.month, s.state FROM m
-        JOIN sp s ON s.participant = m.participant AND s.status = 'housing' AND s.days @> m.day
-    ), zl AS (
-        SELECT participant, month, avg(score) AS zrm FROM (
-            SELECT DISTINCT ON (m.participant, m.month, z.domain) m.participant, m.month, z.score
-            FROM m JOIN zr z ON z.participant = m.participant AND z.day <= m.day
-            ORDER BY m.participant, m.month, z.domain, z.occurred_at DESC, z.recorded_at DESC, z.event_id DESC
-        ) l GROUP BY 1, 2
-    ), stressed AS (
-        SELECT DISTINCT m.participant, m.month FROM m
-        JOIN st ON st.participant = m.participant AND st.days @> m.day
-    ), x AS (
-        SELECT m.*, act.state AS activity, hou.state AS housing, zl.zrm,
-               stressed.participant IS NOT NULL AS stressed,
-               EXISTS (SELECT 1 FROM ev WHERE ev.participant = m.participant AND ev.month = m.month) AS evicting,
-               NOT isempty(coalesce(pp.days, '{}') * datemultirange(daterange(m.month, m.day + 1))) AS contact_known,
-               c.participant IS NOT NULL AS contacted, f.all_followed AS followed
-        FROM m
-        LEFT JOIN act ON act.participant = m.participant AND act.month = m.month
-        LEFT JOIN hou ON hou.participant = m.participant AND hou.month = m.month
-        LEFT JOIN zl ON zl.participant = m.participant AND zl.month = m.month
-        LEFT JOIN stressed ON stressed.participant = m.participant AND stressed.month = m.month
-        LEFT JOIN pp ON pp.participant = m.participant
-        LEFT JOIN c ON c.participant = m.participant AND c.month = m.month
-        LEFT JOIN f ON f.participant = m.participant AND f.month = m.month
-    )
-    SELECT x.participant, x.cohort, x.month, y.corner, y.state
-    FROM x CROSS JOIN LATERAL (VALUES
-        ('participation',
-         CASE WHEN x.activity IS NOT NULL AND x.activity <> 'none' OR x.zrm >= 3 THEN 'stable'
-              WHEN x.activity IS NULL AND x.zrm IS NULL THEN 'unknown' ELSE 'unstable' END),
-        ('living_environment',
-         CASE WHEN x.housing IN ('homeless', 'shelter') OR x.stressed OR x.evicting THEN 'unstable'
-              WHEN x.housing IS NOT NULL THEN 'stable' ELSE 'unknown' END),
-        ('continuity_of_support',
-         CASE WHEN NOT coalesce(x.contact_known, false) THEN 'unknown'
-              WHEN x.contacted AND coalesce(x.followed, true) THEN 'stable' ELSE 'unstable' END)
-    ) y(corner, state)
-    $$;
-
-
---
--- Name: FUNCTION stability_month(as_of date); Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON FUNCTION koers.stability_month(as_of date) IS 'The stability model per participant enrolled by as_of and month from the first enrolled month (state at the month''s end, as_of for its month): participation, living_environment and continuity_of_support, each stable, unstable or unknown (rules in sql/defs/45_instruments.sql and docs/measures.md).';
-
-
---
 -- Name: staged_count_coverage(text); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -6741,37 +6899,6 @@ CREATE FUNCTION koers.staged_count_coverage(tz text) RETURNS void
     GROUP BY 2, 3 ORDER BY 2, 3
     ON CONFLICT (event_type, source, month) DO UPDATE SET events = c.events + excluded.events
     $$;
-
-
---
--- Name: staged_count_instruments(text); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.staged_count_instruments(tz text) RETURNS void
-    LANGUAGE plpgsql
-    AS $_$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['zrm_score', 'stressor', 'status_change'] LOOP
-        CONTINUE WHEN to_regclass('pg_temp.stage_' || t) IS NULL;
-        EXECUTE format($q$
-            INSERT INTO koers.event_count_month AS c (event_type, source, month, events)
-            SELECT %L, source, date_trunc('month', occurred_at AT TIME ZONE $1)::date, count(*)
-            FROM pg_temp.%I
-            GROUP BY 2, 3 ORDER BY 2, 3
-            ON CONFLICT (event_type, source, month) DO UPDATE SET events = c.events + excluded.events
-            $q$, t, 'stage_' || t) USING tz;
-    END LOOP;
-END
-$_$;
-
-
---
--- Name: FUNCTION staged_count_instruments(tz text); Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON FUNCTION koers.staged_count_instruments(tz text) IS 'Internal (batch hook): the batch''s zrm_score, stressor and status_change rows counted in koers.event_count_month per source and local month.';
 
 
 --
@@ -7003,85 +7130,6 @@ CREATE FUNCTION koers.staged_voids() RETURNS TABLE(event_id uuid, event_type tex
 
 
 --
--- Name: status_known_days(); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.status_known_days() RETURNS datemultirange
-    LANGUAGE sql STABLE
-    AS $$ SELECT coalesce(koers.covered_days('status_change'), '{(,)}'::datemultirange) $$;
-
-
---
--- Name: status_spans(date); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.status_spans(as_of date) RETURNS TABLE(participant text, status text, state text, days daterange)
-    LANGUAGE sql STABLE
-    AS $$
-    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
-    r AS (
-        SELECT DISTINCT ON (s.participant, x.status, 3)
-               s.participant, x.status, (s.occurred_at AT TIME ZONE tz.z)::date AS day,
-               x.state
-        FROM koers.status_change_valid s CROSS JOIN tz
-        CROSS JOIN LATERAL (VALUES ('housing', s.housing::text),
-                                   ('rent_arrears', s.rent_arrears::text),
-                                   ('daytime_activity', s.daytime_activity::text),
-                                   ('income_source', s.income_source::text),
-                                   ('debt_counselling', s.debt_counselling::text)) x(status, state)
-        WHERE x.state IS NOT NULL
-          AND s.occurred_at < (SELECT koers.day_start(as_of + 1))
-        ORDER BY s.participant, x.status, 3, s.occurred_at DESC, s.recorded_at DESC, s.event_id DESC
-    )
-    SELECT participant, status, state,
-           daterange(day, lead(day) OVER (PARTITION BY participant, status ORDER BY day))
-    FROM r
-    $$;
-
-
---
--- Name: FUNCTION status_spans(as_of date); Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON FUNCTION koers.status_spans(as_of date) IS 'Internal: per participant and status (housing, rent_arrears, daytime_activity, income_source, debt_counselling), the days from each record that reports it (local day) to the next one, open at the end, with its state.';
-
-
---
--- Name: status_window(date); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.status_window(as_of date) RETURNS TABLE(participant text, cohort text, window_name text, status text, state text, days integer)
-    LANGUAGE sql STABLE
-    AS $$
-    WITH k AS MATERIALIZED (SELECT koers.status_known_days() AS m),
-    w AS MATERIALIZED (
-        SELECT w.participant, w.cohort, w.window_name, w.days * k.m AS days
-        FROM koers.window_ranges(as_of) w, k
-    ), sp AS MATERIALIZED (
-        SELECT * FROM koers.status_spans(as_of) WHERE status IN ('housing', 'daytime_activity')
-    ), s AS (
-        SELECT participant, status, state, range_agg(days) AS m FROM sp GROUP BY 1, 2, 3
-    ), reported AS (
-        SELECT participant, status, range_agg(days) AS m FROM sp GROUP BY 1, 2
-    ), st AS (SELECT unnest(ARRAY['housing', 'daytime_activity']) AS status)
-    SELECT w.participant, w.cohort, w.window_name, s.status, s.state, koers.days_in(w.days * s.m)
-    FROM w JOIN s ON s.participant = w.participant
-    UNION ALL
-    SELECT w.participant, w.cohort, w.window_name, st.status, 'unknown',
-           koers.days_in(w.days - coalesce(r.m, '{}'::datemultirange))
-    FROM w CROSS JOIN st
-    LEFT JOIN reported r ON r.participant = w.participant AND r.status = st.status
-    $$;
-
-
---
--- Name: FUNCTION status_window(as_of date); Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON FUNCTION koers.status_window(as_of date) IS 'Per participant, window and status (housing, daytime_activity): the known days of the window (inside the sources'' coverage of status_change) in each state; unknown: known days before any record reported the status.';
-
-
---
 -- Name: stay_rows(text, date, date); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -7136,115 +7184,6 @@ CREATE FUNCTION koers.stays_recut(ps text[], tz text) RETURNS SETOF koers.daily_
            -events, -days, -billable_days, -minutes, period, span
     FROM old
     $$;
-
-
---
--- Name: stressor_intake_days(); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.stressor_intake_days() RETURNS integer
-    LANGUAGE sql STABLE
-    AS $$ SELECT greatest(coalesce((SELECT value::integer FROM koers.setting
-                                    WHERE name = 'stressor_intake_days'), 30), 0) $$;
-
-
---
--- Name: FUNCTION stressor_intake_days(); Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON FUNCTION koers.stressor_intake_days() IS 'Stressors "at enrolment" are those present at the end of the day first_enrolled + this many days (koers.setting stressor_intake_days, default 30): the intake notes them.';
-
-
---
--- Name: stressor_month(date); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.stressor_month(as_of date) RETURNS TABLE(participant text, cohort text, month date, present integer)
-    LANGUAGE sql STABLE
-    AS $$
-    WITH m AS (
-        SELECT p.participant, p.cohort, g::date AS month,
-               least((g + interval '1 month' - interval '1 day')::date, as_of) AS day
-        FROM koers.participant p
-        CROSS JOIN LATERAL generate_series(date_trunc('month', p.first_enrolled),
-                                           date_trunc('month', as_of::timestamp), interval '1 month') g
-        WHERE p.first_enrolled <= as_of
-    ), s AS MATERIALIZED (SELECT * FROM koers.stressor_spans(as_of) WHERE present)
-    SELECT m.participant, m.cohort, m.month, count(s.participant)::integer
-    FROM m LEFT JOIN s ON s.participant = m.participant AND s.days @> m.day
-    GROUP BY 1, 2, 3
-    $$;
-
-
---
--- Name: FUNCTION stressor_month(as_of date); Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON FUNCTION koers.stressor_month(as_of date) IS 'Per participant enrolled by as_of and month from the first enrolled month: the stressor kinds present at the end of the month (as_of for the last month).';
-
-
---
--- Name: stressor_participant(date); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.stressor_participant(as_of date) RETURNS TABLE(participant text, cohort text, kind text, at_enrolment boolean, now boolean, first_present date, first_resolved date, days_to_resolution integer)
-    LANGUAGE sql STABLE
-    AS $$
-    WITH s AS (
-        SELECT s.*, p.cohort, least(p.first_enrolled + koers.stressor_intake_days(), as_of) AS intake
-        FROM koers.stressor_spans(as_of) s
-        JOIN koers.participant p ON p.participant = s.participant AND p.first_enrolled <= as_of
-    ), k AS (
-        SELECT participant, cohort, kind,
-               coalesce(bool_or(present AND days @> intake), false) AS at_enrolment,
-               coalesce(bool_or(present AND days @> as_of), false) AS now,
-               min(lower(days)) FILTER (WHERE present) AS first_present
-        FROM s GROUP BY 1, 2, 3
-    )
-    SELECT k.participant, k.cohort, k.kind, k.at_enrolment, k.now, k.first_present, r.day,
-           r.day - k.first_present
-    FROM k LEFT JOIN LATERAL (
-        SELECT min(lower(s.days)) AS day FROM s
-        WHERE s.participant = k.participant AND s.kind = k.kind AND NOT s.present
-          AND lower(s.days) > k.first_present) r ON true
-    WHERE k.first_present IS NOT NULL
-    $$;
-
-
---
--- Name: FUNCTION stressor_participant(as_of date); Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON FUNCTION koers.stressor_participant(as_of date) IS 'Per participant enrolled by as_of and stressor kind noted present by then: present at enrolment (at the end of the day first_enrolled + stressor_intake_days, or as_of if earlier), present at as_of, the first day present, the first resolved day after it and the days between (NULL while unresolved).';
-
-
---
--- Name: stressor_spans(date); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.stressor_spans(as_of date) RETURNS TABLE(participant text, kind text, present boolean, days daterange)
-    LANGUAGE sql STABLE
-    AS $$
-    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
-    d AS (
-        SELECT DISTINCT ON (s.participant, s.kind, 3)
-               s.participant, s.kind, (s.occurred_at AT TIME ZONE tz.z)::date AS day,
-               s.change <> 'resolved' AS present
-        FROM koers.stressor_valid s, tz
-        WHERE s.occurred_at < (SELECT koers.day_start(as_of + 1))
-        ORDER BY s.participant, s.kind, 3, s.occurred_at DESC, s.recorded_at DESC, s.event_id DESC
-    )
-    SELECT participant, kind::text, present,
-           daterange(day, lead(day) OVER (PARTITION BY participant, kind ORDER BY day))
-    FROM d
-    $$;
-
-
---
--- Name: FUNCTION stressor_spans(as_of date); Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON FUNCTION koers.stressor_spans(as_of date) IS 'Internal: per participant and stressor kind, the days from each change (local day) to the next one (open at the end), and whether the stressor is present then.';
 
 
 --
@@ -7307,6 +7246,27 @@ CREATE FUNCTION koers.today() RETURNS date
 --
 
 COMMENT ON FUNCTION koers.today() IS 'Today in the programme''s time zone: the default as-of date.';
+
+
+--
+-- Name: unit_cost_payer_check(); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.unit_cost_payer_check() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    it text := CASE WHEN TG_OP = 'DELETE' THEN OLD.item ELSE NEW.item END;
+    total numeric;
+BEGIN
+    SELECT sum(share) INTO total FROM koers.unit_cost_payer WHERE item = it;
+    IF total IS NOT NULL AND total <> 1 THEN
+        RAISE EXCEPTION 'the payer shares of unit cost % add up to %, not 1', it, total
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END
+$$;
 
 
 --
@@ -7772,92 +7732,74 @@ COMMENT ON FUNCTION koers.window_ranges(as_of date) IS 'Per participant enrolled
 
 
 --
--- Name: work_month(date); Type: FUNCTION; Schema: koers; Owner: -
+-- Name: funder_cells(); Type: FUNCTION; Schema: report; Owner: -
 --
 
-CREATE FUNCTION koers.work_month(as_of date) RETURNS TABLE(participant text, cohort text, month date, daytime_activity text)
-    LANGUAGE sql STABLE
+CREATE FUNCTION report.funder_cells() RETURNS SETOF koers.dash_cell
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    f     koers.dash_caller_row := ROW('koers-report', 'funder', NULL, true);
+    as_of date := koers.dash_as_of(f, NULL);
+    win   text := coalesce(koers.mkba_setting('mkba_window'), 'intention_to_treat');
+BEGIN
+    PERFORM koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
+    RETURN QUERY
+    SELECT x.* FROM (
+        SELECT * FROM unnest(koers.dash_group('overview', f, NULL, NULL, as_of,
+                                              ARRAY['overview.goals=overview.goals_set_by'], NULL))
+        UNION ALL
+        SELECT * FROM unnest(koers.dash_group('outcomes', f, NULL, NULL, as_of,
+                                              koers.dash_outcomes_links(), koers.dash_outcomes_extra()))
+        UNION ALL
+        SELECT * FROM unnest(koers.dash_group('evidence.' || koers.dash_window_check(win), f, NULL, NULL,
+                                              as_of, NULL, NULL))
+        UNION ALL
+        SELECT * FROM unnest(koers.dash_group('mkba.' || win, f, NULL, NULL, as_of, NULL, NULL))
+    ) x
+    -- Monthly series are for the screen; the report prints totals.
+    WHERE x.category !~ '^\d{4}-\d{2}$' AND x.chart NOT LIKE 'support.own%'
+    ORDER BY x.chart, x.series, x.category;
+END
+$_$;
+
+
+--
+-- Name: FUNCTION funder_cells(); Type: COMMENT; Schema: report; Owner: -
+--
+
+COMMENT ON FUNCTION report.funder_cells() IS 'The cells the funder report prints (overview, outcomes, the evidence and the MKBA of the setting mkba_window), suppressed as for a funder, without monthly series.';
+
+
+--
+-- Name: meta(); Type: FUNCTION; Schema: report; Owner: -
+--
+
+CREATE FUNCTION report.meta() RETURNS TABLE(as_of date, generated_at timestamp with time zone, suppressed_below integer, price_year integer, window_name text, rtm_factor numeric, rtm_variation numeric, default_range numeric, time_zone text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    WITH m AS (
-        SELECT p.participant, p.cohort, g::date AS month,
-               least((g + interval '1 month' - interval '1 day')::date, as_of) AS day
-        FROM koers.participant p
-        CROSS JOIN LATERAL generate_series(date_trunc('month', p.first_enrolled),
-                                           date_trunc('month', as_of::timestamp), interval '1 month') g
-        WHERE p.first_enrolled <= as_of
-    ), s AS MATERIALIZED (SELECT * FROM koers.status_spans(as_of) WHERE status = 'daytime_activity')
-    SELECT m.participant, m.cohort, m.month, s.state
-    FROM m LEFT JOIN s ON s.participant = m.participant AND s.days @> m.day
-    WHERE EXISTS (SELECT 1 FROM koers.enrolment_span e
-                  WHERE e.participant = m.participant AND e.start_day <= m.day
-                    AND (e.end_day IS NULL OR e.end_day > m.day))
-    $$;
+DECLARE
+    f koers.dash_caller_row := ROW('koers-report', 'funder', NULL, true);
+BEGIN
+    PERFORM koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
+    RETURN QUERY SELECT koers.dash_as_of(f, NULL), now(), koers.min_cell(),
+        coalesce(koers.mkba_setting('mkba_price_year')::integer, 2024),
+        coalesce(koers.mkba_setting('mkba_window'), 'intention_to_treat'),
+        coalesce(koers.mkba_setting('mkba_rtm_factor')::numeric, 1),
+        coalesce(koers.mkba_setting('mkba_rtm_variation')::numeric, 0.75),
+        coalesce(koers.mkba_setting('mkba_default_range')::numeric, 0.25),
+        (SELECT s.value FROM koers.setting s WHERE s.name = 'time_zone');
+END
+$$;
 
 
 --
--- Name: FUNCTION work_month(as_of date); Type: COMMENT; Schema: koers; Owner: -
+-- Name: FUNCTION meta(); Type: COMMENT; Schema: report; Owner: -
 --
 
-COMMENT ON FUNCTION koers.work_month(as_of date) IS 'Per participant and month: the participants enrolled at the end of the month (as_of for its month) and their daytime activity then (NULL: not reported yet). The share in paid or volunteer work is over those with a known daytime activity.';
-
-
---
--- Name: zrm_corner(koers.zrm_score_domain); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.zrm_corner(d koers.zrm_score_domain) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    AS $$
-    SELECT CASE
-        WHEN d IN ('work_and_education', 'time_use', 'social_network', 'community_participation')
-            THEN 'participation'
-        WHEN d IN ('mental_health', 'physical_health', 'substance_use')
-            THEN 'continuity_of_support'
-        ELSE 'living_environment'
-    END
-    $$;
-
-
---
--- Name: FUNCTION zrm_corner(d koers.zrm_score_domain); Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON FUNCTION koers.zrm_corner(d koers.zrm_score_domain) IS 'Stability corner of a ZRM domain: participation (work_and_education, time_use, social_network, community_participation), continuity_of_support (mental_health, physical_health, substance_use), living_environment (the others).';
-
-
---
--- Name: zrm_participant(date); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.zrm_participant(as_of date) RETURNS TABLE(participant text, cohort text, domain text, stability_corner text, scores integer, baseline_day date, baseline_score integer, latest_day date, latest_score integer, change integer, direction text)
-    LANGUAGE sql STABLE
-    AS $$
-    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
-    s AS (
-        SELECT z.participant, z.domain, count(*)::integer AS n,
-               (array_agg((z.occurred_at AT TIME ZONE tz.z)::date
-                          ORDER BY z.occurred_at, z.recorded_at, z.event_id))[1] AS b_day,
-               (array_agg(z.score ORDER BY z.occurred_at, z.recorded_at, z.event_id))[1] AS b,
-               (array_agg((z.occurred_at AT TIME ZONE tz.z)::date
-                          ORDER BY z.occurred_at DESC, z.recorded_at DESC, z.event_id DESC))[1] AS l_day,
-               (array_agg(z.score ORDER BY z.occurred_at DESC, z.recorded_at DESC, z.event_id DESC))[1] AS l
-        FROM koers.zrm_score_valid z, tz
-        WHERE z.occurred_at < (SELECT koers.day_start(as_of + 1))
-        GROUP BY z.participant, z.domain
-    )
-    SELECT s.participant, p.cohort, s.domain::text, koers.zrm_corner(s.domain), s.n, s.b_day, s.b,
-           s.l_day, s.l,
-           CASE WHEN s.n > 1 THEN s.l - s.b END,
-           CASE WHEN s.n = 1 THEN NULL WHEN s.l > s.b THEN 'up' WHEN s.l < s.b THEN 'down' ELSE 'same' END
-    FROM s JOIN koers.participant p ON p.participant = s.participant AND p.first_enrolled <= as_of
-    $$;
-
-
---
--- Name: FUNCTION zrm_participant(as_of date); Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON FUNCTION koers.zrm_participant(as_of date) IS 'Per participant enrolled by as_of and ZRM domain scored by then (local day of occurred_at <= as_of): the number of scores, the first (baseline) and latest score with their days, change = latest - baseline and direction up/same/down (NULL for both when scored once: no change is measured on one score).';
+COMMENT ON FUNCTION report.meta() IS 'The funder report''s as-of date (the end of the last complete month, as the funder pages), when it was made, k of the suppression and the MKBA settings.';
 
 
 --
@@ -7963,8 +7905,13 @@ CREATE TABLE koers.unit_cost (
     per text NOT NULL,
     price_year integer NOT NULL,
     source text NOT NULL,
+    low_eur numeric(12,2),
+    high_eur numeric(12,2),
+    range_source text,
     CONSTRAINT unit_cost_amount_eur_check CHECK ((amount_eur >= (0)::numeric)),
-    CONSTRAINT unit_cost_per_check CHECK ((per = ANY (ARRAY['event'::text, 'day'::text, 'hour'::text])))
+    CONSTRAINT unit_cost_low_eur_check CHECK ((low_eur >= (0)::numeric)),
+    CONSTRAINT unit_cost_per_check CHECK ((per = ANY (ARRAY['event'::text, 'day'::text, 'hour'::text]))),
+    CONSTRAINT unit_cost_range CHECK ((((low_eur IS NULL) AND (high_eur IS NULL) AND (range_source IS NULL)) OR ((low_eur IS NOT NULL) AND (high_eur IS NOT NULL) AND (range_source IS NOT NULL) AND (low_eur <= amount_eur) AND (amount_eur <= high_eur))))
 );
 
 
@@ -7972,7 +7919,7 @@ CREATE TABLE koers.unit_cost (
 -- Name: TABLE unit_cost; Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON TABLE koers.unit_cost IS 'Unit costs for the indicative social cost-benefit; editable (UPDATE amount_eur, price_year and source together). Amounts are used as they stand, without indexation.';
+COMMENT ON TABLE koers.unit_cost IS 'Unit costs for the indicative social cost-benefit; editable (UPDATE amount_eur, price_year and source together). koers.cost_benefit uses the amounts as they stand; the MKBA (koers.mkba) indexes them to one price year with koers.price_index, and its sensitivity uses low_eur and high_eur.';
 
 
 --
@@ -8008,6 +7955,27 @@ COMMENT ON COLUMN koers.unit_cost.price_year IS 'Price level (year) of amount_eu
 --
 
 COMMENT ON COLUMN koers.unit_cost.source IS 'Where the figure comes from, or the assumption it rests on.';
+
+
+--
+-- Name: COLUMN unit_cost.low_eur; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.unit_cost.low_eur IS 'Low end of the price range a source gives (same price year); NULL: none given, the sensitivity uses amount_eur x (1 - setting mkba_default_range).';
+
+
+--
+-- Name: COLUMN unit_cost.high_eur; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.unit_cost.high_eur IS 'High end of the range; NULL: amount_eur x (1 + setting mkba_default_range).';
+
+
+--
+-- Name: COLUMN unit_cost.range_source; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.unit_cost.range_source IS 'Where low_eur and high_eur come from.';
 
 
 --
@@ -8639,162 +8607,6 @@ COMMENT ON TABLE koers.police_call IS 'Police calls concerning a participant: ki
 
 
 --
--- Name: status_change; Type: TABLE; Schema: koers; Owner: -
---
-
-CREATE TABLE koers.status_change (
-    event_id uuid NOT NULL,
-    participant text NOT NULL,
-    occurred_at timestamp with time zone NOT NULL,
-    recorded_at timestamp with time zone NOT NULL,
-    source text NOT NULL,
-    housing koers.status_change_housing,
-    rent_arrears boolean,
-    eviction koers.status_change_eviction,
-    daytime_activity koers.status_change_daytime_activity,
-    income_source koers.status_change_income_source,
-    debt_counselling koers.status_change_debt_counselling,
-    CONSTRAINT event_envelope_participant_check CHECK (((participant ~ '^[0-9a-f]+$'::text) AND (length(participant) = 64))),
-    CONSTRAINT event_envelope_source_check CHECK (((source ~ '^[a-z0-9_-]+$'::text) AND (length(source) <= 32))),
-    CONSTRAINT status_change_any_check CHECK ((num_nonnulls(housing, rent_arrears, eviction, daytime_activity, income_source, debt_counselling) > 0))
-);
-
-
---
--- Name: TABLE status_change; Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON TABLE koers.status_change IS 'Statuses of a participant as of the local day of occurred_at: each column NULL when the record does not report it, at least one given. A status holds until the next record that reports it; eviction is a step on that day, not a status.';
-
-
---
--- Name: COLUMN status_change.housing; Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON COLUMN koers.status_change.housing IS 'Where the participant lives from this day on.';
-
-
---
--- Name: COLUMN status_change.rent_arrears; Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON COLUMN koers.status_change.rent_arrears IS 'Whether the participant has rent arrears from this day on.';
-
-
---
--- Name: COLUMN status_change.eviction; Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON COLUMN koers.status_change.eviction IS 'An eviction step on this day: notice (served) or evicted (carried out).';
-
-
---
--- Name: COLUMN status_change.daytime_activity; Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON COLUMN koers.status_change.daytime_activity IS 'The main daytime activity from this day on.';
-
-
---
--- Name: COLUMN status_change.income_source; Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON COLUMN koers.status_change.income_source IS 'The main source of income from this day on.';
-
-
---
--- Name: COLUMN status_change.debt_counselling; Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON COLUMN koers.status_change.debt_counselling IS 'Debt counselling from this day on.';
-
-
---
--- Name: stressor; Type: TABLE; Schema: koers; Owner: -
---
-
-CREATE TABLE koers.stressor (
-    event_id uuid NOT NULL,
-    participant text NOT NULL,
-    occurred_at timestamp with time zone NOT NULL,
-    recorded_at timestamp with time zone NOT NULL,
-    source text NOT NULL,
-    kind koers.stressor_kind NOT NULL,
-    change koers.stressor_change NOT NULL,
-    CONSTRAINT event_envelope_participant_check CHECK (((participant ~ '^[0-9a-f]+$'::text) AND (length(participant) = 64))),
-    CONSTRAINT event_envelope_source_check CHECK (((source ~ '^[a-z0-9_-]+$'::text) AND (length(source) <= 32)))
-);
-
-
---
--- Name: TABLE stressor; Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON TABLE koers.stressor IS 'Stressors in a participant''s life (the stability model): kind and change. A kind is present from a present, reduced or returned change to a resolved one.';
-
-
---
--- Name: COLUMN stressor.kind; Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON COLUMN koers.stressor.kind IS 'What the stressor is.';
-
-
---
--- Name: COLUMN stressor.change; Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON COLUMN koers.stressor.change IS 'present (noted), reduced (still there, less), resolved (gone), returned (back after resolved).';
-
-
---
--- Name: zrm_score; Type: TABLE; Schema: koers; Owner: -
---
-
-CREATE TABLE koers.zrm_score (
-    event_id uuid NOT NULL,
-    participant text NOT NULL,
-    occurred_at timestamp with time zone NOT NULL,
-    recorded_at timestamp with time zone NOT NULL,
-    source text NOT NULL,
-    domain koers.zrm_score_domain NOT NULL,
-    score integer NOT NULL,
-    scored_by koers.zrm_score_scored_by NOT NULL,
-    CONSTRAINT event_envelope_participant_check CHECK (((participant ~ '^[0-9a-f]+$'::text) AND (length(participant) = 64))),
-    CONSTRAINT event_envelope_source_check CHECK (((source ~ '^[a-z0-9_-]+$'::text) AND (length(source) <= 32))),
-    CONSTRAINT zrm_score_score_check CHECK (((score >= 1) AND (score <= 5)))
-);
-
-
---
--- Name: TABLE zrm_score; Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON TABLE koers.zrm_score IS 'Self-sufficiency matrix (ZRM 2017): one domain''s score for a participant, 1 (acute problems) .. 5 (fully self-reliant), and who scored it.';
-
-
---
--- Name: COLUMN zrm_score.domain; Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON COLUMN koers.zrm_score.domain IS 'The ZRM 2017 domain scored; parenting only where it applies.';
-
-
---
--- Name: COLUMN zrm_score.score; Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON COLUMN koers.zrm_score.score IS '1 acute problems, 2 not self-reliant, 3 limited self-reliance, 4 sufficiently self-reliant, 5 fully self-reliant.';
-
-
---
--- Name: COLUMN zrm_score.scored_by; Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON COLUMN koers.zrm_score.scored_by IS 'professional, participant_with_professional (scored together) or participant (alone).';
-
-
---
 -- Name: data_quality_dangling_correction; Type: VIEW; Schema: koers; Owner: -
 --
 
@@ -8818,12 +8630,6 @@ CREATE VIEW koers.data_quality_dangling_correction AS
            FROM koers.police_call t
           WHERE (t.event_id = c.target_event_id)))) AND (NOT (EXISTS ( SELECT 1
            FROM koers.coverage t
-          WHERE (t.event_id = c.target_event_id)))) AND (NOT (EXISTS ( SELECT 1
-           FROM koers.zrm_score t
-          WHERE (t.event_id = c.target_event_id)))) AND (NOT (EXISTS ( SELECT 1
-           FROM koers.stressor t
-          WHERE (t.event_id = c.target_event_id)))) AND (NOT (EXISTS ( SELECT 1
-           FROM koers.status_change t
           WHERE (t.event_id = c.target_event_id)))));
 
 
@@ -9516,6 +9322,62 @@ COMMENT ON COLUMN koers.participant_month_cost.support_cost IS 'EUR: support con
 
 
 --
+-- Name: payer; Type: TABLE; Schema: koers; Owner: -
+--
+
+CREATE TABLE koers.payer (
+    payer text NOT NULL,
+    ord integer NOT NULL,
+    label_nl text NOT NULL,
+    label_en text NOT NULL,
+    pays_for text NOT NULL,
+    CONSTRAINT payer_payer_check CHECK ((payer ~ '^[a-z_]{1,32}$'::text))
+);
+
+
+--
+-- Name: TABLE payer; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON TABLE koers.payer IS 'The stakeholders of the MKBA: who pays a unit cost (and so who gains when it is avoided).';
+
+
+--
+-- Name: COLUMN payer.payer; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.payer.payer IS 'Name used in every layer (SQL, JSON, page, report).';
+
+
+--
+-- Name: COLUMN payer.ord; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.payer.ord IS 'Order of the rows in the MKBA table.';
+
+
+--
+-- Name: COLUMN payer.label_nl; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.payer.label_nl IS 'Dutch label (pages and report).';
+
+
+--
+-- Name: COLUMN payer.label_en; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.payer.label_en IS 'English label.';
+
+
+--
+-- Name: COLUMN payer.pays_for; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.payer.pays_for IS 'What this payer finances (the law or budget), in English.';
+
+
+--
 -- Name: police_call_valid; Type: VIEW; Schema: koers; Owner: -
 --
 
@@ -9539,6 +9401,48 @@ CREATE VIEW koers.police_call_valid AS
 --
 
 COMMENT ON VIEW koers.police_call_valid IS 'Police calls that no correction voided (refresh input).';
+
+
+--
+-- Name: price_index; Type: TABLE; Schema: koers; Owner: -
+--
+
+CREATE TABLE koers.price_index (
+    year integer NOT NULL,
+    cpi numeric(9,3) NOT NULL,
+    source text NOT NULL,
+    CONSTRAINT price_index_cpi_check CHECK ((cpi > (0)::numeric)),
+    CONSTRAINT price_index_source_check CHECK ((source <> ''::text)),
+    CONSTRAINT price_index_year_check CHECK (((year >= 1990) AND (year <= 2100)))
+);
+
+
+--
+-- Name: TABLE price_index; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON TABLE koers.price_index IS 'Consumer price index per year (any one base), editable: a price of year a becomes a price of year b as amount x cpi(b) / cpi(a). Add the year a new price year needs.';
+
+
+--
+-- Name: COLUMN price_index.year; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.price_index.year IS 'Calendar year (yearly average).';
+
+
+--
+-- Name: COLUMN price_index.cpi; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.price_index.cpi IS 'Index figure (2015 = 100 as shipped).';
+
+
+--
+-- Name: COLUMN price_index.source; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.price_index.source IS 'Where the figure comes from.';
 
 
 --
@@ -9580,83 +9484,61 @@ COMMENT ON TABLE koers.setting IS 'Programme settings that measures read, e.g. t
 
 
 --
--- Name: status_change_valid; Type: VIEW; Schema: koers; Owner: -
+-- Name: unit_cost_payer; Type: TABLE; Schema: koers; Owner: -
 --
 
-CREATE VIEW koers.status_change_valid AS
- SELECT e.event_id,
-    e.participant,
-    e.occurred_at,
-    e.recorded_at,
-    e.source,
-    e.housing,
-    e.rent_arrears,
-    e.eviction,
-    e.daytime_activity,
-    e.income_source,
-    e.debt_counselling
-   FROM koers.status_change e
-  WHERE (NOT (EXISTS ( SELECT 1
-           FROM koers.correction c
-          WHERE (c.target_event_id = e.event_id))));
+CREATE TABLE koers.unit_cost_payer (
+    item text NOT NULL,
+    payer text NOT NULL,
+    share numeric(5,4) NOT NULL,
+    valid_year integer NOT NULL,
+    source text NOT NULL,
+    CONSTRAINT unit_cost_payer_share_check CHECK (((share > (0)::numeric) AND (share <= (1)::numeric))),
+    CONSTRAINT unit_cost_payer_source_check CHECK ((source <> ''::text)),
+    CONSTRAINT unit_cost_payer_valid_year_check CHECK (((valid_year >= 1990) AND (valid_year <= 2100)))
+);
 
 
 --
--- Name: VIEW status_change_valid; Type: COMMENT; Schema: koers; Owner: -
+-- Name: TABLE unit_cost_payer; Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON VIEW koers.status_change_valid IS 'Status changes that no correction voided.';
-
-
---
--- Name: stressor_valid; Type: VIEW; Schema: koers; Owner: -
---
-
-CREATE VIEW koers.stressor_valid AS
- SELECT e.event_id,
-    e.participant,
-    e.occurred_at,
-    e.recorded_at,
-    e.source,
-    e.kind,
-    e.change
-   FROM koers.stressor e
-  WHERE (NOT (EXISTS ( SELECT 1
-           FROM koers.correction c
-          WHERE (c.target_event_id = e.event_id))));
+COMMENT ON TABLE koers.unit_cost_payer IS 'Who pays each unit cost (editable like koers.unit_cost): an item split over payers has a row per payer, and its shares add up to 1 (checked at commit). An item without rows is paid by other.';
 
 
 --
--- Name: VIEW stressor_valid; Type: COMMENT; Schema: koers; Owner: -
+-- Name: COLUMN unit_cost_payer.item; Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON VIEW koers.stressor_valid IS 'Stressor changes that no correction voided.';
-
-
---
--- Name: zrm_score_valid; Type: VIEW; Schema: koers; Owner: -
---
-
-CREATE VIEW koers.zrm_score_valid AS
- SELECT e.event_id,
-    e.participant,
-    e.occurred_at,
-    e.recorded_at,
-    e.source,
-    e.domain,
-    e.score,
-    e.scored_by
-   FROM koers.zrm_score e
-  WHERE (NOT (EXISTS ( SELECT 1
-           FROM koers.correction c
-          WHERE (c.target_event_id = e.event_id))));
+COMMENT ON COLUMN koers.unit_cost_payer.item IS 'The koers.unit_cost item.';
 
 
 --
--- Name: VIEW zrm_score_valid; Type: COMMENT; Schema: koers; Owner: -
+-- Name: COLUMN unit_cost_payer.payer; Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON VIEW koers.zrm_score_valid IS 'ZRM scores that no correction voided.';
+COMMENT ON COLUMN koers.unit_cost_payer.payer IS 'The koers.payer that pays this share.';
+
+
+--
+-- Name: COLUMN unit_cost_payer.share; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.unit_cost_payer.share IS 'Share of the item''s cost this payer bears (0 < share <= 1).';
+
+
+--
+-- Name: COLUMN unit_cost_payer.valid_year; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.unit_cost_payer.valid_year IS 'The year the split describes (financing rules change).';
+
+
+--
+-- Name: COLUMN unit_cost_payer.source; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.unit_cost_payer.source IS 'Where the split comes from, or the assumption it rests on.';
 
 
 --
@@ -9820,11 +9702,35 @@ ALTER TABLE ONLY koers.participant
 
 
 --
+-- Name: payer payer_ord_key; Type: CONSTRAINT; Schema: koers; Owner: -
+--
+
+ALTER TABLE ONLY koers.payer
+    ADD CONSTRAINT payer_ord_key UNIQUE (ord);
+
+
+--
+-- Name: payer payer_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
+--
+
+ALTER TABLE ONLY koers.payer
+    ADD CONSTRAINT payer_pkey PRIMARY KEY (payer);
+
+
+--
 -- Name: police_call police_call_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
 --
 
 ALTER TABLE ONLY koers.police_call
     ADD CONSTRAINT police_call_pkey PRIMARY KEY (event_id);
+
+
+--
+-- Name: price_index price_index_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
+--
+
+ALTER TABLE ONLY koers.price_index
+    ADD CONSTRAINT price_index_pkey PRIMARY KEY (year);
 
 
 --
@@ -9860,22 +9766,6 @@ ALTER TABLE ONLY koers.setting
 
 
 --
--- Name: status_change status_change_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
---
-
-ALTER TABLE ONLY koers.status_change
-    ADD CONSTRAINT status_change_pkey PRIMARY KEY (event_id);
-
-
---
--- Name: stressor stressor_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
---
-
-ALTER TABLE ONLY koers.stressor
-    ADD CONSTRAINT stressor_pkey PRIMARY KEY (event_id);
-
-
---
 -- Name: unit_cost_map unit_cost_map_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
 --
 
@@ -9884,19 +9774,19 @@ ALTER TABLE ONLY koers.unit_cost_map
 
 
 --
+-- Name: unit_cost_payer unit_cost_payer_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
+--
+
+ALTER TABLE ONLY koers.unit_cost_payer
+    ADD CONSTRAINT unit_cost_payer_pkey PRIMARY KEY (item, payer);
+
+
+--
 -- Name: unit_cost unit_cost_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
 --
 
 ALTER TABLE ONLY koers.unit_cost
     ADD CONSTRAINT unit_cost_pkey PRIMARY KEY (item);
-
-
---
--- Name: zrm_score zrm_score_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
---
-
-ALTER TABLE ONLY koers.zrm_score
-    ADD CONSTRAINT zrm_score_pkey PRIMARY KEY (event_id);
 
 
 --
@@ -9991,27 +9881,6 @@ CREATE INDEX police_call_participant_occurred_at_idx ON koers.police_call USING 
 
 
 --
--- Name: status_change_participant_occurred_at_idx; Type: INDEX; Schema: koers; Owner: -
---
-
-CREATE INDEX status_change_participant_occurred_at_idx ON koers.status_change USING btree (participant, occurred_at);
-
-
---
--- Name: stressor_participant_kind_occurred_at_idx; Type: INDEX; Schema: koers; Owner: -
---
-
-CREATE INDEX stressor_participant_kind_occurred_at_idx ON koers.stressor USING btree (participant, kind, occurred_at);
-
-
---
--- Name: zrm_score_participant_domain_occurred_at_idx; Type: INDEX; Schema: koers; Owner: -
---
-
-CREATE INDEX zrm_score_participant_domain_occurred_at_idx ON koers.zrm_score USING btree (participant, domain, occurred_at);
-
-
---
 -- Name: dash_audit dash_audit_append_only; Type: TRIGGER; Schema: koers; Owner: -
 --
 
@@ -10023,6 +9892,13 @@ CREATE TRIGGER dash_audit_append_only BEFORE DELETE OR UPDATE ON koers.dash_audi
 --
 
 CREATE TRIGGER dash_audit_no_truncate BEFORE TRUNCATE ON koers.dash_audit FOR EACH STATEMENT EXECUTE FUNCTION koers.dash_audit_refuse();
+
+
+--
+-- Name: unit_cost_payer unit_cost_payer_shares; Type: TRIGGER; Schema: koers; Owner: -
+--
+
+CREATE CONSTRAINT TRIGGER unit_cost_payer_shares AFTER INSERT OR DELETE OR UPDATE ON koers.unit_cost_payer DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION koers.unit_cost_payer_check();
 
 
 --
@@ -10058,6 +9934,22 @@ ALTER TABLE ONLY koers.unit_cost_map
 
 
 --
+-- Name: unit_cost_payer unit_cost_payer_item_fkey; Type: FK CONSTRAINT; Schema: koers; Owner: -
+--
+
+ALTER TABLE ONLY koers.unit_cost_payer
+    ADD CONSTRAINT unit_cost_payer_item_fkey FOREIGN KEY (item) REFERENCES koers.unit_cost(item) ON UPDATE CASCADE ON DELETE CASCADE;
+
+
+--
+-- Name: unit_cost_payer unit_cost_payer_payer_fkey; Type: FK CONSTRAINT; Schema: koers; Owner: -
+--
+
+ALTER TABLE ONLY koers.unit_cost_payer
+    ADD CONSTRAINT unit_cost_payer_payer_fkey FOREIGN KEY (payer) REFERENCES koers.payer(payer) ON UPDATE CASCADE;
+
+
+--
 -- Name: SCHEMA dash; Type: ACL; Schema: -; Owner: -
 --
 
@@ -10079,6 +9971,17 @@ GRANT USAGE ON SCHEMA koers TO koers_auth;
 GRANT USAGE ON SCHEMA koers TO koers_dash;
 GRANT USAGE ON SCHEMA koers TO koers_consumer;
 GRANT USAGE ON SCHEMA koers TO koers_analyst;
+
+
+--
+-- Name: SCHEMA report; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA report TO koers_evaluator;
+GRANT USAGE ON SCHEMA report TO koers_funder;
+GRANT USAGE ON SCHEMA report TO koers_partner;
+GRANT USAGE ON SCHEMA report TO koers_admin;
+GRANT USAGE ON SCHEMA report TO koers_reader;
 
 
 --
@@ -10182,22 +10085,33 @@ GRANT ALL ON FUNCTION dash.filters() TO koers_admin;
 
 
 --
--- Name: FUNCTION instruments(cohort text, organisation text, period_from date, period_to date); Type: ACL; Schema: dash; Owner: -
---
-
-REVOKE ALL ON FUNCTION dash.instruments(cohort text, organisation text, period_from date, period_to date) FROM PUBLIC;
-GRANT ALL ON FUNCTION dash.instruments(cohort text, organisation text, period_from date, period_to date) TO koers_evaluator;
-GRANT ALL ON FUNCTION dash.instruments(cohort text, organisation text, period_from date, period_to date) TO koers_funder;
-GRANT ALL ON FUNCTION dash.instruments(cohort text, organisation text, period_from date, period_to date) TO koers_partner;
-GRANT ALL ON FUNCTION dash.instruments(cohort text, organisation text, period_from date, period_to date) TO koers_admin;
-
-
---
 -- Name: FUNCTION metrics(); Type: ACL; Schema: dash; Owner: -
 --
 
 REVOKE ALL ON FUNCTION dash.metrics() FROM PUBLIC;
 GRANT ALL ON FUNCTION dash.metrics() TO koers_dash;
+
+
+--
+-- Name: FUNCTION mkba(cohort text, organisation text, period_from date, period_to date, window_name text); Type: ACL; Schema: dash; Owner: -
+--
+
+REVOKE ALL ON FUNCTION dash.mkba(cohort text, organisation text, period_from date, period_to date, window_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION dash.mkba(cohort text, organisation text, period_from date, period_to date, window_name text) TO koers_evaluator;
+GRANT ALL ON FUNCTION dash.mkba(cohort text, organisation text, period_from date, period_to date, window_name text) TO koers_funder;
+GRANT ALL ON FUNCTION dash.mkba(cohort text, organisation text, period_from date, period_to date, window_name text) TO koers_partner;
+GRANT ALL ON FUNCTION dash.mkba(cohort text, organisation text, period_from date, period_to date, window_name text) TO koers_admin;
+
+
+--
+-- Name: FUNCTION mkba_assumptions(); Type: ACL; Schema: dash; Owner: -
+--
+
+REVOKE ALL ON FUNCTION dash.mkba_assumptions() FROM PUBLIC;
+GRANT ALL ON FUNCTION dash.mkba_assumptions() TO koers_evaluator;
+GRANT ALL ON FUNCTION dash.mkba_assumptions() TO koers_funder;
+GRANT ALL ON FUNCTION dash.mkba_assumptions() TO koers_partner;
+GRANT ALL ON FUNCTION dash.mkba_assumptions() TO koers_admin;
 
 
 --
@@ -10225,6 +10139,17 @@ GRANT ALL ON FUNCTION dash.paired(cohort text, organisation text, period_to date
 
 REVOKE ALL ON FUNCTION dash.participants(cohort text, organisation text, period_to date, purpose text) FROM PUBLIC;
 GRANT ALL ON FUNCTION dash.participants(cohort text, organisation text, period_to date, purpose text) TO koers_evaluator;
+
+
+--
+-- Name: FUNCTION price_index(); Type: ACL; Schema: dash; Owner: -
+--
+
+REVOKE ALL ON FUNCTION dash.price_index() FROM PUBLIC;
+GRANT ALL ON FUNCTION dash.price_index() TO koers_evaluator;
+GRANT ALL ON FUNCTION dash.price_index() TO koers_funder;
+GRANT ALL ON FUNCTION dash.price_index() TO koers_partner;
+GRANT ALL ON FUNCTION dash.price_index() TO koers_admin;
 
 
 --
@@ -10339,39 +10264,6 @@ GRANT ALL ON FUNCTION koers.before_during_rows(as_of date, by_participant boolea
 
 
 --
--- Name: FUNCTION contact_gaps(as_of date); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.contact_gaps(as_of date) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.contact_gaps(as_of date) TO koers_reader;
-GRANT ALL ON FUNCTION koers.contact_gaps(as_of date) TO koers_auth;
-GRANT ALL ON FUNCTION koers.contact_gaps(as_of date) TO koers_consumer;
-GRANT ALL ON FUNCTION koers.contact_gaps(as_of date) TO koers_analyst;
-
-
---
--- Name: FUNCTION continuity_gap_weeks(); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.continuity_gap_weeks() FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.continuity_gap_weeks() TO koers_reader;
-GRANT ALL ON FUNCTION koers.continuity_gap_weeks() TO koers_auth;
-GRANT ALL ON FUNCTION koers.continuity_gap_weeks() TO koers_consumer;
-GRANT ALL ON FUNCTION koers.continuity_gap_weeks() TO koers_analyst;
-
-
---
--- Name: FUNCTION continuity_quarter(as_of date); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.continuity_quarter(as_of date) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.continuity_quarter(as_of date) TO koers_reader;
-GRANT ALL ON FUNCTION koers.continuity_quarter(as_of date) TO koers_auth;
-GRANT ALL ON FUNCTION koers.continuity_quarter(as_of date) TO koers_consumer;
-GRANT ALL ON FUNCTION koers.continuity_quarter(as_of date) TO koers_analyst;
-
-
---
 -- Name: FUNCTION cost_benefit(as_of date); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -10416,14 +10308,14 @@ GRANT ALL ON FUNCTION koers.covered_days(t text) TO koers_analyst;
 
 
 --
--- Name: FUNCTION crisis_followup(as_of date); Type: ACL; Schema: koers; Owner: -
+-- Name: FUNCTION cpi_factor(from_year integer, to_year integer); Type: ACL; Schema: koers; Owner: -
 --
 
-REVOKE ALL ON FUNCTION koers.crisis_followup(as_of date) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.crisis_followup(as_of date) TO koers_reader;
-GRANT ALL ON FUNCTION koers.crisis_followup(as_of date) TO koers_auth;
-GRANT ALL ON FUNCTION koers.crisis_followup(as_of date) TO koers_consumer;
-GRANT ALL ON FUNCTION koers.crisis_followup(as_of date) TO koers_analyst;
+REVOKE ALL ON FUNCTION koers.cpi_factor(from_year integer, to_year integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.cpi_factor(from_year integer, to_year integer) TO koers_reader;
+GRANT ALL ON FUNCTION koers.cpi_factor(from_year integer, to_year integer) TO koers_auth;
+GRANT ALL ON FUNCTION koers.cpi_factor(from_year integer, to_year integer) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.cpi_factor(from_year integer, to_year integer) TO koers_analyst;
 
 
 --
@@ -10586,15 +10478,6 @@ GRANT ALL ON FUNCTION koers.dash_check_filter(c koers.dash_caller_row, p_cohort 
 
 
 --
--- Name: FUNCTION dash_contrib_instruments(as_of date, own_org text); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) TO koers_reader;
-GRANT ALL ON FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) TO koers_auth;
-
-
---
 -- Name: FUNCTION dash_contrib_outcomes(as_of date, own_org text); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -10728,6 +10611,15 @@ GRANT ALL ON FUNCTION koers.dash_lateness(c koers.dash_caller_row, p_cohort text
 
 
 --
+-- Name: FUNCTION dash_mkba_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.dash_mkba_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.dash_mkba_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.dash_mkba_cells(window_name text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date) TO koers_auth;
+
+
+--
 -- Name: FUNCTION dash_outcomes_extra(); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -10842,17 +10734,6 @@ GRANT ALL ON FUNCTION koers.days_in(m datemultirange) TO koers_analyst;
 
 
 --
--- Name: FUNCTION eviction_window(as_of date); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.eviction_window(as_of date) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.eviction_window(as_of date) TO koers_reader;
-GRANT ALL ON FUNCTION koers.eviction_window(as_of date) TO koers_auth;
-GRANT ALL ON FUNCTION koers.eviction_window(as_of date) TO koers_consumer;
-GRANT ALL ON FUNCTION koers.eviction_window(as_of date) TO koers_analyst;
-
-
---
 -- Name: FUNCTION exposure(as_of date); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -10950,17 +10831,6 @@ GRANT ALL ON FUNCTION koers.goal_summary(as_of date) TO koers_analyst;
 
 
 --
--- Name: FUNCTION known_days(t text); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.known_days(t text) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.known_days(t text) TO koers_reader;
-GRANT ALL ON FUNCTION koers.known_days(t text) TO koers_auth;
-GRANT ALL ON FUNCTION koers.known_days(t text) TO koers_consumer;
-GRANT ALL ON FUNCTION koers.known_days(t text) TO koers_analyst;
-
-
---
 -- Name: FUNCTION local_day(ts timestamp with time zone); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -10991,6 +10861,138 @@ GRANT ALL ON FUNCTION koers.min_cell() TO koers_reader;
 GRANT ALL ON FUNCTION koers.min_cell() TO koers_auth;
 GRANT ALL ON FUNCTION koers.min_cell() TO koers_consumer;
 GRANT ALL ON FUNCTION koers.min_cell() TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba(as_of date, window_name text, price_year integer, ps text[]); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba(as_of date, window_name text, price_year integer, ps text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba(as_of date, window_name text, price_year integer, ps text[]) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba(as_of date, window_name text, price_year integer, ps text[]) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba(as_of date, window_name text, price_year integer, ps text[]) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.mkba(as_of date, window_name text, price_year integer, ps text[]) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_exposure(as_of date, window_name text, ps text[]); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_exposure(as_of date, window_name text, ps text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_exposure(as_of date, window_name text, ps text[]) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_exposure(as_of date, window_name text, ps text[]) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_exposure(as_of date, window_name text, ps text[]) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.mkba_exposure(as_of date, window_name text, ps text[]) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_lines(as_of date, window_name text, price_year integer, ps text[]); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_lines(as_of date, window_name text, price_year integer, ps text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_lines(as_of date, window_name text, price_year integer, ps text[]) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_lines(as_of date, window_name text, price_year integer, ps text[]) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_lines(as_of date, window_name text, price_year integer, ps text[]) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.mkba_lines(as_of date, window_name text, price_year integer, ps text[]) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_prices(price_year integer); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_prices(price_year integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_prices(price_year integer) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_prices(price_year integer) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_prices(price_year integer) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.mkba_prices(price_year integer) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_sensitivity(as_of date, window_name text, price_year integer, ps text[]); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_sensitivity(as_of date, window_name text, price_year integer, ps text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_sensitivity(as_of date, window_name text, price_year integer, ps text[]) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_sensitivity(as_of date, window_name text, price_year integer, ps text[]) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_sensitivity(as_of date, window_name text, price_year integer, ps text[]) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.mkba_sensitivity(as_of date, window_name text, price_year integer, ps text[]) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_sensitivity_of(lines koers.mkba_line[], f numeric, f_var numeric); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_sensitivity_of(lines koers.mkba_line[], f numeric, f_var numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_sensitivity_of(lines koers.mkba_line[], f numeric, f_var numeric) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_sensitivity_of(lines koers.mkba_line[], f numeric, f_var numeric) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_sensitivity_of(lines koers.mkba_line[], f numeric, f_var numeric) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.mkba_sensitivity_of(lines koers.mkba_line[], f numeric, f_var numeric) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_setting(name text); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_setting(name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_setting(name text) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_setting(name text) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_setting(name text) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.mkba_setting(name text) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_sums_of(lines koers.mkba_line[], f numeric); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_sums_of(lines koers.mkba_line[], f numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_sums_of(lines koers.mkba_line[], f numeric) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_sums_of(lines koers.mkba_line[], f numeric) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_sums_of(lines koers.mkba_line[], f numeric) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.mkba_sums_of(lines koers.mkba_line[], f numeric) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_table_of(lines koers.mkba_line[], f numeric); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_table_of(lines koers.mkba_line[], f numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_table_of(lines koers.mkba_line[], f numeric) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_table_of(lines koers.mkba_line[], f numeric) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_table_of(lines koers.mkba_line[], f numeric) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.mkba_table_of(lines koers.mkba_line[], f numeric) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_units(as_of date, window_name text, ps text[]); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_window_check(window_name text); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_window_check(window_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_window_check(window_name text) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_window_check(window_name text) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_window_check(window_name text) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.mkba_window_check(window_name text) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION mkba_yearly(as_of date, cohort_size integer, window_name text, price_year integer, ps text[]); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.mkba_yearly(as_of date, cohort_size integer, window_name text, price_year integer, ps text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.mkba_yearly(as_of date, cohort_size integer, window_name text, price_year integer, ps text[]) TO koers_reader;
+GRANT ALL ON FUNCTION koers.mkba_yearly(as_of date, cohort_size integer, window_name text, price_year integer, ps text[]) TO koers_auth;
+GRANT ALL ON FUNCTION koers.mkba_yearly(as_of date, cohort_size integer, window_name text, price_year integer, ps text[]) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.mkba_yearly(as_of date, cohort_size integer, window_name text, price_year integer, ps text[]) TO koers_analyst;
 
 
 --
@@ -11202,17 +11204,6 @@ GRANT ALL ON FUNCTION koers.stability_corner(d koers.goal_change_domain) TO koer
 
 
 --
--- Name: FUNCTION stability_month(as_of date); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.stability_month(as_of date) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.stability_month(as_of date) TO koers_reader;
-GRANT ALL ON FUNCTION koers.stability_month(as_of date) TO koers_auth;
-GRANT ALL ON FUNCTION koers.stability_month(as_of date) TO koers_consumer;
-GRANT ALL ON FUNCTION koers.stability_month(as_of date) TO koers_analyst;
-
-
---
 -- Name: FUNCTION staged_count_coverage(tz text); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -11220,16 +11211,6 @@ REVOKE ALL ON FUNCTION koers.staged_count_coverage(tz text) FROM PUBLIC;
 GRANT ALL ON FUNCTION koers.staged_count_coverage(tz text) TO koers_reader;
 GRANT ALL ON FUNCTION koers.staged_count_coverage(tz text) TO koers_auth;
 GRANT ALL ON FUNCTION koers.staged_count_coverage(tz text) TO koers_consumer;
-
-
---
--- Name: FUNCTION staged_count_instruments(tz text); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.staged_count_instruments(tz text) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.staged_count_instruments(tz text) TO koers_reader;
-GRANT ALL ON FUNCTION koers.staged_count_instruments(tz text) TO koers_auth;
-GRANT ALL ON FUNCTION koers.staged_count_instruments(tz text) TO koers_consumer;
 
 
 --
@@ -11283,39 +11264,6 @@ GRANT ALL ON FUNCTION koers.staged_voids() TO koers_consumer;
 
 
 --
--- Name: FUNCTION status_known_days(); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.status_known_days() FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.status_known_days() TO koers_reader;
-GRANT ALL ON FUNCTION koers.status_known_days() TO koers_auth;
-GRANT ALL ON FUNCTION koers.status_known_days() TO koers_consumer;
-GRANT ALL ON FUNCTION koers.status_known_days() TO koers_analyst;
-
-
---
--- Name: FUNCTION status_spans(as_of date); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.status_spans(as_of date) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.status_spans(as_of date) TO koers_reader;
-GRANT ALL ON FUNCTION koers.status_spans(as_of date) TO koers_auth;
-GRANT ALL ON FUNCTION koers.status_spans(as_of date) TO koers_consumer;
-GRANT ALL ON FUNCTION koers.status_spans(as_of date) TO koers_analyst;
-
-
---
--- Name: FUNCTION status_window(as_of date); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.status_window(as_of date) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.status_window(as_of date) TO koers_reader;
-GRANT ALL ON FUNCTION koers.status_window(as_of date) TO koers_auth;
-GRANT ALL ON FUNCTION koers.status_window(as_of date) TO koers_consumer;
-GRANT ALL ON FUNCTION koers.status_window(as_of date) TO koers_analyst;
-
-
---
 -- Name: FUNCTION stay_rows(p text, first_day date, end_day date); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -11334,50 +11282,6 @@ REVOKE ALL ON FUNCTION koers.stays_recut(ps text[], tz text) FROM PUBLIC;
 GRANT ALL ON FUNCTION koers.stays_recut(ps text[], tz text) TO koers_reader;
 GRANT ALL ON FUNCTION koers.stays_recut(ps text[], tz text) TO koers_auth;
 GRANT ALL ON FUNCTION koers.stays_recut(ps text[], tz text) TO koers_consumer;
-
-
---
--- Name: FUNCTION stressor_intake_days(); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.stressor_intake_days() FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.stressor_intake_days() TO koers_reader;
-GRANT ALL ON FUNCTION koers.stressor_intake_days() TO koers_auth;
-GRANT ALL ON FUNCTION koers.stressor_intake_days() TO koers_consumer;
-GRANT ALL ON FUNCTION koers.stressor_intake_days() TO koers_analyst;
-
-
---
--- Name: FUNCTION stressor_month(as_of date); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.stressor_month(as_of date) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.stressor_month(as_of date) TO koers_reader;
-GRANT ALL ON FUNCTION koers.stressor_month(as_of date) TO koers_auth;
-GRANT ALL ON FUNCTION koers.stressor_month(as_of date) TO koers_consumer;
-GRANT ALL ON FUNCTION koers.stressor_month(as_of date) TO koers_analyst;
-
-
---
--- Name: FUNCTION stressor_participant(as_of date); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.stressor_participant(as_of date) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.stressor_participant(as_of date) TO koers_reader;
-GRANT ALL ON FUNCTION koers.stressor_participant(as_of date) TO koers_auth;
-GRANT ALL ON FUNCTION koers.stressor_participant(as_of date) TO koers_consumer;
-GRANT ALL ON FUNCTION koers.stressor_participant(as_of date) TO koers_analyst;
-
-
---
--- Name: FUNCTION stressor_spans(as_of date); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.stressor_spans(as_of date) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.stressor_spans(as_of date) TO koers_reader;
-GRANT ALL ON FUNCTION koers.stressor_spans(as_of date) TO koers_auth;
-GRANT ALL ON FUNCTION koers.stressor_spans(as_of date) TO koers_consumer;
-GRANT ALL ON FUNCTION koers.stressor_spans(as_of date) TO koers_analyst;
 
 
 --
@@ -11411,6 +11315,16 @@ GRANT ALL ON FUNCTION koers.today() TO koers_reader;
 GRANT ALL ON FUNCTION koers.today() TO koers_auth;
 GRANT ALL ON FUNCTION koers.today() TO koers_consumer;
 GRANT ALL ON FUNCTION koers.today() TO koers_analyst;
+
+
+--
+-- Name: FUNCTION unit_cost_payer_check(); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.unit_cost_payer_check() FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.unit_cost_payer_check() TO koers_reader;
+GRANT ALL ON FUNCTION koers.unit_cost_payer_check() TO koers_auth;
+GRANT ALL ON FUNCTION koers.unit_cost_payer_check() TO koers_consumer;
 
 
 --
@@ -11587,36 +11501,25 @@ GRANT ALL ON FUNCTION koers.window_ranges(as_of date) TO koers_analyst;
 
 
 --
--- Name: FUNCTION work_month(as_of date); Type: ACL; Schema: koers; Owner: -
+-- Name: FUNCTION funder_cells(); Type: ACL; Schema: report; Owner: -
 --
 
-REVOKE ALL ON FUNCTION koers.work_month(as_of date) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.work_month(as_of date) TO koers_reader;
-GRANT ALL ON FUNCTION koers.work_month(as_of date) TO koers_auth;
-GRANT ALL ON FUNCTION koers.work_month(as_of date) TO koers_consumer;
-GRANT ALL ON FUNCTION koers.work_month(as_of date) TO koers_analyst;
-
-
---
--- Name: FUNCTION zrm_corner(d koers.zrm_score_domain); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.zrm_corner(d koers.zrm_score_domain) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.zrm_corner(d koers.zrm_score_domain) TO koers_reader;
-GRANT ALL ON FUNCTION koers.zrm_corner(d koers.zrm_score_domain) TO koers_auth;
-GRANT ALL ON FUNCTION koers.zrm_corner(d koers.zrm_score_domain) TO koers_consumer;
-GRANT ALL ON FUNCTION koers.zrm_corner(d koers.zrm_score_domain) TO koers_analyst;
+REVOKE ALL ON FUNCTION report.funder_cells() FROM PUBLIC;
+GRANT ALL ON FUNCTION report.funder_cells() TO koers_evaluator;
+GRANT ALL ON FUNCTION report.funder_cells() TO koers_funder;
+GRANT ALL ON FUNCTION report.funder_cells() TO koers_partner;
+GRANT ALL ON FUNCTION report.funder_cells() TO koers_admin;
 
 
 --
--- Name: FUNCTION zrm_participant(as_of date); Type: ACL; Schema: koers; Owner: -
+-- Name: FUNCTION meta(); Type: ACL; Schema: report; Owner: -
 --
 
-REVOKE ALL ON FUNCTION koers.zrm_participant(as_of date) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.zrm_participant(as_of date) TO koers_reader;
-GRANT ALL ON FUNCTION koers.zrm_participant(as_of date) TO koers_auth;
-GRANT ALL ON FUNCTION koers.zrm_participant(as_of date) TO koers_consumer;
-GRANT ALL ON FUNCTION koers.zrm_participant(as_of date) TO koers_analyst;
+REVOKE ALL ON FUNCTION report.meta() FROM PUBLIC;
+GRANT ALL ON FUNCTION report.meta() TO koers_evaluator;
+GRANT ALL ON FUNCTION report.meta() TO koers_funder;
+GRANT ALL ON FUNCTION report.meta() TO koers_partner;
+GRANT ALL ON FUNCTION report.meta() TO koers_admin;
 
 
 --
@@ -11844,27 +11747,6 @@ GRANT SELECT,INSERT ON TABLE koers.police_call TO koers_consumer;
 
 
 --
--- Name: TABLE status_change; Type: ACL; Schema: koers; Owner: -
---
-
-GRANT SELECT,INSERT ON TABLE koers.status_change TO koers_consumer;
-
-
---
--- Name: TABLE stressor; Type: ACL; Schema: koers; Owner: -
---
-
-GRANT SELECT,INSERT ON TABLE koers.stressor TO koers_consumer;
-
-
---
--- Name: TABLE zrm_score; Type: ACL; Schema: koers; Owner: -
---
-
-GRANT SELECT,INSERT ON TABLE koers.zrm_score TO koers_consumer;
-
-
---
 -- Name: TABLE data_quality_dangling_correction; Type: ACL; Schema: koers; Owner: -
 --
 
@@ -11948,10 +11830,28 @@ GRANT SELECT ON TABLE koers.participant_month_cost TO koers_analyst;
 
 
 --
+-- Name: TABLE payer; Type: ACL; Schema: koers; Owner: -
+--
+
+GRANT SELECT ON TABLE koers.payer TO koers_reader;
+GRANT SELECT ON TABLE koers.payer TO koers_consumer;
+GRANT SELECT ON TABLE koers.payer TO koers_analyst;
+
+
+--
 -- Name: TABLE police_call_valid; Type: ACL; Schema: koers; Owner: -
 --
 
 GRANT SELECT ON TABLE koers.police_call_valid TO koers_consumer;
+
+
+--
+-- Name: TABLE price_index; Type: ACL; Schema: koers; Owner: -
+--
+
+GRANT SELECT ON TABLE koers.price_index TO koers_reader;
+GRANT SELECT ON TABLE koers.price_index TO koers_consumer;
+GRANT SELECT ON TABLE koers.price_index TO koers_analyst;
 
 
 --
@@ -11964,30 +11864,12 @@ GRANT SELECT ON TABLE koers.setting TO koers_analyst;
 
 
 --
--- Name: TABLE status_change_valid; Type: ACL; Schema: koers; Owner: -
+-- Name: TABLE unit_cost_payer; Type: ACL; Schema: koers; Owner: -
 --
 
-GRANT SELECT ON TABLE koers.status_change_valid TO koers_consumer;
-GRANT SELECT ON TABLE koers.status_change_valid TO koers_reader;
-GRANT SELECT ON TABLE koers.status_change_valid TO koers_analyst;
-
-
---
--- Name: TABLE stressor_valid; Type: ACL; Schema: koers; Owner: -
---
-
-GRANT SELECT ON TABLE koers.stressor_valid TO koers_consumer;
-GRANT SELECT ON TABLE koers.stressor_valid TO koers_reader;
-GRANT SELECT ON TABLE koers.stressor_valid TO koers_analyst;
-
-
---
--- Name: TABLE zrm_score_valid; Type: ACL; Schema: koers; Owner: -
---
-
-GRANT SELECT ON TABLE koers.zrm_score_valid TO koers_consumer;
-GRANT SELECT ON TABLE koers.zrm_score_valid TO koers_reader;
-GRANT SELECT ON TABLE koers.zrm_score_valid TO koers_analyst;
+GRANT SELECT ON TABLE koers.unit_cost_payer TO koers_reader;
+GRANT SELECT ON TABLE koers.unit_cost_payer TO koers_consumer;
+GRANT SELECT ON TABLE koers.unit_cost_payer TO koers_analyst;
 
 
 --

@@ -40,6 +40,19 @@ async function readPage(page) {
       },
       unlabelled: [...document.querySelectorAll('input, select')].filter((i) => !(i.labels && i.labels.length) && !i.getAttribute('aria-label')).length,
       timelineLanes: document.querySelector('.pager-info') ? document.querySelector('.pager-info').textContent : null,
+      mkba: document.getElementById('mkba') ? {
+        window: (document.getElementById('mk-window') || {}).value || null,
+        heading: (document.getElementById('h-mkba') || {}).textContent || null,
+        rows: document.querySelectorAll('#mkba tbody tr').length,
+        tornado: !!document.querySelector('#mkba-tornado canvas') && !!(window.Chart && window.Chart.getChart(document.querySelector('#mkba-tornado canvas'))),
+        tornadoBars: document.querySelector('#mkba-tornado canvas') && window.Chart && window.Chart.getChart(document.querySelector('#mkba-tornado canvas'))
+          ? window.Chart.getChart(document.querySelector('#mkba-tornado canvas')).data.labels.length : 0,
+        tornadoRows: document.querySelectorAll('#mkba-tornado tbody tr').length,
+        yearlyRows: document.querySelectorAll('#mkba-yearly tbody tr').length,
+        priceRows: document.querySelectorAll('#mkba-prices tbody tr').length,
+        cpiRows: document.querySelectorAll('#mkba-cpi tbody tr').length,
+        text: document.getElementById('mkba').textContent,
+      } : null,
       evidence: document.getElementById('evidence') ? {
         window: (document.getElementById('ev-window') || {}).value || null,
         windowLabel: document.querySelector('label[for="ev-window"]') ? document.querySelector('label[for="ev-window"]').textContent : null,

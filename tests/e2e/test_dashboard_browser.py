@@ -29,7 +29,7 @@ BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
 ALL_PAGES = ["/", "/crisis", "/support", "/cost", "/quality", "/instruments"]
 PLAN = {
     "funder": {"pages": ALL_PAGES, "forbidden": ["/timeline", "/admin"], "switchWindow": "intention_to_treat"},
-    "partner": {"pages": ["/", "/support"], "forbidden": ["/timeline"]},
+    "partner": {"pages": ["/", "/support", "/cost"], "forbidden": ["/timeline"]},
     "evaluator": {"pages": ["/timeline", "/", "/crisis", "/instruments"], "forbidden": ["/admin"], "switchWindow": "intention_to_treat"},
     "admin": {"pages": ["/admin", "/cost"], "forbidden": ["/timeline"]},
 }
@@ -48,8 +48,12 @@ def parse_shown(text):
 
 
 def db_cells(db, role, fn, window=None):
-    """The cells of a page function; the crisis page also shows dash.evidence of a window."""
+    """The cells of a page function; the crisis page also shows dash.evidence of a window, the
+    cost page dash.mkba (intention-to-treat, its default)."""
     sql = f"SELECT chart, series, category, value, suppressed FROM dash.{fn}(NULL, NULL, NULL, NULL)"
+    if fn == "cost":
+        sql += (" UNION ALL SELECT chart, series, category, value, suppressed"
+                " FROM dash.mkba(NULL, NULL, NULL, NULL, 'intention_to_treat')")
     if window:
         sql += f" UNION ALL SELECT chart, series, category, value, suppressed FROM dash.evidence(NULL, NULL, NULL, NULL, '{window}')"
     r = e2e.run(["psql", "-X", "-At", "-F", "|", "-P", "null=NULL", "-U", role, "-d", db, "-c", sql])
@@ -220,6 +224,31 @@ def checks(c, fx):
          cb, cost_figs.get(("cost.total", "support", "during")))
     c.ok("funder cost: the unit costs with their sources are shown", by_role["funder"]["pages"]["/cost"]["tables"] >= 3, ">= 3 tables",
          by_role["funder"]["pages"]["/cost"]["tables"])
+
+    # The MKBA on the cost page, for the roles that see it suppressed (their figures are
+    # compared with dash.mkba above): the table per stakeholder, the tornado and its table,
+    # who cashes in, the prices with their payers and the index; the label promises what it
+    # shows ("Indicatieve MKBA" on the section with the table, not on the page's title).
+    payers = int(e2e.psql("SELECT count(*) FROM koers.payer", db)[0][0])
+    years = int(e2e.psql("SELECT count(*) FROM koers.price_index", db)[0][0])
+    for role in ("funder", "partner", "admin"):
+        mk = by_role[role]["pages"]["/cost"]["mkba"]
+        variations = len({s for (ch, s, g) in db_cells(db, db_role[role], "cost") if ch == "mkba.sensitivity"})
+        c.ok(f"{role} cost: the MKBA section, intention-to-treat by default, 'Indicatieve MKBA' in its heading",
+             mk and mk["window"] == "intention_to_treat" and "Indicatieve MKBA" in (mk["heading"] or ""), "shown",
+             mk and (mk["window"], mk["heading"]))
+        c.ok(f"{role} cost: the MKBA table has a row per stakeholder ({payers}) and the total",
+             mk and mk["rows"] == payers + 1, payers + 1, mk and mk["rows"])
+        c.ok(f"{role} cost: the tornado chart drawn with a bar per variation of dash.mkba ({variations}), and its table",
+             mk and mk["tornado"] and mk["tornadoBars"] == variations and mk["tornadoRows"] == variations and variations > 1,
+             variations,
+             mk and (mk["tornado"], mk["tornadoBars"], mk["tornadoRows"]))
+        c.ok(f"{role} cost: who cashes in per stakeholder, the index ({years} years)",
+             mk and mk["yearlyRows"] == payers and mk["cpiRows"] == years, (payers, years),
+             mk and (mk["yearlyRows"], mk["cpiRows"]))
+        c.ok(f"{role} cost: the null alternative is stated", mk and "Nulalternatief" in mk["text"], "stated", None)
+        c.ok(f"{role} cost: the page title does not promise an MKBA", "MKBA" not in by_role[role]["pages"]["/cost"]["h1"],
+             "no MKBA in h1", by_role[role]["pages"]["/cost"]["h1"])
 
     tl = by_role["evaluator"]["pages"]["/timeline"]
     # The lanes are every participant enrolled by the as-of date, counted here from the raw

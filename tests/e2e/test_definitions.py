@@ -28,7 +28,8 @@ import koers_e2e as k  # noqa: E402
 import koers_reliability as rel  # noqa: E402
 
 CREATE = re.compile(r"^CREATE (?:OR REPLACE )?(FUNCTION|VIEW) ((?:koers|dash)\.\w+)", re.M)
-TRIGGER_FUNCTIONS = {"koers.dash_audit_refuse"}  # a table's part: made by sql/0003_access.sql
+# A table's part: made by sql/0003_access.sql and sql/0015_mkba.sql.
+TRIGGER_FUNCTIONS = {"koers.dash_audit_refuse", "koers.unit_cost_payer_check"}
 MAX_LINES = 150
 
 
