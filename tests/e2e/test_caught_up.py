@@ -22,7 +22,6 @@ from the same seed's CSV (synth --csv), not by the consumer.
 import re
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -84,10 +83,12 @@ def incomplete_assignment(c, tmp, run, expected):
     shared = wait_for(lambda: 0 < holding(a) < total and 0 < holding(b) < total or not a.alive(), 60)
     c.ok("the group shares the partitions between A and B", shared and holding(a) + holding(b) == total,
          f"sum {total}", (holding(a), holding(b), a.stderr()[-600:]))
-    # A reads its share in a second or two; B keeps the rest.
-    time.sleep(8)
-    c.ok("A (--until-caught-up) still runs: B holds partitions A has not read",
-         a.alive(), "running", f"exited {a.p.poll()}: {k.log_text(a.stderr())[-800:]}")
+    # A reads its share while B keeps the rest: A must then say what it waits for (every 10 s),
+    # not exit (what it did before, as soon as its share was read).
+    wait_for(lambda: not a.alive() or "waiting for" in k.log_text(a.stderr()), 120)
+    c.ok("A (--until-caught-up) still runs and says it waits: B holds partitions A has not read",
+         a.alive() and "waiting for" in k.log_text(a.stderr()), "running, waiting",
+         f"exit {a.p.poll()}: {k.log_text(a.stderr())[-800:]}")
     stop(c, b, "member B")
     rc = a.wait(120)
     c.equal("A exits 0 once it has read the rest", 0, rc)
