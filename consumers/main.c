@@ -21,16 +21,19 @@ static void main_on_signal(int sig)
     stop_requested = 1;
 }
 
+/* --until-caught-up: one partition of a subscribed topic and the end it had at start. */
 typedef struct {
     char topic[256];
     int32_t partition;
-    int eof;
-} main_part_t;
+    int64_t end;  /* high watermark when the program started */
+    int64_t next; /* the next offset known read (here, or stored for the group); -1: none */
+    int done;     /* next >= end */
+} main_target_t;
 
 typedef struct {
     consume_sink_t *sink;
-    main_part_t *parts;
-    int nparts, capparts;
+    main_target_t *targets; /* every partition of every subscribed topic (--until-caught-up) */
+    int ntargets, ndone;
     int failed;
 } main_app_t;
 
@@ -88,7 +91,9 @@ static void main_usage(FILE *out)
         "                          $KOERS_BATCH_SIZE or 5000)\n"
         "      --batch-wait-ms MS  longest an event waits in an open batch (default:\n"
         "                          $KOERS_BATCH_WAIT_MS or 200)\n"
-        "      --until-caught-up   exit once every assigned partition has been read to its end\n"
+        "      --until-caught-up   exit once every partition of every event topic has been\n"
+        "                          read up to the end it had when the program started (by\n"
+        "                          this process, or stored for the group by another member)\n"
         "      --schema-dir DIR    also read messages written with the schemas DIR/*.avsc\n"
         "                          (other versions of the event schemas; default:\n"
         "                          $KOERS_SCHEMA_DIR); without it they are dead-lettered\n"
@@ -102,42 +107,137 @@ static void main_usage(FILE *out)
         "configuration error; 3 Kafka error.\n");
 }
 
-static main_part_t *main_find_part(main_app_t *a, const char *topic, int32_t partition)
+static main_target_t *main_find_target(main_app_t *a, const char *topic, int32_t partition)
 {
-    for (int i = 0; i < a->nparts; i++)
-        if (a->parts[i].partition == partition && strcmp(a->parts[i].topic, topic) == 0)
-            return &a->parts[i];
+    for (int i = 0; i < a->ntargets; i++)
+        if (a->targets[i].partition == partition && strcmp(a->targets[i].topic, topic) == 0)
+            return &a->targets[i];
     return NULL;
 }
 
-static void main_track(main_app_t *a, const rd_kafka_topic_partition_list_t *parts, int add)
+/* Offset `next` of a partition is known read: the next message to read there is `next`. */
+static void main_reached(main_app_t *a, const char *topic, int32_t partition, int64_t next)
 {
-    for (int i = 0; i < parts->cnt; i++) {
-        main_part_t *p = main_find_part(a, parts->elems[i].topic, parts->elems[i].partition);
-        if (!add) {
-            if (p)
-                *p = a->parts[--a->nparts];
-            continue;
-        }
-        if (p)
-            continue;
-        if (a->nparts == a->capparts) {
-            int cap = a->capparts ? a->capparts * 2 : 64;
-            main_part_t *np = realloc(a->parts, (size_t)cap * sizeof *np);
-            if (!np) {
-                koers_log_error("out of memory");
-                a->failed = 1;
-                stop_requested = 1;
-                return;
-            }
-            a->parts = np;
-            a->capparts = cap;
-        }
-        p = &a->parts[a->nparts++];
-        snprintf(p->topic, sizeof p->topic, "%s", parts->elems[i].topic);
-        p->partition = parts->elems[i].partition;
-        p->eof = 0;
+    main_target_t *t = main_find_target(a, topic, partition);
+    if (!t || next < 0)
+        return;
+    if (next > t->next)
+        t->next = next;
+    if (!t->done && t->next >= t->end) {
+        t->done = 1;
+        a->ndone++;
     }
+}
+
+/* The partitions of every subscribed topic and their high watermarks, taken once at start:
+ * what --until-caught-up must read. A topic just created may have no leader yet; retries
+ * for up to 60 s. Returns 0, or -1 with errstr. */
+static int main_load_targets(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *topics,
+                             main_app_t *a, char *errstr, size_t errlen)
+{
+    time_t deadline = time(NULL) + 60;
+    for (int i = 0; i < topics->cnt; i++) {
+        const char *name = topics->elems[i].topic;
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err;
+        for (;;) {
+            rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, name, NULL);
+            if (!rkt) {
+                snprintf(errstr, errlen, "topic %s: %s", name, rd_kafka_err2str(rd_kafka_last_error()));
+                return -1;
+            }
+            err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+            rd_kafka_topic_destroy(rkt);
+            if (!err && md->topic_cnt != 1)
+                err = RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+            else if (!err && md->topics[0].err)
+                err = md->topics[0].err;
+            if (!err && md->topics[0].partition_cnt > 0)
+                break;
+            if (md) {
+                rd_kafka_metadata_destroy(md);
+                md = NULL;
+            }
+            if (stop_requested || time(NULL) >= deadline) {
+                snprintf(errstr, errlen, "the partitions of %s: %s", name,
+                         err ? rd_kafka_err2str(err) : "none");
+                return -1;
+            }
+            usleep(200000);
+        }
+        const rd_kafka_metadata_topic_t *mt = &md->topics[0];
+        main_target_t *nt = realloc(a->targets, (size_t)(a->ntargets + mt->partition_cnt) * sizeof *nt);
+        if (!nt) {
+            rd_kafka_metadata_destroy(md);
+            snprintf(errstr, errlen, "out of memory");
+            return -1;
+        }
+        a->targets = nt;
+        for (int p = 0; p < mt->partition_cnt; p++) {
+            int64_t lo = 0, hi = 0;
+            int32_t id = mt->partitions[p].id;
+            while ((err = rd_kafka_query_watermark_offsets(rk, name, id, &lo, &hi, 10000)) != 0) {
+                if (stop_requested || time(NULL) >= deadline) {
+                    rd_kafka_metadata_destroy(md);
+                    snprintf(errstr, errlen, "the end of %s [%d]: %s", name, (int)id,
+                             rd_kafka_err2str(err));
+                    return -1;
+                }
+                usleep(200000);
+            }
+            main_target_t *t = &a->targets[a->ntargets++];
+            snprintf(t->topic, sizeof t->topic, "%s", name);
+            t->partition = id;
+            t->end = hi;
+            t->next = -1;
+            t->done = hi <= lo; /* nothing there (or nothing left) to read */
+            a->ndone += t->done;
+        }
+        rd_kafka_metadata_destroy(md);
+    }
+    return 0;
+}
+
+/* Partitions that another member of the group (or an earlier run) has stored past their
+ * end count as read: the offsets in the database are the group's progress. Returns 0, or
+ * -1 when the database could not be read. */
+static int main_check_stored(main_app_t *a)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(a->ntargets - a->ndone);
+    if (!l)
+        return -1;
+    for (int i = 0; i < a->ntargets; i++)
+        if (!a->targets[i].done)
+            rd_kafka_topic_partition_list_add(l, a->targets[i].topic, a->targets[i].partition);
+    char errstr[512];
+    int rc = consume_sink_load_offsets(a->sink, l, errstr, sizeof errstr);
+    if (rc != 0)
+        koers_log_error("%s", errstr);
+    for (int i = 0; rc == 0 && i < l->cnt; i++)
+        main_reached(a, l->elems[i].topic, l->elems[i].partition, l->elems[i].offset);
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
+/* Says which partitions --until-caught-up still waits for (the first few). */
+static void main_log_waiting(const main_app_t *a)
+{
+    char list[512] = "";
+    size_t at = 0;
+    int shown = 0;
+    for (int i = 0; i < a->ntargets && shown < 4; i++) {
+        const main_target_t *t = &a->targets[i];
+        if (t->done)
+            continue;
+        int n = snprintf(list + at, sizeof list - at, "%s%s[%d] at %lld of %lld", shown ? ", " : "",
+                         t->topic, (int)t->partition, (long long)(t->next < 0 ? 0 : t->next),
+                         (long long)t->end);
+        if (n < 0 || (size_t)n >= sizeof list - at)
+            break;
+        at += (size_t)n;
+        shown++;
+    }
+    koers_log_info("caught up on %d of %d partition(s); waiting for %s", a->ndone, a->ntargets, list);
 }
 
 /* Offsets live in PostgreSQL: on assignment, start each partition where the database says;
@@ -156,7 +256,6 @@ static void main_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             stop_requested = 1;
             return;
         }
-        main_track(a, parts, 1);
         if (coop)
             e = rd_kafka_incremental_assign(rk, parts);
         else
@@ -165,7 +264,6 @@ static void main_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     } else {
         if (consume_sink_flush(a->sink) != 0)
             a->failed = 1;
-        main_track(a, parts, 0);
         if (coop)
             e = rd_kafka_incremental_unassign(rk, parts);
         else
@@ -176,16 +274,6 @@ static void main_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         koers_log_error("rebalance: %s", rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
     }
-}
-
-static int main_caught_up(const main_app_t *a)
-{
-    if (a->nparts == 0)
-        return 0;
-    for (int i = 0; i < a->nparts; i++)
-        if (!a->parts[i].eof)
-            return 0;
-    return 1;
 }
 
 static int main_migrate(const char *conninfo)
@@ -407,6 +495,12 @@ int main(int argc, char **argv)
         koers_kafka_topic_name(prefix, koers_types[t].name, name, sizeof name);
         rd_kafka_topic_partition_list_add(topics, name, RD_KAFKA_PARTITION_UA);
     }
+    /* The ends are taken before subscribing: what arrives later is not waited for. */
+    if (until && main_load_targets(consumer, topics, &app, errstr, sizeof errstr) != 0) {
+        koers_log_error("%s", errstr);
+        rc = 3;
+        goto out;
+    }
     rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer, topics);
     if (err) {
         koers_log_error("subscribing: %s", rd_kafka_err2str(err));
@@ -414,15 +508,14 @@ int main(int argc, char **argv)
         goto out;
     }
     int progress = isatty(STDERR_FILENO);
-    time_t last_progress = 0;
+    time_t last_progress = 0, last_stored_check = time(NULL), last_waiting_log = time(NULL);
     rc = 0;
     while (!stop_requested) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 100);
         if (m) {
             if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                main_part_t *p = main_find_part(&app, rd_kafka_topic_name(m->rkt), m->partition);
-                if (p)
-                    p->eof = 1;
+                /* The end of the partition as fetched now: offset is the next one. */
+                main_reached(&app, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
             } else if (m->err) {
                 koers_log_warn("kafka: %s", rd_kafka_message_errstr(m));
                 if (rd_kafka_fatal_error(consumer, errstr, sizeof errstr)) {
@@ -431,11 +524,9 @@ int main(int argc, char **argv)
                     stop_requested = 1;
                 }
             } else {
-                main_part_t *p = main_find_part(&app, rd_kafka_topic_name(m->rkt), m->partition);
-                if (p)
-                    p->eof = 0;
                 if (consume_sink_add(app.sink, m) != 0)
                     app.failed = 1;
+                main_reached(&app, rd_kafka_topic_name(m->rkt), m->partition, m->offset + 1);
             }
             rd_kafka_message_destroy(m);
         }
@@ -443,7 +534,19 @@ int main(int argc, char **argv)
             app.failed = 1;
         if (app.failed)
             break;
-        if (until && main_caught_up(&app))
+        if (until && app.ndone < app.ntargets && time(NULL) - last_stored_check >= 1) {
+            /* Partitions read by another member of the group are not fetched here. */
+            if (main_check_stored(&app) != 0)
+                app.failed = 1;
+            last_stored_check = time(NULL);
+            if (app.ndone < app.ntargets && last_stored_check - last_waiting_log >= 10) {
+                main_log_waiting(&app);
+                last_waiting_log = last_stored_check;
+            }
+        }
+        if (app.failed)
+            break;
+        if (until && app.ndone == app.ntargets)
             break;
         if (progress && time(NULL) != last_progress) {
             long stored, dups, rejected;
@@ -476,7 +579,7 @@ out:
         rd_kafka_flush(dead_letter, 10000);
         rd_kafka_destroy(dead_letter);
     }
-    free(app.parts);
+    free(app.targets);
     free(conninfo);
     koers_config_free(cfg);
     return rc;

@@ -2,6 +2,7 @@
  * and `koers-dash user ...` to manage their users. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,11 +19,22 @@
 #include "koers/config.h"
 #include "koers/log.h"
 
+/* Where the pages are, when --static-dir, static.dir and KOERS_DASH_STATIC_DIR say nothing.
+ * FROM_BIN: the installed pages relative to the directory of the installed program (so that
+ * `cmake --install --prefix` anywhere, or a moved tree, finds them); INSTALLED: the same
+ * at the prefix given at configure time; SOURCE: the source tree, for the program in its
+ * build directory (BUILD_DIR). */
+#ifndef KOERS_DASH_STATIC_FROM_BIN
+#define KOERS_DASH_STATIC_FROM_BIN "../share/koers/dashboards/static"
+#endif
 #ifndef KOERS_DASH_STATIC_INSTALLED
 #define KOERS_DASH_STATIC_INSTALLED "/usr/local/share/koers/dashboards/static"
 #endif
 #ifndef KOERS_DASH_STATIC_SOURCE
 #define KOERS_DASH_STATIC_SOURCE "dashboards/static"
+#endif
+#ifndef KOERS_DASH_BUILD_DIR
+#define KOERS_DASH_BUILD_DIR ""
 #endif
 
 static volatile sig_atomic_t main_stop;
@@ -48,12 +60,49 @@ static char *main_read_token(const char *path)
     return strlen(buf) >= 16 ? strdup(buf) : NULL;
 }
 
-static const char *main_static_dir(const char *given)
+static int main_has_pages(const char *dir)
 {
+    char path[PATH_MAX + 32];
     struct stat st;
+    if ((size_t)snprintf(path, sizeof path, "%s/app.html", dir) >= sizeof path)
+        return 0;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The directory of the pages: the one given; else beside the running program (its
+ * directory from /proc/self/exe, then KOERS_DASH_STATIC_FROM_BIN), unless the program runs
+ * from its build directory, where the source tree's pages are the current ones; else the
+ * configured install directory; else the source tree. Returns `given`, a string literal or
+ * buf (of size PATH_MAX). */
+static const char *main_static_dir(const char *given, char *buf)
+{
     if (given)
         return given;
-    if (stat(KOERS_DASH_STATIC_INSTALLED "/app.html", &st) == 0)
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            char build[PATH_MAX];
+            int in_build = KOERS_DASH_BUILD_DIR[0] && realpath(KOERS_DASH_BUILD_DIR, build) &&
+                           strcmp(build, exe) == 0;
+            char rel[PATH_MAX];
+            if (!in_build &&
+                (size_t)snprintf(rel, sizeof rel, "%s/%s", exe, KOERS_DASH_STATIC_FROM_BIN) < sizeof rel &&
+                realpath(rel, buf) && main_has_pages(buf))
+                return buf;
+            if (in_build && main_has_pages(KOERS_DASH_STATIC_SOURCE))
+                return KOERS_DASH_STATIC_SOURCE;
+        } else {
+            koers_log_warn("/proc/self/exe is %s: the pages are looked for at fixed places", exe);
+        }
+    } else {
+        koers_log_warn("cannot read /proc/self/exe (%s): the pages are looked for at fixed places",
+                       strerror(errno));
+    }
+    if (main_has_pages(KOERS_DASH_STATIC_INSTALLED))
         return KOERS_DASH_STATIC_INSTALLED;
     return KOERS_DASH_STATIC_SOURCE;
 }
@@ -73,7 +122,8 @@ static void main_usage(FILE *out)
             "  -d, --dbname CONNINFO      libpq connection string [dbname] (default: PG* environment);\n"
             "                             the role must be koers_dash, never a superuser\n"
             "      --listen ADDR:PORT     address to serve on [listen] (127.0.0.1:8080; [::1]:8080)\n"
-            "      --static-dir DIR       pages and scripts [static.dir] (installed, else source tree)\n"
+            "      --static-dir DIR       pages and scripts [static.dir] (default: share/koers/dashboards/\n"
+            "                             static beside the program's bin/, else the source tree)\n"
             "      --session-ttl SECONDS  a session's lifetime [session.ttl] (28800: 8 hours)\n"
             "      --session-idle SECONDS idle time that ends a session [session.idle] (1800)\n"
             "      --max-connections N    concurrent HTTP connections [max.connections] (64)\n"
@@ -239,7 +289,8 @@ static int main_serve(dash_config_t *cfg, const char *static_dir)
     signal(SIGPIPE, SIG_IGN);
 
     char errstr[1024];
-    const char *dir = main_static_dir(static_dir);
+    char dir_buf[PATH_MAX];
+    const char *dir = main_static_dir(static_dir, dir_buf);
     if (dash_assets_load(dir, errstr, sizeof errstr) != 0) {
         koers_log_error("%s", errstr);
         dash_assets_free();

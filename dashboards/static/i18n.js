@@ -40,7 +40,8 @@ window.KOERS_I18N = {
     error_generic: 'De gegevens konden niet worden geladen. Probeer het later opnieuw.',
     show_table: 'Tabel bij deze grafiek',
     download_csv: 'Download CSV',
-    download_csv_of: 'Download de gegevens van \u201c{t}\u201d als CSV',
+    // The accessible name begins with the visible words (WCAG 2.5.3, label in name).
+    download_csv_of: 'Download CSV met de gegevens van \u201c{t}\u201d',
     total: 'Totaal',
     footer: 'Koers meet wat ondersteuning oplevert op de doelen die deelnemers zelf stellen. Gepseudonimiseerde gegevens; kleine aantallen worden niet getoond aan financiers en partners.',
     chart_summary: 'Grafiek: {t}. De cijfers staan in de tabel hieronder.',
@@ -451,7 +452,7 @@ window.KOERS_I18N = {
     error_generic: 'The data could not be loaded. Please try again later.',
     show_table: 'Table of this chart',
     download_csv: 'Download CSV',
-    download_csv_of: 'Download the data of \u201c{t}\u201d as CSV',
+    download_csv_of: 'Download CSV with the data of \u201c{t}\u201d',
     total: 'Total',
     footer: 'Koers measures what support achieves on the goals participants set themselves. Pseudonymised data; small numbers are not shown to funders and partners.',
     chart_summary: 'Chart: {t}. The figures are in the table below.',

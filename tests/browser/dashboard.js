@@ -1,7 +1,9 @@
 // Drives Debian's chromium (playwright-core, no browser download) through koers-dash for
 // tests/e2e/test_dashboard_browser.py: logs in as each user of the plan, opens every page,
 // reads the figures shown (every element with data-chart/data-series/data-category), tries
-// the pages the role may not open, and saves a full-page screenshot of each page.
+// the pages the role may not open, and saves a full-page screenshot of each page. Every page
+// (the login and refusal pages too) is checked by axe-core for the WCAG 2.1 A and AA rules,
+// with every chart's table disclosure opened, so that the tables are checked as well.
 //
 // usage: node dashboard.js PLAN.json > RESULT.json
 // PLAN: {"base": "http://127.0.0.1:PORT", "out": "DIR", "users": [{"name", "password",
@@ -11,6 +13,30 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { chromium } = require('playwright-core');
+const axe = require('axe-core');
+
+// The rules of WCAG 2.1 levels A and AA (axe-core's tags; 2.0's rules are part of 2.1).
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+
+// axe-core on the page as it is now, after opening every <details> (the tables behind the
+// charts). Returns {rules: how many rules applied, violations: each with the rule, its help
+// text and the nodes found}.
+async function checkAxe(page) {
+  await page.evaluate(() => { for (const d of document.querySelectorAll('details')) d.open = true; });
+  // Evaluated through the DevTools protocol: the pages' Content-Security-Policy allows no inline script.
+  if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(axe.source);
+  return page.evaluate(async (tags) => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
+    return {
+      rules: r.passes.length + r.violations.length + r.incomplete.length,
+      violations: r.violations.map((v) => ({
+        id: v.id, impact: v.impact, help: v.help,
+        nodes: v.nodes.slice(0, 5).map((n) => ({ target: n.target.join(' '), html: n.html.slice(0, 200), summary: n.failureSummary })),
+        count: v.nodes.length,
+      })),
+    };
+  }, AXE_TAGS);
+}
 
 async function readPage(page) {
   return page.evaluate(() => {
@@ -95,6 +121,7 @@ async function main() {
       if (plan.screenshotLogin && u === plan.users[0]) {
         await page.screenshot({ path: path.join(plan.out, 'login.png'), fullPage: true });
       }
+      ur.loginAxe = await checkAxe(page);
       // Keyboard only: type into the labelled fields and press Enter.
       await page.getByLabel(/Gebruikersnaam|User name/).fill(u.name);
       await page.getByLabel(/Wachtwoord|Password/).fill(u.password);
@@ -111,6 +138,7 @@ async function main() {
         const shot = path.join(plan.out, name + '.png');
         await page.screenshot({ path: shot, fullPage: true });
         data.screenshot = shot;
+        data.axe = await checkAxe(page);
         ur.pages[p] = data;
         // The window of the evidence, chosen by keyboard: the section loads again in place.
         if (p === '/crisis' && u.switchWindow) {
@@ -130,6 +158,7 @@ async function main() {
           const shot2 = path.join(plan.out, name + '-' + u.switchWindow + '.png');
           await page.screenshot({ path: shot2, fullPage: true });
           again.screenshot = shot2;
+          again.axe = await checkAxe(page);
           ur.pages[p + '#' + u.switchWindow] = again;
         }
       }
@@ -138,6 +167,7 @@ async function main() {
         const text = await page.textContent('body');
         ur.forbidden[p] = { status: resp.status(), text: text.replace(/\s+/g, ' ').trim().slice(0, 300) };
         await page.screenshot({ path: path.join(plan.out, u.role + p.replace(/\//g, '-') + '-refused.png') });
+        ur.forbidden[p].axe = await checkAxe(page);
       }
       // The API as this user: same cookies, from the page (what a script on it could do).
       ur.api = await page.evaluate(async (paths) => {

@@ -8,7 +8,9 @@ the database: with the same function called by a login role of the same group, a
 headline figures with counts made here from the prepared tables. A funder sees "<5" exactly
 where the database hides a cell, and is refused the evaluator's and admin's pages. Checks the
 basics of accessibility (landmarks, lang, labels, a table and a text alternative for every
-chart), the English pages, and saves a screenshot of every page in tests/artifacts/dashboard/
+chart), the English pages, runs axe-core (pinned in tests/browser/package-lock.json) on every page
+of every role, the login and refusal pages too, with the chart tables opened, for the WCAG 2.1
+A and AA rules and fails on any violation, and saves a screenshot of every page in tests/artifacts/dashboard/
 (or $KOERS_ARTIFACTS_DIR/dashboard/).
 
 Environment: as the other e2e tests; /usr/bin/chromium (scripts/install-deps) and npm.
@@ -94,6 +96,15 @@ def compare_figures(c, who, page, figures, cells):
     return hidden_ok
 
 
+def axe_ok(c, who, axe):
+    """axe-core ran its WCAG 2.1 A/AA rules (some apply to every page: lang, title, contrast)
+    and found no violation; a failure names rule, count and the first nodes."""
+    violations = axe["violations"]
+    c.ok(f"{who}: axe-core, WCAG 2.1 A and AA: {axe['rules']} rules applied, no violations",
+         axe["rules"] >= 10 and violations == [], ">= 10 rules, no violations",
+         [axe["rules"]] + [(v["id"], v["count"], [n["target"] + " " + n["html"] for n in v["nodes"][:2]]) for v in violations])
+
+
 def run_browser(c, fx, users, lang, tag):
     plan = {"base": fx.base, "out": str(dashfixture.artifacts_dir()), "lang": lang, "screenshotLogin": lang == "nl",
             "users": users}
@@ -140,10 +151,12 @@ def checks(c, fx):
     as_of_funder = e2e.psql("SELECT (date_trunc('month', koers.today()) - interval '1 day')::date", db)[0][0]
     for ur in result["users"]:
         role = ur["role"]
+        axe_ok(c, f"{role} /login", ur["loginAxe"])
         for page_key, d in ur["pages"].items():
             page, _, window = page_key.partition("#")
             window = window or ("per_protocol" if page == "/crisis" else None)
             who = f"{role} {page_key}"
+            axe_ok(c, who, d["axe"])
             c.ok(f"{who}: 200 and rendered", d["status"] == 200 and d["ready"] == "true" and not d["error"], "ready",
                  (d["status"], d["ready"], d["error"]))
             c.equal(f"{who}: landmarks header, nav, main, footer", {"main": 1, "nav": 1, "header": 1, "footer": 1}, d["landmarks"])
@@ -168,7 +181,8 @@ def checks(c, fx):
                          f">= {len(d['canvases'])}", d["csvLinks"][:3])
         for page, f in ur["forbidden"].items():
             c.ok(f"{role}: refused {page} (403, 'Geen toegang')", f["status"] == 403 and "Geen toegang" in f["text"],
-                 "403", f)
+                 "403", {k: v for k, v in f.items() if k != "axe"})
+            axe_ok(c, f"{role} {page} (refused)", f["axe"])
         api = ur["api"]
         want = {"/api/timeline": 200 if role == "evaluator" else 403, "/api/participants": 200 if role == "evaluator" else 403,
                 "/api/users": 200 if role == "admin" else 403, "/api/audit": 200 if role == "admin" else 403, "/api/overview": 200,
@@ -270,9 +284,11 @@ def checks(c, fx):
     result = run_browser(c, fx, [{"name": fx.users["funder"][0], "password": fx.users["funder"][1], "role": "funder-en",
                                   "pages": ["/", "/cost"], "forbidden": []}], "en", "en")
     if result:
+        axe_ok(c, "English /login", result["users"][0]["loginAxe"])
         for page, d in result["users"][0]["pages"].items():
             c.ok(f"English {page}: lang en, English heading", d["lang"] == "en" and d["h1"] in ("Overview", "Costs and benefits"),
                  "en", (d["lang"], d["h1"]))
+            axe_ok(c, f"English {page}", d["axe"])
     print(f"# screenshots: {dashfixture.artifacts_dir()}")
 
 

@@ -14,9 +14,17 @@ koers.event_count_month with a recount from the raw tables:
    then its enrolments, then the rest: events born voided, enrolment changes that move spans
    under stored events; and another whose corrections come last, voiding stored events.
 4. A third cohort in large batches, many participants per batch (the live shape).
+5. Each participant's enrolment changes in batches of their own (issue 16's suspect for a
+   participant missing from the population): a cohort's other events first, then the first
+   enrolment change of every participant, then the second, and so on; a second cohort with
+   them last change first. After each step the state equals a rebuild, and at the end every
+   participant enrolled in the CSV (counted here) has a first_enrolled day, the one the CSV
+   gives.
 
 KOERS_TEST_SEED fixes the seeds (printed, so that a failing run can be replayed).
 """
+import csv
+import datetime
 import os
 import random
 import shutil
@@ -119,7 +127,59 @@ def main():
     c.program("synth cohort 3 to Kafka", r, 0)
     consume(c, names, "consume cohort 3 in batches of 5000", "--batch-size", "5000")
     check_state(c, names["db"], "cohort 3, large batches")
+
+    # 5. Enrolment changes of one participant in different batches, forwards and backwards.
+    for cohort, order, sd in (("fourth", "in event order", seed + 4), ("fifth", "last change first", seed + 5)):
+        split_enrolments(c, names, tmp, key, cohort, order, sd)
     c.finish()
+
+
+def local_day(text):
+    return datetime.datetime.fromtimestamp(k.parse_time_ms(text) / 1000, tz=k.ZONE).date().isoformat()
+
+
+def split_enrolments(c, names, tmp, key, cohort, order, seed):
+    src = Path(tmp) / cohort
+    src.mkdir()
+    r = k.produce("synth", "--participants", "30", "--months", "24", "--seed", str(seed),
+                  "--cohort", cohort, "--csv", src)
+    c.program(f"synth cohort {cohort} to CSV", r, 0)
+    rows = k.read_csv(src / "enrolment.csv")
+    header = list(rows[0].keys())
+    by_client = {}
+    for row in sorted(rows, key=lambda x: x["occurred_at"]):
+        by_client.setdefault(row["client_id"], []).append(row)
+    if order != "in event order":
+        for v in by_client.values():
+            v.reverse()
+    steps = max(len(v) for v in by_client.values())
+    c.ok(f"cohort {cohort}: participants with several enrolment changes",
+         sum(len(v) > 1 for v in by_client.values()) >= 2, ">= 2", {k_: len(v) for k_, v in by_client.items()})
+    (src / "enrolment.csv").rename(Path(tmp) / f"{cohort}-enrolment.csv")
+    r = k.produce("import", "--key-file", key, "--topic-prefix", names["prefix"], src)
+    c.program(f"import cohort {cohort}: everything but enrolments", r, 0)
+    consume(c, names, f"consume cohort {cohort}: everything but enrolments", "--batch-size", "500")
+    check_state(c, names["db"], f"cohort {cohort} before its enrolments")
+    for i in range(steps):
+        d = Path(tmp) / f"{cohort}-enrolment-{i}"
+        d.mkdir()
+        with open(d / "enrolment.csv", "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=header)
+            w.writeheader()
+            w.writerows(v[i] for v in by_client.values() if i < len(v))
+        r = k.produce("import", "--key-file", key, "--topic-prefix", names["prefix"], d)
+        c.program(f"import cohort {cohort}: enrolment change {i + 1} of each ({order})", r, 0)
+        consume(c, names, f"consume cohort {cohort}: enrolment change {i + 1}", "--batch-size", "500")
+        check_state(c, names["db"], f"cohort {cohort} after enrolment change {i + 1} ({order})")
+    # Each participant's first enrolled day, from the CSV (local day in Europe/Amsterdam).
+    secret = Path(key).read_bytes().rstrip(b"\n")
+    want = sorted((k.participant(secret, client), local_day(min(
+        (r_["occurred_at"] for r_ in v if r_["change"] == "enrolled"), key=k.parse_time_ms)))
+        for client, v in by_client.items() if any(r_["change"] == "enrolled" for r_ in v))
+    got = sorted(tuple(x) for x in k.psql(f"SELECT participant, first_enrolled FROM koers.participant"
+                                           f" WHERE cohort = '{cohort}' AND first_enrolled IS NOT NULL", names["db"]))
+    c.equal(f"cohort {cohort}: every enrolled participant has the first enrolled day of the CSV ({len(want)})",
+            [list(x) for x in want], [list(x) for x in got])
 
 
 if __name__ == "__main__":

@@ -16,11 +16,22 @@
 4. Only the installed programs, on the real services: --migrate on a fresh database, a small
    synth cohort to Kafka and consumed into it, equal to the rows computed here from the same
    seed's CSV (written by the installed synth --csv), and koers-report over it.
+5. The tree is relocatable: configured for one prefix, installed into another and then moved
+   to a third place, koers-dash (no --static-dir) serves the moved tree's own pages: its
+   login page carries a mark added here to the moved copy, and the chart library is served
+   when it was installed.
 """
 import filecmp
 import os
+import secrets
 import shutil
+import signal
+import socket
+import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -38,14 +49,15 @@ def installed_env():
     return env
 
 
-def build_and_install(c, prefix):
+def build_and_install(c, prefix, configured):
     src = k.repo_dir()
     build = Path(os.environ.get("KOERS_INSTALL_TEST_BUILD_DIR") or src / "build-install-test")
     jobs = str(min(2, os.cpu_count() or 1))
     steps = [
-        # The prefix is given at configure time too: koers-dash compiles in where its pages are.
+        # Configured for a prefix that never exists: nothing may depend on it (koers-dash
+        # finds its pages relative to its own place).
         ("configure", ["cmake", "-S", src, "-B", build, "-DBUILD_TESTING=OFF",
-                       "-DCMAKE_BUILD_TYPE=RelWithDebInfo", f"-DCMAKE_INSTALL_PREFIX={prefix}"]),
+                       "-DCMAKE_BUILD_TYPE=RelWithDebInfo", f"-DCMAKE_INSTALL_PREFIX={configured}"]),
         ("build", ["cmake", "--build", build, "-j", jobs]),
         ("install", ["cmake", "--install", build, "--prefix", prefix]),
     ]
@@ -194,17 +206,103 @@ def check_round_trip(c, prefix, tmp):
          r.out[:300])
 
 
+def http_get(url):
+    """(status, body) of a GET; (None, error text) when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except OSError as e:
+        return None, str(e).encode()
+
+
+def check_relocated(c, prefix, configured, tmp):
+    """Moves the installed tree and runs its koers-dash without --static-dir."""
+    env = installed_env()
+    env.pop("KOERS_DASH_STATIC_DIR", None)
+    if not (Path(prefix) / "bin/koers-dash").exists():
+        c.ok("koers-dash is built in this tree (libmicrohttpd, libsodium)", False)
+        return
+    moved = Path(tmp) / "moved" / "koers-elsewhere"
+    moved.parent.mkdir()
+    shutil.move(str(prefix), str(moved))
+    c.ok("neither the configured nor the install prefix exists any more",
+         not Path(prefix).exists() and not Path(configured).exists(), "gone", (prefix, configured))
+    static = moved / "share/koers/dashboards/static"
+    mark = f"<!-- koers relocated tree {secrets.token_hex(8)} -->"
+    with open(static / "login.html", "a", encoding="utf-8") as f:
+        f.write(mark + "\n")
+
+    run = k.new_run_names("reloc")
+    k.create_db(run["db"])
+    c.cleanup(k.drop_db, run["db"])
+    r = k.run([moved / "bin/koers-consume", "-d", f"dbname={run['db']}", "--migrate"], env=env, timeout=60)
+    if not c.program("moved koers-consume --migrate", r, 0):
+        return
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    log_path = Path(tmp) / "koers-dash-moved.log"
+    with open(log_path, "wb") as log:
+        # From another working directory: nothing may be found relative to the current one.
+        proc = subprocess.Popen([moved / "bin/koers-dash", "-d", f"dbname={run['db']} user=koers_dash",
+                                 "--listen", f"127.0.0.1:{port}"], env=env, cwd=tmp, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        status = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            status, _ = http_get(base + "/healthz")
+            if status == 200:
+                break
+            time.sleep(0.2)
+        if not c.ok("moved koers-dash starts and answers /healthz", status == 200, 200,
+                    (status, log_path.read_text(errors="replace")[-1500:])):
+            return
+        status, body = http_get(base + "/login")
+        c.ok("moved koers-dash serves the login page of the moved tree (with the mark added here)",
+             status == 200 and mark.encode() in body, f"200 with {mark}",
+             (status, body[-200:], log_path.read_text(errors="replace")[-800:]))
+        c.ok("koers-dash names the directory it serves the pages from",
+             f"(pages from {static})" in log_path.read_text(errors="replace"), str(static),
+             log_path.read_text(errors="replace")[-800:])
+        status, body = http_get(base + "/static/style.css")
+        c.ok("moved koers-dash serves style.css byte for byte", status == 200 and body == (static / "style.css").read_bytes(),
+             "the installed file", status)
+        chart = static / "vendor/chart.umd.min.js"
+        if chart.exists():
+            # Behind the login: a 401/303 says it is known; the content is compared by the
+            # browser test. Here: the server did not warn that it is missing.
+            c.ok("the installed chart library is found", "chart library is missing" not in
+                 log_path.read_text(errors="replace"), "no warning", log_path.read_text(errors="replace")[-800:])
+        else:
+            print("# chart library not installed (scripts/install-web not run): not checked")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            rc = proc.wait()
+        c.equal("moved koers-dash stops on SIGTERM with exit 0", 0, rc)
+
+
 def main():
     k.require_env()
     c = k.Checks("test_install")
     tmp = k.tempdir(c, "install")
     prefix = Path(tmp) / "prefix"
-    if not c.run(build_and_install, c, prefix):
+    configured = Path(tmp) / "configured-prefix"
+    if not c.run(build_and_install, c, prefix, configured):
         c.finish()
     c.run(check_layout, c, prefix)
     c.run(check_programs, c, prefix)
     c.run(check_systemd, c, prefix)
     c.run(check_round_trip, c, prefix, tmp)
+    c.run(check_relocated, c, prefix, configured, tmp)
     c.finish()
 
 
