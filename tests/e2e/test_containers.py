@@ -16,11 +16,13 @@ and PostgreSQL of scripts/services; optionally the whole compose stack on stand-
 3. `koers-dash user add` and `koers-dash` from the image: the server answers /healthz, refuses
    a wrong password, accepts the right one with a session cookie, then serves /api/me for that
    user and the chart library that the image took from the build context.
-4. With KOERS_CONTAINERS_COMPOSE=1 (set in CI): podman-compose brings docker/compose.yaml up
-   with images built here in place of the official ones (KOERS_KAFKA_IMAGE,
-   KOERS_POSTGRES_IMAGE: PostgreSQL 15 from Debian's packages, Kafka from the jars Maven
-   resolved for scripts/services); the demo producer's cohort reaches the database, and the
-   dashboard answers a login. The stack's containers and volumes are removed afterwards.
+4. podman-compose (Debian's 1.0.3) brings docker/compose.yaml up with images built here in
+   place of the official ones (KOERS_KAFKA_IMAGE, KOERS_POSTGRES_IMAGE: PostgreSQL 15 from
+   Debian's packages, Kafka from the jars Maven resolved for scripts/services), the secrets
+   from make-secrets; the steps go in the order of the file's depends_on conditions (see
+   Stack). The demo producer's cohort is stored as computed here from synth's CSV with the
+   secret key; a second run of it puts every event on Kafka twice and none in PostgreSQL twice;
+   the published dashboard answers a login. Containers, volumes and network are removed.
 
 Skipped (exit 77, reported by ctest as skipped, not passed) when KOERS_CONTAINERS=0, unless
 CI=true: the image build takes minutes, the everyday run may leave it out; CI always runs it.
@@ -214,6 +216,155 @@ def check_dash(c, pm, tag, run, tmp):
     c.equal("koers-dash in the image stops on SIGTERM with exit 0", "0", r2.out.strip())
 
 
+class Stack:
+    """docker/compose.yaml under podman-compose, as project NAME, with the stand-in images.
+
+    Debian's podman-compose 1.0.3 does not wait on depends_on conditions, and podman 4.3 without
+    systemd runs no health checks by itself: the services are started here one step at a time
+    in the order the conditions say, each step waiting for what the file waits for
+    (service_healthy: `podman healthcheck run` until it passes; service_completed_successfully:
+    `podman wait` and exit 0)."""
+
+    def __init__(self, c, pm, tag, stand_ins, tmp):
+        self.c, self.pm = c, pm
+        self.project = f"koers{secrets.token_hex(4)}"
+        self.secrets = Path(tmp) / "secrets"
+        self.env = dict(pm.env, KOERS_SECRETS_DIR=str(self.secrets), KOERS_IMAGE=tag,
+                        KOERS_DASH_BIND="127.0.0.1", KOERS_DASH_PORT=str(dashfixture.free_port()),
+                        KOERS_DEMO_PARTICIPANTS="10", **stand_ins)
+        for v in ("KOERS_TOPIC_PREFIX", "KOERS_GROUP", "KOERS_TIME_ZONE", "KOERS_LOG_FORMAT"):
+            self.env.pop(v, None)
+
+    def compose(self, *args, timeout=300):
+        return k.run(["podman-compose", "-p", self.project, "-f",
+                      k.repo_dir() / "docker" / "compose.yaml", *args], env=self.env,
+                     timeout=timeout)
+
+    def name(self, service):
+        return f"{self.project}_{service}_1"
+
+    def healthy(self, service, timeout=240):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pm.run("healthcheck", "run", self.name(service), timeout=60).rc == 0:
+                return True
+            time.sleep(2)
+        return False
+
+    def completed(self, service, timeout=240):
+        r = self.pm.run("wait", self.name(service), timeout=timeout)
+        return r.out.strip()
+
+    def up(self, *services):
+        # 1.0.3 starts the dependencies again whatever --no-deps says; they exist already,
+        # and podman refuses the second container of a name: only the named ones count.
+        self.compose("up", "-d", "--no-build", "--no-deps", *services)
+        r = self.pm.run("inspect", "-f", "{{.State.Status}}", *[self.name(s) for s in services])
+        return r.rc == 0
+
+    def logs(self, service):
+        return self.pm.run("logs", self.name(service)).err[-2500:]
+
+    def down(self):
+        self.compose("down", "-v", "-t", "30", timeout=300)
+        # Whatever down left (1.0.3 keeps the network).
+        r = self.pm.run("ps", "-a", "-q", "--filter", f"label=io.podman.compose.project={self.project}")
+        if r.out.split():
+            self.pm.run("rm", "-f", *r.out.split(), timeout=120)
+        r = self.pm.run("volume", "ls", "-q", "--filter", f"label=io.podman.compose.project={self.project}")
+        if r.out.split():
+            self.pm.run("volume", "rm", "-f", *r.out.split(), timeout=120)
+        self.pm.run("network", "rm", "-f", f"{self.project}_default", timeout=120)
+
+
+def check_compose(c, pm, tag, tmp):
+    """The whole stack of docker/compose.yaml on stand-in images: the demo cohort is stored
+    exactly once and the dashboard answers a login."""
+    r = k.run([k.repo_dir() / "scripts" / "containers", "stack-images"], env=pm.env, timeout=1800)
+    if not c.program("scripts/containers stack-images (PostgreSQL 15 from Debian, Kafka from Maven)",
+                     r, 0):
+        return
+    stand_ins = dict(re.findall(r"(\w+)=(\S+)", r.out.strip().splitlines()[-1]))
+    c.ok("stand-in image names printed", {"KOERS_KAFKA_IMAGE", "KOERS_POSTGRES_IMAGE"} <= set(stand_ins),
+         "KOERS_KAFKA_IMAGE, KOERS_POSTGRES_IMAGE", r.out)
+    st = Stack(c, pm, tag, stand_ins, tmp)
+    r = k.run([k.repo_dir() / "docker" / "make-secrets"], env=st.env, timeout=60)
+    if not c.program("docker/make-secrets", r, 0):
+        return
+    c.cleanup(st.down)
+
+    st.up("kafka", "postgres")
+    for s in ("kafka", "postgres"):
+        if not c.ok(f"compose: {s} becomes healthy", st.healthy(s), "healthy", st.logs(s)):
+            return
+    for s in ("migrate", "dash-role"):  # each waits for the one before (depends_on)
+        st.up(s)
+        if not c.equal(f"compose: {s} completes successfully", "0", st.completed(s)):
+            print(st.logs(s))
+            return
+    st.up("consume", "dash")
+    for s in ("consume", "dash"):
+        if not c.ok(f"compose: {s} is healthy", st.healthy(s, 120), "healthy", st.logs(s)):
+            return
+
+    # The demo cohort, and what it must become, computed here from synth's CSV with the key
+    # that make-secrets wrote (the service runs synth with the same arguments and no seed).
+    r = st.compose("run", "--rm", "--no-deps", "-T", "produce", timeout=600)
+    if not c.program("compose: the demo producer (profile demo)", r, 0):
+        return
+    csv_dir = Path(tmp) / "demo"
+    csv_dir.mkdir()
+    r = k.produce("synth", "--participants", st.env["KOERS_DEMO_PARTICIPANTS"], "--months", "24",
+                  "--csv", csv_dir)
+    c.program("host: synth with the demo's arguments, as CSV", r, 0)
+    key = (st.secrets / "koers_key").read_bytes().strip()
+    expected = k.expected_from_dir(csv_dir, key)
+    n = sum(len(v) for v in expected.values())
+    ip = st.pm.run("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                   st.name("postgres")).out.strip()
+    pw = (st.secrets / "pg_password").read_text().strip()
+    db = f"host={ip} port=5432 dbname=koers user=koers password={pw}"
+
+    def stored():
+        return sum(int(k.psql(f"SELECT count(*) FROM koers.{t}", db)[0][0]) for t in k.EVENT_TYPES)
+
+    deadline = time.monotonic() + 180
+    while stored() < n and time.monotonic() < deadline:
+        time.sleep(2)
+    tables = k.all_tables(db)
+    for t in k.EVENT_TYPES:
+        c.rows(f"compose: koers.{t} = rows computed from synth's {t}.csv with the secret key",
+               expected[t], tables[t])
+    # The same cohort again: every event twice on Kafka, once in PostgreSQL.
+    r = st.compose("run", "--rm", "--no-deps", "-T", "produce", timeout=600)
+    c.program("compose: the demo producer again", r, 0)
+    c.ok("... delivers every event again", f"{n} delivered, 0 not" in r.err + r.out,
+         f"{n} delivered, 0 not", (r.err + r.out)[-400:])
+    offsets = None
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        offsets = k.psql("SELECT coalesce(sum(next_offset), 0) FROM koers.consumer_offset", db)[0][0]
+        if int(offsets) >= 2 * n:
+            break
+        time.sleep(2)
+    c.equal("compose: the consumer read both copies (offsets)", 2 * n, int(offsets))
+    c.equal("compose: each event stored exactly once", n, stored())
+
+    name, password = "dash-" + secrets.token_hex(3), "pw-" + secrets.token_urlsafe(15)
+    r = st.pm.run("exec", "-i", st.name("consume"), "/usr/local/bin/koers-entrypoint", "koers-dash",
+                  "user", "add", name, "--role", "evaluator", "--password-stdin",
+                  stdin_bytes=(password + "\n").encode())
+    if not c.program("compose: koers-dash user add (in the consume container)", r, 0):
+        return
+    client = dashfixture.Client(f"http://127.0.0.1:{st.env['KOERS_DASH_PORT']}")
+    status, _, _ = client.login(name, password)
+    c.equal("compose: the published dashboard answers a login (as koers_dash, password from the"
+            " dash-role step)", 200, status)
+    status, me = client.json("/api/me")
+    c.ok("compose: /api/me names the user", status == 200 and me and me.get("user_name") == name,
+         name, (status, me))
+
+
 def main():
     if not enabled():
         print("skipped: KOERS_CONTAINERS=0 (CI=true runs it)")
@@ -239,6 +390,9 @@ def main():
     run = k.new_run_names("containers")
     if c.run(check_stream, c, pm, tag, run, tmp):
         c.run(check_dash, c, pm, tag, run, tmp)
+    t0 = time.monotonic()
+    c.run(check_compose, c, pm, tag, tmp)
+    print(f"# compose stack: {time.monotonic() - t0:.0f}s")
     c.finish()
 
 
