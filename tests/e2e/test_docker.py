@@ -155,9 +155,29 @@ def check_compose(c, tmp, secrets_dir):
         for var in s.get("environment", {}):
             if re.search(r"PASSWORD|SECRET|KEY", var):
                 c.ok(f"{name}: {var} names a file, not a value", var.endswith("_FILE"), "*_FILE", var)
+    for name, s in svc.items():
+        mounted = {x if isinstance(x, str) else x.get("source") for x in s.get("secrets", [])}
+        for var, value in s.get("environment", {}).items():
+            m = re.fullmatch(r"/run/secrets/([\w-]+)", str(value or ""))
+            if m:
+                c.ok(f"{name}: {var} names a secret the service mounts", m.group(1) in mounted,
+                     m.group(1), sorted(mounted))
     text = (docker_dir() / "compose.yaml").read_text()
     leaked = [p.name for p in secrets_dir.iterdir() if p.read_text().strip() in r.out + text]
     c.equal("no secret value appears in the resolved configuration", [], leaked)
+
+    # The images' names come from variables (tests/e2e/test_containers.py sets them to
+    # stand-ins); the tags stay those of the file.
+    env2 = dict(env, KOERS_IMAGE="localhost/k:t", KOERS_KAFKA_IMAGE="localhost/kafka",
+                KOERS_POSTGRES_IMAGE="localhost/pg", KOERS_GRAFANA_IMAGE="localhost/gf")
+    r2 = compose(env2, "config")
+    if c.program("docker-compose config with other image names", r2, 0):
+        images = {n: s["image"] for n, s in yaml_to_json(r2.out)["services"].items()}
+        c.equal("image names from KOERS_*_IMAGE, tags kept",
+                {"kafka": "localhost/kafka:" + kafka["image"].split(":", 1)[1],
+                 "postgres": "localhost/pg:15-bookworm", "dash-role": "localhost/pg:15-bookworm",
+                 "grafana": "localhost/gf:" + svc["grafana"]["image"].split(":", 1)[1],
+                 **{n: "localhost/k:t" for n in KOERS_SERVICES}}, images)
 
     # One mistake makes the validator fail: it checks, it does not just print.
     broken = Path(tmp) / "broken.yaml"
