@@ -825,7 +825,10 @@ CREATE TYPE koers.coverage_covered_type AS ENUM (
     'contact',
     'crisis',
     'goal_change',
-    'police_call'
+    'police_call',
+    'zrm_score',
+    'stressor',
+    'status_change'
 );
 
 
@@ -1972,6 +1975,98 @@ CREATE TYPE koers.police_call_outcome AS ENUM (
 
 
 --
+-- Name: status_change_daytime_activity; Type: TYPE; Schema: koers; Owner: -
+--
+
+CREATE TYPE koers.status_change_daytime_activity AS ENUM (
+    'none',
+    'daytime_activity',
+    'volunteer_work',
+    'paid_work',
+    'education'
+);
+
+
+--
+-- Name: status_change_debt_counselling; Type: TYPE; Schema: koers; Owner: -
+--
+
+CREATE TYPE koers.status_change_debt_counselling AS ENUM (
+    'none',
+    'waiting',
+    'active',
+    'settled'
+);
+
+
+--
+-- Name: status_change_eviction; Type: TYPE; Schema: koers; Owner: -
+--
+
+CREATE TYPE koers.status_change_eviction AS ENUM (
+    'notice',
+    'evicted'
+);
+
+
+--
+-- Name: status_change_housing; Type: TYPE; Schema: koers; Owner: -
+--
+
+CREATE TYPE koers.status_change_housing AS ENUM (
+    'homeless',
+    'shelter',
+    'supported_housing',
+    'with_others',
+    'independent'
+);
+
+
+--
+-- Name: status_change_income_source; Type: TYPE; Schema: koers; Owner: -
+--
+
+CREATE TYPE koers.status_change_income_source AS ENUM (
+    'none',
+    'wages',
+    'benefits',
+    'pension',
+    'student_finance',
+    'other'
+);
+
+
+--
+-- Name: stressor_change; Type: TYPE; Schema: koers; Owner: -
+--
+
+CREATE TYPE koers.stressor_change AS ENUM (
+    'present',
+    'reduced',
+    'resolved',
+    'returned'
+);
+
+
+--
+-- Name: stressor_kind; Type: TYPE; Schema: koers; Owner: -
+--
+
+CREATE TYPE koers.stressor_kind AS ENUM (
+    'debts',
+    'no_income',
+    'no_work_or_daytime_activity',
+    'housing_insecurity',
+    'eviction_threat',
+    'conflict_or_violence',
+    'loss',
+    'health',
+    'justice',
+    'other'
+);
+
+
+--
 -- Name: support_intensity_row; Type: TYPE; Schema: koers; Owner: -
 --
 
@@ -2291,6 +2386,39 @@ COMMENT ON COLUMN koers.window_row.police_covered_days IS 'Days of the window wh
 
 
 --
+-- Name: zrm_score_domain; Type: TYPE; Schema: koers; Owner: -
+--
+
+CREATE TYPE koers.zrm_score_domain AS ENUM (
+    'finances',
+    'work_and_education',
+    'time_use',
+    'housing',
+    'domestic_relations',
+    'mental_health',
+    'physical_health',
+    'substance_use',
+    'basic_adl',
+    'instrumental_adl',
+    'social_network',
+    'community_participation',
+    'justice',
+    'parenting'
+);
+
+
+--
+-- Name: zrm_score_scored_by; Type: TYPE; Schema: koers; Owner: -
+--
+
+CREATE TYPE koers.zrm_score_scored_by AS ENUM (
+    'professional',
+    'participant_with_professional',
+    'participant'
+);
+
+
+--
 -- Name: audit_log(integer); Type: FUNCTION; Schema: dash; Owner: -
 --
 
@@ -2598,6 +2726,30 @@ $$;
 --
 
 COMMENT ON FUNCTION dash.filters() IS 'Choices for the filters: cohorts, organisations (sources), first and last month; for callers with small cells hidden, only the cohorts and organisations their filter check accepts.';
+
+
+--
+-- Name: instruments(text, text, date, date); Type: FUNCTION; Schema: dash; Owner: -
+--
+
+CREATE FUNCTION dash.instruments(cohort text, organisation text, period_from date, period_to date) RETURNS SETOF koers.dash_cell
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    c koers.dash_caller_row := koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
+BEGIN
+    RETURN QUERY SELECT * FROM koers.dash_page(ARRAY['instruments'], 'instruments', c, cohort,
+        organisation, period_from, period_to, NULL, NULL);
+END
+$$;
+
+
+--
+-- Name: FUNCTION instruments(cohort text, organisation text, period_from date, period_to date); Type: COMMENT; Schema: dash; Owner: -
+--
+
+COMMENT ON FUNCTION dash.instruments(cohort text, organisation text, period_from date, period_to date) IS 'Self-sufficiency, stressors and statuses (koers.dash_contrib_instruments): ZRM per domain at baseline and latest, its direction and the corners; stressors at enrolment and now, their resolution and trend; person-months per housing state, work and evictions per window; the share in paid or volunteer work per month. Suppressed for funders and partners.';
 
 
 --
@@ -3092,6 +3244,9 @@ BEGIN
     IF to_regclass('pg_temp.stage_coverage') IS NOT NULL THEN
         PERFORM koers.staged_count_coverage(tz);
     END IF;
+    -- And the outcome instruments (sql/defs/45_instruments.sql): measured when read, nothing
+    -- prepared.
+    PERFORM koers.staged_count_instruments(tz);
     SELECT array_agg(DISTINCT participant ORDER BY participant) INTO ps FROM (
         SELECT participant FROM pg_temp.stage_enrolment
         UNION ALL SELECT participant FROM pg_temp.stage_contact
@@ -3277,6 +3432,96 @@ COMMENT ON FUNCTION koers.before_during_rows(as_of date, by_participant boolean)
 
 
 --
+-- Name: contact_gaps(date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.contact_gaps(as_of date) RETURNS TABLE(participant text, cohort text, enrolled_days integer, contact_days integer, longest_gap integer, long_gaps integer)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH k AS MATERIALIZED (SELECT koers.known_days('contact') AS m),
+    pp AS MATERIALIZED (
+        SELECT w.participant, w.cohort, w.days * k.m AS days
+        FROM koers.window_ranges(as_of) w, k WHERE w.window_name = 'per_protocol'
+    ), cd AS (
+        SELECT u.participant, range_agg(daterange(u.day, u.day + 1)) AS m
+        FROM koers.use_at(as_of) u WHERE u.event_type = 'contact' AND u.events > 0
+        GROUP BY 1
+    ), g AS (
+        SELECT pp.participant, pp.cohort, pp.days, pp.days * coalesce(cd.m, '{}') AS hit,
+               pp.days - coalesce(cd.m, '{}') AS miss
+        FROM pp LEFT JOIN cd ON cd.participant = pp.participant
+    )
+    SELECT g.participant, g.cohort, koers.days_in(g.days), koers.days_in(g.hit),
+           coalesce((SELECT max(upper(r) - lower(r)) FROM unnest(g.miss) r), 0)::integer,
+           (SELECT count(*) FROM unnest(g.miss) r
+            WHERE upper(r) - lower(r) > 7 * koers.continuity_gap_weeks())::integer
+    FROM g
+    $$;
+
+
+--
+-- Name: FUNCTION contact_gaps(as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.contact_gaps(as_of date) IS 'Per participant enrolled by as_of: known enrolled days, days with a contact, the longest stretch of known enrolled days without a contact, and the stretches longer than continuity_gap_weeks weeks.';
+
+
+--
+-- Name: continuity_gap_weeks(); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.continuity_gap_weeks() RETURNS integer
+    LANGUAGE sql STABLE
+    AS $$ SELECT greatest(coalesce((SELECT value::integer FROM koers.setting
+                                    WHERE name = 'continuity_gap_weeks'), 4), 1) $$;
+
+
+--
+-- Name: FUNCTION continuity_gap_weeks(); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.continuity_gap_weeks() IS 'A stretch of known enrolled days without a contact longer than this many weeks is a long gap (koers.setting continuity_gap_weeks, default 4).';
+
+
+--
+-- Name: continuity_quarter(date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.continuity_quarter(as_of date) RETURNS TABLE(participant text, cohort text, quarter date, enrolled_days integer, organisations integer, roles integer, contacts integer)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH k AS MATERIALIZED (SELECT koers.known_days('contact') AS m),
+    pp AS MATERIALIZED (
+        SELECT w.participant, w.cohort, w.days * k.m AS days
+        FROM koers.window_ranges(as_of) w, k WHERE w.window_name = 'per_protocol'
+    ), q AS (
+        SELECT pp.participant, pp.cohort, g::date AS quarter,
+               pp.days * datemultirange(daterange(g::date, (g + interval '3 months')::date)) AS d
+        FROM pp CROSS JOIN LATERAL generate_series(date_trunc('quarter', lower(pp.days)),
+                                                   date_trunc('quarter', as_of::timestamp),
+                                                   interval '3 months') g
+        WHERE NOT isempty(pp.days)
+    ), c AS MATERIALIZED (
+        SELECT u.participant, u.day, u.source, u.kind, u.events
+        FROM koers.use_at(as_of) u WHERE u.event_type = 'contact' AND u.events > 0
+    )
+    SELECT q.participant, q.cohort, q.quarter, koers.days_in(q.d), count(DISTINCT c.source)::integer,
+           count(DISTINCT c.kind)::integer, coalesce(sum(c.events), 0)::integer
+    FROM q LEFT JOIN c ON c.participant = q.participant
+                      AND c.day >= q.quarter AND c.day < q.quarter + interval '3 months' AND q.d @> c.day
+    WHERE NOT isempty(q.d)
+    GROUP BY 1, 2, 3, 4
+    $$;
+
+
+--
+-- Name: FUNCTION continuity_quarter(as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.continuity_quarter(as_of date) IS 'Per participant and quarter with enrolled days (known for contacts): the distinct organisations and roles of the contacts on those days, and the contacts.';
+
+
+--
 -- Name: cost_benefit(date); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -3410,6 +3655,46 @@ $$;
 --
 
 COMMENT ON FUNCTION koers.cpi_factor(from_year integer, to_year integer) IS 'cpi(to_year) / cpi(from_year) from koers.price_index; raises when a year is missing.';
+
+
+--
+-- Name: crisis_followup(date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.crisis_followup(as_of date) RETURNS TABLE(participant text, cohort text, event_type text, day date, events integer, followed boolean)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH k AS MATERIALIZED (
+        SELECT t, koers.known_days(t) AS m FROM unnest(ARRAY['crisis', 'police_call', 'contact']) t
+    ), pp AS MATERIALIZED (
+        SELECT w.participant, w.cohort, w.days FROM koers.window_ranges(as_of) w
+        WHERE w.window_name = 'per_protocol'
+    ), u AS MATERIALIZED (
+        SELECT * FROM koers.use_at(as_of) WHERE events > 0
+    ), e AS (
+        SELECT u.participant, u.event_type, u.day, sum(u.events)::integer AS n
+        FROM u WHERE u.event_type IN ('crisis', 'police_call')
+        GROUP BY 1, 2, 3
+    ), c AS MATERIALIZED (
+        -- One set of contact days per participant: one row to join, whatever the contacts.
+        SELECT participant, range_agg(daterange(day, day + 1)) AS m FROM u
+        WHERE event_type = 'contact' GROUP BY participant
+    )
+    SELECT e.participant, pp.cohort, e.event_type, e.day, e.n,
+           coalesce(c.m && daterange(e.day, e.day + 4), false)
+    FROM e JOIN pp ON pp.participant = e.participant AND pp.days @> e.day
+    JOIN k ke ON ke.t = e.event_type AND ke.m @> e.day
+    JOIN k kc ON kc.t = 'contact' AND kc.m @> datemultirange(daterange(e.day, e.day + 4))
+    LEFT JOIN c ON c.participant = e.participant
+    WHERE e.day + 3 <= as_of
+    $$;
+
+
+--
+-- Name: FUNCTION crisis_followup(as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.crisis_followup(as_of date) IS 'Per participant, event type (crisis, police_call) and enrolled day with such events (known for its type; its follow-up days known for contacts and on or before as_of): the events, and whether a contact followed on that day or one of the 3 days after.';
 
 
 --
@@ -3948,7 +4233,7 @@ DECLARE
     r_mem  integer[];
     r_tot  boolean[];
 BEGIN
-    IF grp NOT IN ('overview', 'outcomes', 'quality') THEN
+    IF grp NOT IN ('overview', 'outcomes', 'quality', 'instruments') THEN
         RAISE EXCEPTION 'unknown group %', grp USING ERRCODE = 'invalid_parameter_value';
     END IF;
     EXECUTE format($q$
@@ -4096,6 +4381,167 @@ BEGIN
     RETURN f;
 END
 $_$;
+
+
+--
+-- Name: dash_contrib_instruments(date, text); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) RETURNS SETOF koers.dash_contrib
+    LANGUAGE sql STABLE
+    SET jit TO 'off'
+    AS $$
+    WITH z AS (SELECT * FROM koers.zrm_participant(as_of)),
+    domains AS (SELECT d::text AS domain FROM unnest(enum_range(NULL::koers.zrm_score_domain)) d),
+    corners AS (SELECT unnest(ARRAY['participation', 'living_environment', 'continuity_of_support']) AS corner),
+    st AS (SELECT * FROM koers.stressor_participant(as_of)),
+    kinds AS (SELECT k::text AS kind FROM unnest(enum_range(NULL::koers.stressor_kind)) k),
+    windows AS (SELECT unnest(ARRAY['before', 'per_protocol', 'intention_to_treat', 'follow_up']) AS w),
+    hs AS (SELECT * FROM koers.status_window(as_of)),
+    ev AS (SELECT * FROM koers.eviction_window(as_of)),
+    pop AS (SELECT participant FROM koers.exposure(as_of))
+    -- ZRM: the distribution of scores per domain at baseline and latest (parts of the
+    -- participants scored in the domain), the direction of the change (parts of those scored
+    -- twice or more), the mean per corner.
+    SELECT 'instruments.zrm_' || x.at, ARRAY[x.score::text, 'scored'], ARRAY[z.domain],
+           z.participant, NULL::text, 1::numeric, NULL::numeric, true
+    FROM z CROSS JOIN LATERAL (VALUES ('baseline', z.baseline_score), ('latest', z.latest_score)) x(at, score)
+    UNION ALL
+    SELECT 'instruments.zrm_' || a, ARRAY[s::text, 'scored'], ARRAY[d.domain], NULL, NULL, 0, NULL, false
+    FROM domains d, unnest(ARRAY['baseline', 'latest']) a, generate_series(1, 5) s
+    UNION ALL
+    SELECT 'instruments.zrm_direction', ARRAY[z.direction, 'paired'], ARRAY[z.domain],
+           z.participant, NULL, 1, NULL, true
+    FROM z WHERE z.direction IS NOT NULL
+    UNION ALL
+    SELECT 'instruments.zrm_direction', ARRAY[r, 'paired'], ARRAY[d.domain], NULL, NULL, 0, NULL, false
+    FROM domains d, unnest(ARRAY['up', 'same', 'down']) r
+    -- The share of the domains scored twice or more that moved up (per participant: those
+    -- that did over those scored twice; the cell: sums over the participants).
+    UNION ALL
+    SELECT 'instruments.kpi', ARRAY['zrm_up_share'], ARRAY['all'], z.participant, NULL,
+           count(*) FILTER (WHERE z.direction = 'up'), count(*), count(*) FILTER (WHERE z.direction = 'up') > 0
+    FROM z WHERE z.direction IS NOT NULL GROUP BY z.participant
+    UNION ALL
+    -- Per participant and corner the mean over its domains scored; the cell is the mean over
+    -- the participants (den 1 each).
+    SELECT 'instruments.zrm_corner', ARRAY[x.m], ARRAY[c.stability_corner], c.participant, NULL,
+           x.v, 1, true
+    FROM (SELECT participant, stability_corner, avg(baseline_score) AS b, avg(latest_score) AS l,
+                 avg(change) AS ch
+          FROM z GROUP BY 1, 2) c
+    CROSS JOIN LATERAL (VALUES ('baseline_mean', c.b), ('latest_mean', c.l), ('change_mean', c.ch)) x(m, v)
+    WHERE x.v IS NOT NULL
+    UNION ALL
+    SELECT 'instruments.zrm_corner', ARRAY[m], ARRAY[corner], NULL, NULL, 0, NULL, false
+    FROM corners, unnest(ARRAY['baseline_mean', 'latest_mean', 'change_mean']) m
+    -- Stressors present at enrolment and now, by kind (parts of every stressor present); the
+    -- mean number per participant enrolled; days to resolution.
+    UNION ALL
+    SELECT 'instruments.stressors', ARRAY[st.kind, 'all'], ARRAY[x.at], st.participant, NULL, 1, NULL, true
+    FROM st CROSS JOIN LATERAL (VALUES ('at_enrolment', st.at_enrolment), ('now', st.now)) x(at, present)
+    WHERE x.present
+    UNION ALL
+    SELECT 'instruments.stressors', ARRAY[k.kind, 'all'], ARRAY[a], NULL, NULL, 0, NULL, false
+    FROM kinds k, unnest(ARRAY['at_enrolment', 'now']) a
+    UNION ALL
+    SELECT 'instruments.stressor_mean', ARRAY['mean_present'], ARRAY[x.at], p.participant, NULL,
+           x.n, 1, true
+    FROM pop p CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE s.at_enrolment)::numeric AS e,
+               count(*) FILTER (WHERE s.now)::numeric AS n0
+        FROM st s WHERE s.participant = p.participant) c
+    CROSS JOIN LATERAL (VALUES ('at_enrolment', c.e), ('now', c.n0)) x(at, n)
+    UNION ALL
+    SELECT 'instruments.stressor_resolution', ARRAY[st.kind], ARRAY['mean_days'], st.participant,
+           NULL, st.days_to_resolution, 1, true
+    FROM st WHERE st.days_to_resolution IS NOT NULL
+    UNION ALL
+    SELECT 'instruments.stressor_resolution', ARRAY[st.kind], ARRAY['resolved'], st.participant,
+           NULL, 1, NULL, true
+    FROM st WHERE st.days_to_resolution IS NOT NULL
+    UNION ALL
+    SELECT 'instruments.stressor_resolution', ARRAY[k.kind], ARRAY[c], NULL, NULL, 0, NULL, false
+    FROM kinds k, unnest(ARRAY['resolved']) c
+    UNION ALL
+    SELECT 'instruments.stressor_trend', ARRAY['mean_present'], ARRAY[to_char(m.month, 'YYYY-MM')],
+           m.participant, NULL, m.present, 1, true
+    FROM koers.stressor_month(as_of) m
+    -- Housing: person-months in each state per window (parts of the known person-months).
+    UNION ALL
+    SELECT 'instruments.housing', ARRAY[hs.state, 'all'], ARRAY[hs.window_name], hs.participant,
+           NULL, hs.days / koers.person_month_days(), NULL, hs.days > 0
+    FROM hs WHERE hs.status = 'housing'
+    UNION ALL
+    SELECT 'instruments.housing', ARRAY[s, 'all'], ARRAY[w], NULL, NULL, 0, NULL, false
+    FROM windows, unnest(ARRAY['homeless', 'shelter', 'supported_housing', 'with_others',
+                               'independent', 'unknown']) s
+    -- Days in paid or volunteer work per window, over the days with a known activity.
+    UNION ALL
+    SELECT 'instruments.work_days', ARRAY['paid_or_volunteer'], ARRAY[w.window_name], w.participant,
+           NULL, sum(hs.days) FILTER (WHERE hs.state IN ('paid_work', 'volunteer_work')),
+           sum(hs.days) FILTER (WHERE hs.state <> 'unknown'),
+           coalesce(sum(hs.days) FILTER (WHERE hs.state IN ('paid_work', 'volunteer_work')), 0) > 0
+    FROM (SELECT DISTINCT participant, window_name FROM hs) w
+    JOIN hs ON hs.participant = w.participant AND hs.window_name = w.window_name
+           AND hs.status = 'daytime_activity'
+    GROUP BY w.participant, w.window_name
+    HAVING sum(hs.days) FILTER (WHERE hs.state <> 'unknown') > 0
+    -- Evictions and notices per window: counts, and rates per known person-month.
+    UNION ALL
+    SELECT 'instruments.eviction_count', ARRAY[x.e], ARRAY[ev.window_name], ev.participant, NULL,
+           x.n, NULL, x.n > 0
+    FROM ev CROSS JOIN LATERAL (VALUES ('evicted', ev.evictions), ('notice', ev.notices)) x(e, n)
+    WHERE x.n > 0
+    UNION ALL
+    SELECT 'instruments.eviction_count', ARRAY[e], ARRAY[w], NULL, NULL, 0, NULL, false
+    FROM windows, unnest(ARRAY['evicted', 'notice']) e
+    UNION ALL
+    SELECT 'instruments.eviction_rate', ARRAY[x.e], ARRAY[ev.window_name], ev.participant, NULL,
+           x.n, ev.days / koers.person_month_days(), x.n > 0
+    FROM ev CROSS JOIN LATERAL (VALUES ('evicted', ev.evictions), ('notice', ev.notices)) x(e, n)
+    WHERE ev.days > 0
+    -- The stability model: per corner and month the share stable, over the participants
+    -- whose state is known.
+    UNION ALL
+    SELECT 'instruments.stability', ARRAY[b.corner], ARRAY[to_char(b.month, 'YYYY-MM')], b.participant,
+           NULL, (b.state = 'stable')::integer, 1, b.state = 'stable'
+    FROM koers.stability_month(as_of) b WHERE b.state <> 'unknown'
+    -- Continuity: organisations, roles and contacts per enrolled participant per quarter;
+    -- the longest gap and the share with a long one; crises and police calls followed by a
+    -- contact within 3 days.
+    UNION ALL
+    SELECT 'instruments.continuity', ARRAY[x.m],
+           ARRAY[to_char(q.quarter, 'YYYY') || '-Q' || to_char(q.quarter, 'Q')], q.participant, NULL,
+           x.v, 1, true
+    FROM koers.continuity_quarter(as_of) q
+    CROSS JOIN LATERAL (VALUES ('organisations', q.organisations), ('roles', q.roles),
+                               ('contacts', q.contacts)) x(m, v)
+    UNION ALL
+    SELECT 'instruments.gaps', ARRAY[x.m], ARRAY['all'], g.participant, NULL, x.v, 1, x.c
+    FROM koers.contact_gaps(as_of) g
+    CROSS JOIN LATERAL (VALUES ('longest_gap_days', g.longest_gap::numeric, true),
+                               ('long_gap_share', (g.long_gaps > 0)::integer::numeric, g.long_gaps > 0)) x(m, v, c)
+    WHERE g.enrolled_days > 0
+    UNION ALL
+    SELECT 'instruments.followup', ARRAY[f.event_type], ARRAY['within_3_days'], f.participant, NULL,
+           sum(f.events) FILTER (WHERE f.followed), sum(f.events), bool_or(f.followed)
+    FROM koers.crisis_followup(as_of) f GROUP BY f.event_type, f.participant
+    -- The share in paid or volunteer work per month, over the participants enrolled at the
+    -- month's end with a known daytime activity.
+    UNION ALL
+    SELECT 'instruments.work_share', ARRAY['paid_or_volunteer'], ARRAY[to_char(w.month, 'YYYY-MM')],
+           w.participant, NULL, (w.daytime_activity IN ('paid_work', 'volunteer_work'))::integer, 1,
+           w.daytime_activity IN ('paid_work', 'volunteer_work')
+    FROM koers.work_month(as_of) w WHERE w.daytime_activity IS NOT NULL
+    $$;
+
+
+--
+-- Name: FUNCTION dash_contrib_instruments(as_of date, own_org text); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) IS 'Internal: the contributions of the instruments page: kpi zrm_up_share (of the domains scored twice or more, the share that moved up), zrm_baseline/zrm_latest (score per domain, parts of scored), zrm_direction (up/same/down per domain, parts of paired: scored twice or more), zrm_corner (mean baseline, latest and change per stability corner), stressors (kind at_enrolment/now, parts of all), stressor_mean (stressors per enrolled participant), stressor_resolution (mean days to resolution, resolved count per kind), stressor_trend (mean stressors present per month), housing (person-months per state and window, known days only), work_days (share of known days in paid or volunteer work per window), eviction_count and eviction_rate (per known person-month, per window), work_share (per month, over those enrolled with a known daytime activity), continuity (organisations, roles, contacts per enrolled participant per quarter), gaps (mean longest gap in days, share with a gap over continuity_gap_weeks), followup (crisis, police_call: share of events followed by a contact within 3 days), stability (per corner and month the share stable of those whose state is known, koers.stability_month).';
 
 
 --
@@ -5246,6 +5692,37 @@ CREATE FUNCTION koers.days_in(m datemultirange) RETURNS integer
 
 
 --
+-- Name: eviction_window(date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.eviction_window(as_of date) RETURNS TABLE(participant text, cohort text, window_name text, days integer, notices integer, evictions integer)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
+    k AS MATERIALIZED (SELECT koers.status_known_days() AS m),
+    w AS MATERIALIZED (
+        SELECT w.participant, w.cohort, w.window_name, w.days * k.m AS days
+        FROM koers.window_ranges(as_of) w, k
+    ), e AS MATERIALIZED (
+        SELECT e.participant, e.eviction, (e.occurred_at AT TIME ZONE tz.z)::date AS day
+        FROM koers.status_change_valid e, tz WHERE e.eviction IS NOT NULL
+    )
+    SELECT w.participant, w.cohort, w.window_name, koers.days_in(w.days),
+           count(*) FILTER (WHERE e.eviction = 'notice')::integer,
+           count(*) FILTER (WHERE e.eviction = 'evicted')::integer
+    FROM w LEFT JOIN e ON e.participant = w.participant AND w.days @> e.day
+    GROUP BY 1, 2, 3, 4
+    $$;
+
+
+--
+-- Name: FUNCTION eviction_window(as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.eviction_window(as_of date) IS 'Per participant and window: the known days (inside the sources'' coverage of status_change) and the eviction notices and evictions on them.';
+
+
+--
 -- Name: exposure(date); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -5620,6 +6097,15 @@ CREATE FUNCTION koers.goal_summary(as_of date) RETURNS SETOF koers.goal_summary_
 --
 
 COMMENT ON FUNCTION koers.goal_summary(as_of date) IS 'Measure 1 per cohort, per cohort and stability corner, and per cohort, corner and domain, as at the end of the as-of day; shares over the cohort''s enrolled participants.';
+
+
+--
+-- Name: known_days(text); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.known_days(t text) RETURNS datemultirange
+    LANGUAGE sql STABLE
+    AS $$ SELECT coalesce(koers.covered_days(t), '{(,)}'::datemultirange) $$;
 
 
 --
@@ -6887,6 +7373,94 @@ COMMENT ON FUNCTION koers.stability_corner(d koers.goal_change_domain) IS 'The s
 
 
 --
+-- Name: stability_month(date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.stability_month(as_of date) RETURNS TABLE(participant text, cohort text, month date, corner text, state text)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
+    m AS MATERIALIZED (
+        SELECT p.participant, p.cohort, g::date AS month,
+               least((g + interval '1 month' - interval '1 day')::date, as_of) AS day
+        FROM koers.participant p
+        CROSS JOIN LATERAL generate_series(date_trunc('month', p.first_enrolled),
+                                           date_trunc('month', as_of::timestamp), interval '1 month') g
+        WHERE p.first_enrolled <= as_of
+    ), sp AS MATERIALIZED (SELECT * FROM koers.status_spans(as_of)),
+    st AS MATERIALIZED (
+        SELECT * FROM koers.stressor_spans(as_of)
+        WHERE present AND kind IN ('debts', 'no_income', 'housing_insecurity', 'eviction_threat',
+                                   'conflict_or_violence')
+    ), zr AS MATERIALIZED (
+        SELECT z.participant, (z.occurred_at AT TIME ZONE tz.z)::date AS day, z.domain, z.score,
+               z.occurred_at, z.recorded_at, z.event_id
+        FROM koers.zrm_score_valid z, tz WHERE koers.zrm_corner(z.domain) = 'participation'
+    ), ev AS MATERIALIZED (
+        SELECT e.participant, date_trunc('month', (e.occurred_at AT TIME ZONE tz.z))::date AS month
+        FROM koers.status_change_valid e, tz WHERE e.eviction IS NOT NULL
+    ), pp AS MATERIALIZED (
+        SELECT w.participant, w.days * koers.known_days('contact') AS days
+        FROM koers.window_ranges(as_of) w WHERE w.window_name = 'per_protocol'
+    ), c AS MATERIALIZED (
+        SELECT DISTINCT u.participant, date_trunc('month', u.day)::date AS month
+        FROM koers.use_at(as_of) u WHERE u.event_type = 'contact' AND u.events > 0
+    ), f AS MATERIALIZED (
+        SELECT x.participant, date_trunc('month', x.day)::date AS month, bool_and(x.followed) AS all_followed
+        FROM koers.crisis_followup(as_of) x GROUP BY 1, 2
+    ), act AS (
+        SELECT m.participant, m.month, s.state FROM m
+        JOIN sp s ON s.participant = m.participant AND s.status = 'daytime_activity' AND s.days @> m.day
+    ), hou AS (
+        SELECT m.participant, m.month, s.state FROM m
+        JOIN sp s ON s.participant = m.participant AND s.status = 'housing' AND s.days @> m.day
+    ), zl AS (
+        SELECT participant, month, avg(score) AS zrm FROM (
+            SELECT DISTINCT ON (m.participant, m.month, z.domain) m.participant, m.month, z.score
+            FROM m JOIN zr z ON z.participant = m.participant AND z.day <= m.day
+            ORDER BY m.participant, m.month, z.domain, z.occurred_at DESC, z.recorded_at DESC, z.event_id DESC
+        ) l GROUP BY 1, 2
+    ), stressed AS (
+        SELECT DISTINCT m.participant, m.month FROM m
+        JOIN st ON st.participant = m.participant AND st.days @> m.day
+    ), x AS (
+        SELECT m.*, act.state AS activity, hou.state AS housing, zl.zrm,
+               stressed.participant IS NOT NULL AS stressed,
+               EXISTS (SELECT 1 FROM ev WHERE ev.participant = m.participant AND ev.month = m.month) AS evicting,
+               NOT isempty(coalesce(pp.days, '{}') * datemultirange(daterange(m.month, m.day + 1))) AS contact_known,
+               c.participant IS NOT NULL AS contacted, f.all_followed AS followed
+        FROM m
+        LEFT JOIN act ON act.participant = m.participant AND act.month = m.month
+        LEFT JOIN hou ON hou.participant = m.participant AND hou.month = m.month
+        LEFT JOIN zl ON zl.participant = m.participant AND zl.month = m.month
+        LEFT JOIN stressed ON stressed.participant = m.participant AND stressed.month = m.month
+        LEFT JOIN pp ON pp.participant = m.participant
+        LEFT JOIN c ON c.participant = m.participant AND c.month = m.month
+        LEFT JOIN f ON f.participant = m.participant AND f.month = m.month
+    )
+    SELECT x.participant, x.cohort, x.month, y.corner, y.state
+    FROM x CROSS JOIN LATERAL (VALUES
+        ('participation',
+         CASE WHEN x.activity IS NOT NULL AND x.activity <> 'none' OR x.zrm >= 3 THEN 'stable'
+              WHEN x.activity IS NULL AND x.zrm IS NULL THEN 'unknown' ELSE 'unstable' END),
+        ('living_environment',
+         CASE WHEN x.housing IN ('homeless', 'shelter') OR x.stressed OR x.evicting THEN 'unstable'
+              WHEN x.housing IS NOT NULL THEN 'stable' ELSE 'unknown' END),
+        ('continuity_of_support',
+         CASE WHEN NOT coalesce(x.contact_known, false) THEN 'unknown'
+              WHEN x.contacted AND coalesce(x.followed, true) THEN 'stable' ELSE 'unstable' END)
+    ) y(corner, state)
+    $$;
+
+
+--
+-- Name: FUNCTION stability_month(as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.stability_month(as_of date) IS 'The stability model per participant enrolled by as_of and month from the first enrolled month (state at the month''s end, as_of for its month): participation, living_environment and continuity_of_support, each stable, unstable or unknown (rules in sql/defs/45_instruments.sql and docs/measures.md).';
+
+
+--
 -- Name: staged_count_coverage(text); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -6899,6 +7473,37 @@ CREATE FUNCTION koers.staged_count_coverage(tz text) RETURNS void
     GROUP BY 2, 3 ORDER BY 2, 3
     ON CONFLICT (event_type, source, month) DO UPDATE SET events = c.events + excluded.events
     $$;
+
+
+--
+-- Name: staged_count_instruments(text); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.staged_count_instruments(tz text) RETURNS void
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['zrm_score', 'stressor', 'status_change'] LOOP
+        CONTINUE WHEN to_regclass('pg_temp.stage_' || t) IS NULL;
+        EXECUTE format($q$
+            INSERT INTO koers.event_count_month AS c (event_type, source, month, events)
+            SELECT %L, source, date_trunc('month', occurred_at AT TIME ZONE $1)::date, count(*)
+            FROM pg_temp.%I
+            GROUP BY 2, 3 ORDER BY 2, 3
+            ON CONFLICT (event_type, source, month) DO UPDATE SET events = c.events + excluded.events
+            $q$, t, 'stage_' || t) USING tz;
+    END LOOP;
+END
+$_$;
+
+
+--
+-- Name: FUNCTION staged_count_instruments(tz text); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.staged_count_instruments(tz text) IS 'Internal (batch hook): the batch''s zrm_score, stressor and status_change rows counted in koers.event_count_month per source and local month.';
 
 
 --
@@ -7130,6 +7735,85 @@ CREATE FUNCTION koers.staged_voids() RETURNS TABLE(event_id uuid, event_type tex
 
 
 --
+-- Name: status_known_days(); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.status_known_days() RETURNS datemultirange
+    LANGUAGE sql STABLE
+    AS $$ SELECT coalesce(koers.covered_days('status_change'), '{(,)}'::datemultirange) $$;
+
+
+--
+-- Name: status_spans(date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.status_spans(as_of date) RETURNS TABLE(participant text, status text, state text, days daterange)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
+    r AS (
+        SELECT DISTINCT ON (s.participant, x.status, 3)
+               s.participant, x.status, (s.occurred_at AT TIME ZONE tz.z)::date AS day,
+               x.state
+        FROM koers.status_change_valid s CROSS JOIN tz
+        CROSS JOIN LATERAL (VALUES ('housing', s.housing::text),
+                                   ('rent_arrears', s.rent_arrears::text),
+                                   ('daytime_activity', s.daytime_activity::text),
+                                   ('income_source', s.income_source::text),
+                                   ('debt_counselling', s.debt_counselling::text)) x(status, state)
+        WHERE x.state IS NOT NULL
+          AND s.occurred_at < (SELECT koers.day_start(as_of + 1))
+        ORDER BY s.participant, x.status, 3, s.occurred_at DESC, s.recorded_at DESC, s.event_id DESC
+    )
+    SELECT participant, status, state,
+           daterange(day, lead(day) OVER (PARTITION BY participant, status ORDER BY day))
+    FROM r
+    $$;
+
+
+--
+-- Name: FUNCTION status_spans(as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.status_spans(as_of date) IS 'Internal: per participant and status (housing, rent_arrears, daytime_activity, income_source, debt_counselling), the days from each record that reports it (local day) to the next one, open at the end, with its state.';
+
+
+--
+-- Name: status_window(date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.status_window(as_of date) RETURNS TABLE(participant text, cohort text, window_name text, status text, state text, days integer)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH k AS MATERIALIZED (SELECT koers.status_known_days() AS m),
+    w AS MATERIALIZED (
+        SELECT w.participant, w.cohort, w.window_name, w.days * k.m AS days
+        FROM koers.window_ranges(as_of) w, k
+    ), sp AS MATERIALIZED (
+        SELECT * FROM koers.status_spans(as_of) WHERE status IN ('housing', 'daytime_activity')
+    ), s AS (
+        SELECT participant, status, state, range_agg(days) AS m FROM sp GROUP BY 1, 2, 3
+    ), reported AS (
+        SELECT participant, status, range_agg(days) AS m FROM sp GROUP BY 1, 2
+    ), st AS (SELECT unnest(ARRAY['housing', 'daytime_activity']) AS status)
+    SELECT w.participant, w.cohort, w.window_name, s.status, s.state, koers.days_in(w.days * s.m)
+    FROM w JOIN s ON s.participant = w.participant
+    UNION ALL
+    SELECT w.participant, w.cohort, w.window_name, st.status, 'unknown',
+           koers.days_in(w.days - coalesce(r.m, '{}'::datemultirange))
+    FROM w CROSS JOIN st
+    LEFT JOIN reported r ON r.participant = w.participant AND r.status = st.status
+    $$;
+
+
+--
+-- Name: FUNCTION status_window(as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.status_window(as_of date) IS 'Per participant, window and status (housing, daytime_activity): the known days of the window (inside the sources'' coverage of status_change) in each state; unknown: known days before any record reported the status.';
+
+
+--
 -- Name: stay_rows(text, date, date); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -7184,6 +7868,115 @@ CREATE FUNCTION koers.stays_recut(ps text[], tz text) RETURNS SETOF koers.daily_
            -events, -days, -billable_days, -minutes, period, span
     FROM old
     $$;
+
+
+--
+-- Name: stressor_intake_days(); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.stressor_intake_days() RETURNS integer
+    LANGUAGE sql STABLE
+    AS $$ SELECT greatest(coalesce((SELECT value::integer FROM koers.setting
+                                    WHERE name = 'stressor_intake_days'), 30), 0) $$;
+
+
+--
+-- Name: FUNCTION stressor_intake_days(); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.stressor_intake_days() IS 'Stressors "at enrolment" are those present at the end of the day first_enrolled + this many days (koers.setting stressor_intake_days, default 30): the intake notes them.';
+
+
+--
+-- Name: stressor_month(date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.stressor_month(as_of date) RETURNS TABLE(participant text, cohort text, month date, present integer)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH m AS (
+        SELECT p.participant, p.cohort, g::date AS month,
+               least((g + interval '1 month' - interval '1 day')::date, as_of) AS day
+        FROM koers.participant p
+        CROSS JOIN LATERAL generate_series(date_trunc('month', p.first_enrolled),
+                                           date_trunc('month', as_of::timestamp), interval '1 month') g
+        WHERE p.first_enrolled <= as_of
+    ), s AS MATERIALIZED (SELECT * FROM koers.stressor_spans(as_of) WHERE present)
+    SELECT m.participant, m.cohort, m.month, count(s.participant)::integer
+    FROM m LEFT JOIN s ON s.participant = m.participant AND s.days @> m.day
+    GROUP BY 1, 2, 3
+    $$;
+
+
+--
+-- Name: FUNCTION stressor_month(as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.stressor_month(as_of date) IS 'Per participant enrolled by as_of and month from the first enrolled month: the stressor kinds present at the end of the month (as_of for the last month).';
+
+
+--
+-- Name: stressor_participant(date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.stressor_participant(as_of date) RETURNS TABLE(participant text, cohort text, kind text, at_enrolment boolean, now boolean, first_present date, first_resolved date, days_to_resolution integer)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH s AS (
+        SELECT s.*, p.cohort, least(p.first_enrolled + koers.stressor_intake_days(), as_of) AS intake
+        FROM koers.stressor_spans(as_of) s
+        JOIN koers.participant p ON p.participant = s.participant AND p.first_enrolled <= as_of
+    ), k AS (
+        SELECT participant, cohort, kind,
+               coalesce(bool_or(present AND days @> intake), false) AS at_enrolment,
+               coalesce(bool_or(present AND days @> as_of), false) AS now,
+               min(lower(days)) FILTER (WHERE present) AS first_present
+        FROM s GROUP BY 1, 2, 3
+    )
+    SELECT k.participant, k.cohort, k.kind, k.at_enrolment, k.now, k.first_present, r.day,
+           r.day - k.first_present
+    FROM k LEFT JOIN LATERAL (
+        SELECT min(lower(s.days)) AS day FROM s
+        WHERE s.participant = k.participant AND s.kind = k.kind AND NOT s.present
+          AND lower(s.days) > k.first_present) r ON true
+    WHERE k.first_present IS NOT NULL
+    $$;
+
+
+--
+-- Name: FUNCTION stressor_participant(as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.stressor_participant(as_of date) IS 'Per participant enrolled by as_of and stressor kind noted present by then: present at enrolment (at the end of the day first_enrolled + stressor_intake_days, or as_of if earlier), present at as_of, the first day present, the first resolved day after it and the days between (NULL while unresolved).';
+
+
+--
+-- Name: stressor_spans(date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.stressor_spans(as_of date) RETURNS TABLE(participant text, kind text, present boolean, days daterange)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
+    d AS (
+        SELECT DISTINCT ON (s.participant, s.kind, 3)
+               s.participant, s.kind, (s.occurred_at AT TIME ZONE tz.z)::date AS day,
+               s.change <> 'resolved' AS present
+        FROM koers.stressor_valid s, tz
+        WHERE s.occurred_at < (SELECT koers.day_start(as_of + 1))
+        ORDER BY s.participant, s.kind, 3, s.occurred_at DESC, s.recorded_at DESC, s.event_id DESC
+    )
+    SELECT participant, kind::text, present,
+           daterange(day, lead(day) OVER (PARTITION BY participant, kind ORDER BY day))
+    FROM d
+    $$;
+
+
+--
+-- Name: FUNCTION stressor_spans(as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.stressor_spans(as_of date) IS 'Internal: per participant and stressor kind, the days from each change (local day) to the next one (open at the end), and whether the stressor is present then.';
 
 
 --
@@ -7729,6 +8522,95 @@ CREATE FUNCTION koers.window_ranges(as_of date) RETURNS TABLE(participant text, 
 --
 
 COMMENT ON FUNCTION koers.window_ranges(as_of date) IS 'Per participant enrolled by as_of, the days of each window: before (the 12 calendar months before the first enrolled day), per_protocol (enrolled days), intention_to_treat (every day from the first enrolled day, paused and after-exit time included), follow_up (the 12 months from the day of the last exit, when no span followed it); all up to the as-of day included.';
+
+
+--
+-- Name: work_month(date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.work_month(as_of date) RETURNS TABLE(participant text, cohort text, month date, daytime_activity text)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH m AS (
+        SELECT p.participant, p.cohort, g::date AS month,
+               least((g + interval '1 month' - interval '1 day')::date, as_of) AS day
+        FROM koers.participant p
+        CROSS JOIN LATERAL generate_series(date_trunc('month', p.first_enrolled),
+                                           date_trunc('month', as_of::timestamp), interval '1 month') g
+        WHERE p.first_enrolled <= as_of
+    ), s AS MATERIALIZED (SELECT * FROM koers.status_spans(as_of) WHERE status = 'daytime_activity')
+    SELECT m.participant, m.cohort, m.month, s.state
+    FROM m LEFT JOIN s ON s.participant = m.participant AND s.days @> m.day
+    WHERE EXISTS (SELECT 1 FROM koers.enrolment_span e
+                  WHERE e.participant = m.participant AND e.start_day <= m.day
+                    AND (e.end_day IS NULL OR e.end_day > m.day))
+    $$;
+
+
+--
+-- Name: FUNCTION work_month(as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.work_month(as_of date) IS 'Per participant and month: the participants enrolled at the end of the month (as_of for its month) and their daytime activity then (NULL: not reported yet). The share in paid or volunteer work is over those with a known daytime activity.';
+
+
+--
+-- Name: zrm_corner(koers.zrm_score_domain); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.zrm_corner(d koers.zrm_score_domain) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT CASE
+        WHEN d IN ('work_and_education', 'time_use', 'social_network', 'community_participation')
+            THEN 'participation'
+        WHEN d IN ('mental_health', 'physical_health', 'substance_use')
+            THEN 'continuity_of_support'
+        ELSE 'living_environment'
+    END
+    $$;
+
+
+--
+-- Name: FUNCTION zrm_corner(d koers.zrm_score_domain); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.zrm_corner(d koers.zrm_score_domain) IS 'Stability corner of a ZRM domain: participation (work_and_education, time_use, social_network, community_participation), continuity_of_support (mental_health, physical_health, substance_use), living_environment (the others).';
+
+
+--
+-- Name: zrm_participant(date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.zrm_participant(as_of date) RETURNS TABLE(participant text, cohort text, domain text, stability_corner text, scores integer, baseline_day date, baseline_score integer, latest_day date, latest_score integer, change integer, direction text)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
+    s AS (
+        SELECT z.participant, z.domain, count(*)::integer AS n,
+               (array_agg((z.occurred_at AT TIME ZONE tz.z)::date
+                          ORDER BY z.occurred_at, z.recorded_at, z.event_id))[1] AS b_day,
+               (array_agg(z.score ORDER BY z.occurred_at, z.recorded_at, z.event_id))[1] AS b,
+               (array_agg((z.occurred_at AT TIME ZONE tz.z)::date
+                          ORDER BY z.occurred_at DESC, z.recorded_at DESC, z.event_id DESC))[1] AS l_day,
+               (array_agg(z.score ORDER BY z.occurred_at DESC, z.recorded_at DESC, z.event_id DESC))[1] AS l
+        FROM koers.zrm_score_valid z, tz
+        WHERE z.occurred_at < (SELECT koers.day_start(as_of + 1))
+        GROUP BY z.participant, z.domain
+    )
+    SELECT s.participant, p.cohort, s.domain::text, koers.zrm_corner(s.domain), s.n, s.b_day, s.b,
+           s.l_day, s.l,
+           CASE WHEN s.n > 1 THEN s.l - s.b END,
+           CASE WHEN s.n = 1 THEN NULL WHEN s.l > s.b THEN 'up' WHEN s.l < s.b THEN 'down' ELSE 'same' END
+    FROM s JOIN koers.participant p ON p.participant = s.participant AND p.first_enrolled <= as_of
+    $$;
+
+
+--
+-- Name: FUNCTION zrm_participant(as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.zrm_participant(as_of date) IS 'Per participant enrolled by as_of and ZRM domain scored by then (local day of occurred_at <= as_of): the number of scores, the first (baseline) and latest score with their days, change = latest - baseline and direction up/same/down (NULL for both when scored once: no change is measured on one score).';
 
 
 --
@@ -8607,6 +9489,162 @@ COMMENT ON TABLE koers.police_call IS 'Police calls concerning a participant: ki
 
 
 --
+-- Name: status_change; Type: TABLE; Schema: koers; Owner: -
+--
+
+CREATE TABLE koers.status_change (
+    event_id uuid NOT NULL,
+    participant text NOT NULL,
+    occurred_at timestamp with time zone NOT NULL,
+    recorded_at timestamp with time zone NOT NULL,
+    source text NOT NULL,
+    housing koers.status_change_housing,
+    rent_arrears boolean,
+    eviction koers.status_change_eviction,
+    daytime_activity koers.status_change_daytime_activity,
+    income_source koers.status_change_income_source,
+    debt_counselling koers.status_change_debt_counselling,
+    CONSTRAINT event_envelope_participant_check CHECK (((participant ~ '^[0-9a-f]+$'::text) AND (length(participant) = 64))),
+    CONSTRAINT event_envelope_source_check CHECK (((source ~ '^[a-z0-9_-]+$'::text) AND (length(source) <= 32))),
+    CONSTRAINT status_change_any_check CHECK ((num_nonnulls(housing, rent_arrears, eviction, daytime_activity, income_source, debt_counselling) > 0))
+);
+
+
+--
+-- Name: TABLE status_change; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON TABLE koers.status_change IS 'Statuses of a participant as of the local day of occurred_at: each column NULL when the record does not report it, at least one given. A status holds until the next record that reports it; eviction is a step on that day, not a status.';
+
+
+--
+-- Name: COLUMN status_change.housing; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.status_change.housing IS 'Where the participant lives from this day on.';
+
+
+--
+-- Name: COLUMN status_change.rent_arrears; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.status_change.rent_arrears IS 'Whether the participant has rent arrears from this day on.';
+
+
+--
+-- Name: COLUMN status_change.eviction; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.status_change.eviction IS 'An eviction step on this day: notice (served) or evicted (carried out).';
+
+
+--
+-- Name: COLUMN status_change.daytime_activity; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.status_change.daytime_activity IS 'The main daytime activity from this day on.';
+
+
+--
+-- Name: COLUMN status_change.income_source; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.status_change.income_source IS 'The main source of income from this day on.';
+
+
+--
+-- Name: COLUMN status_change.debt_counselling; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.status_change.debt_counselling IS 'Debt counselling from this day on.';
+
+
+--
+-- Name: stressor; Type: TABLE; Schema: koers; Owner: -
+--
+
+CREATE TABLE koers.stressor (
+    event_id uuid NOT NULL,
+    participant text NOT NULL,
+    occurred_at timestamp with time zone NOT NULL,
+    recorded_at timestamp with time zone NOT NULL,
+    source text NOT NULL,
+    kind koers.stressor_kind NOT NULL,
+    change koers.stressor_change NOT NULL,
+    CONSTRAINT event_envelope_participant_check CHECK (((participant ~ '^[0-9a-f]+$'::text) AND (length(participant) = 64))),
+    CONSTRAINT event_envelope_source_check CHECK (((source ~ '^[a-z0-9_-]+$'::text) AND (length(source) <= 32)))
+);
+
+
+--
+-- Name: TABLE stressor; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON TABLE koers.stressor IS 'Stressors in a participant''s life (the stability model): kind and change. A kind is present from a present, reduced or returned change to a resolved one.';
+
+
+--
+-- Name: COLUMN stressor.kind; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.stressor.kind IS 'What the stressor is.';
+
+
+--
+-- Name: COLUMN stressor.change; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.stressor.change IS 'present (noted), reduced (still there, less), resolved (gone), returned (back after resolved).';
+
+
+--
+-- Name: zrm_score; Type: TABLE; Schema: koers; Owner: -
+--
+
+CREATE TABLE koers.zrm_score (
+    event_id uuid NOT NULL,
+    participant text NOT NULL,
+    occurred_at timestamp with time zone NOT NULL,
+    recorded_at timestamp with time zone NOT NULL,
+    source text NOT NULL,
+    domain koers.zrm_score_domain NOT NULL,
+    score integer NOT NULL,
+    scored_by koers.zrm_score_scored_by NOT NULL,
+    CONSTRAINT event_envelope_participant_check CHECK (((participant ~ '^[0-9a-f]+$'::text) AND (length(participant) = 64))),
+    CONSTRAINT event_envelope_source_check CHECK (((source ~ '^[a-z0-9_-]+$'::text) AND (length(source) <= 32))),
+    CONSTRAINT zrm_score_score_check CHECK (((score >= 1) AND (score <= 5)))
+);
+
+
+--
+-- Name: TABLE zrm_score; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON TABLE koers.zrm_score IS 'Self-sufficiency matrix (ZRM 2017): one domain''s score for a participant, 1 (acute problems) .. 5 (fully self-reliant), and who scored it.';
+
+
+--
+-- Name: COLUMN zrm_score.domain; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.zrm_score.domain IS 'The ZRM 2017 domain scored; parenting only where it applies.';
+
+
+--
+-- Name: COLUMN zrm_score.score; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.zrm_score.score IS '1 acute problems, 2 not self-reliant, 3 limited self-reliance, 4 sufficiently self-reliant, 5 fully self-reliant.';
+
+
+--
+-- Name: COLUMN zrm_score.scored_by; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.zrm_score.scored_by IS 'professional, participant_with_professional (scored together) or participant (alone).';
+
+
+--
 -- Name: data_quality_dangling_correction; Type: VIEW; Schema: koers; Owner: -
 --
 
@@ -8630,6 +9668,12 @@ CREATE VIEW koers.data_quality_dangling_correction AS
            FROM koers.police_call t
           WHERE (t.event_id = c.target_event_id)))) AND (NOT (EXISTS ( SELECT 1
            FROM koers.coverage t
+          WHERE (t.event_id = c.target_event_id)))) AND (NOT (EXISTS ( SELECT 1
+           FROM koers.zrm_score t
+          WHERE (t.event_id = c.target_event_id)))) AND (NOT (EXISTS ( SELECT 1
+           FROM koers.stressor t
+          WHERE (t.event_id = c.target_event_id)))) AND (NOT (EXISTS ( SELECT 1
+           FROM koers.status_change t
           WHERE (t.event_id = c.target_event_id)))));
 
 
@@ -9484,6 +10528,60 @@ COMMENT ON TABLE koers.setting IS 'Programme settings that measures read, e.g. t
 
 
 --
+-- Name: status_change_valid; Type: VIEW; Schema: koers; Owner: -
+--
+
+CREATE VIEW koers.status_change_valid AS
+ SELECT e.event_id,
+    e.participant,
+    e.occurred_at,
+    e.recorded_at,
+    e.source,
+    e.housing,
+    e.rent_arrears,
+    e.eviction,
+    e.daytime_activity,
+    e.income_source,
+    e.debt_counselling
+   FROM koers.status_change e
+  WHERE (NOT (EXISTS ( SELECT 1
+           FROM koers.correction c
+          WHERE (c.target_event_id = e.event_id))));
+
+
+--
+-- Name: VIEW status_change_valid; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON VIEW koers.status_change_valid IS 'Status changes that no correction voided.';
+
+
+--
+-- Name: stressor_valid; Type: VIEW; Schema: koers; Owner: -
+--
+
+CREATE VIEW koers.stressor_valid AS
+ SELECT e.event_id,
+    e.participant,
+    e.occurred_at,
+    e.recorded_at,
+    e.source,
+    e.kind,
+    e.change
+   FROM koers.stressor e
+  WHERE (NOT (EXISTS ( SELECT 1
+           FROM koers.correction c
+          WHERE (c.target_event_id = e.event_id))));
+
+
+--
+-- Name: VIEW stressor_valid; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON VIEW koers.stressor_valid IS 'Stressor changes that no correction voided.';
+
+
+--
 -- Name: unit_cost_payer; Type: TABLE; Schema: koers; Owner: -
 --
 
@@ -9539,6 +10637,32 @@ COMMENT ON COLUMN koers.unit_cost_payer.valid_year IS 'The year the split descri
 --
 
 COMMENT ON COLUMN koers.unit_cost_payer.source IS 'Where the split comes from, or the assumption it rests on.';
+
+
+--
+-- Name: zrm_score_valid; Type: VIEW; Schema: koers; Owner: -
+--
+
+CREATE VIEW koers.zrm_score_valid AS
+ SELECT e.event_id,
+    e.participant,
+    e.occurred_at,
+    e.recorded_at,
+    e.source,
+    e.domain,
+    e.score,
+    e.scored_by
+   FROM koers.zrm_score e
+  WHERE (NOT (EXISTS ( SELECT 1
+           FROM koers.correction c
+          WHERE (c.target_event_id = e.event_id))));
+
+
+--
+-- Name: VIEW zrm_score_valid; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON VIEW koers.zrm_score_valid IS 'ZRM scores that no correction voided.';
 
 
 --
@@ -9766,6 +10890,22 @@ ALTER TABLE ONLY koers.setting
 
 
 --
+-- Name: status_change status_change_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
+--
+
+ALTER TABLE ONLY koers.status_change
+    ADD CONSTRAINT status_change_pkey PRIMARY KEY (event_id);
+
+
+--
+-- Name: stressor stressor_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
+--
+
+ALTER TABLE ONLY koers.stressor
+    ADD CONSTRAINT stressor_pkey PRIMARY KEY (event_id);
+
+
+--
 -- Name: unit_cost_map unit_cost_map_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
 --
 
@@ -9787,6 +10927,14 @@ ALTER TABLE ONLY koers.unit_cost_payer
 
 ALTER TABLE ONLY koers.unit_cost
     ADD CONSTRAINT unit_cost_pkey PRIMARY KEY (item);
+
+
+--
+-- Name: zrm_score zrm_score_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
+--
+
+ALTER TABLE ONLY koers.zrm_score
+    ADD CONSTRAINT zrm_score_pkey PRIMARY KEY (event_id);
 
 
 --
@@ -9878,6 +11026,27 @@ CREATE INDEX open_stay_participant_idx ON koers.open_stay USING btree (participa
 --
 
 CREATE INDEX police_call_participant_occurred_at_idx ON koers.police_call USING btree (participant, occurred_at);
+
+
+--
+-- Name: status_change_participant_occurred_at_idx; Type: INDEX; Schema: koers; Owner: -
+--
+
+CREATE INDEX status_change_participant_occurred_at_idx ON koers.status_change USING btree (participant, occurred_at);
+
+
+--
+-- Name: stressor_participant_kind_occurred_at_idx; Type: INDEX; Schema: koers; Owner: -
+--
+
+CREATE INDEX stressor_participant_kind_occurred_at_idx ON koers.stressor USING btree (participant, kind, occurred_at);
+
+
+--
+-- Name: zrm_score_participant_domain_occurred_at_idx; Type: INDEX; Schema: koers; Owner: -
+--
+
+CREATE INDEX zrm_score_participant_domain_occurred_at_idx ON koers.zrm_score USING btree (participant, domain, occurred_at);
 
 
 --
@@ -10085,6 +11254,17 @@ GRANT ALL ON FUNCTION dash.filters() TO koers_admin;
 
 
 --
+-- Name: FUNCTION instruments(cohort text, organisation text, period_from date, period_to date); Type: ACL; Schema: dash; Owner: -
+--
+
+REVOKE ALL ON FUNCTION dash.instruments(cohort text, organisation text, period_from date, period_to date) FROM PUBLIC;
+GRANT ALL ON FUNCTION dash.instruments(cohort text, organisation text, period_from date, period_to date) TO koers_evaluator;
+GRANT ALL ON FUNCTION dash.instruments(cohort text, organisation text, period_from date, period_to date) TO koers_funder;
+GRANT ALL ON FUNCTION dash.instruments(cohort text, organisation text, period_from date, period_to date) TO koers_partner;
+GRANT ALL ON FUNCTION dash.instruments(cohort text, organisation text, period_from date, period_to date) TO koers_admin;
+
+
+--
 -- Name: FUNCTION metrics(); Type: ACL; Schema: dash; Owner: -
 --
 
@@ -10264,6 +11444,39 @@ GRANT ALL ON FUNCTION koers.before_during_rows(as_of date, by_participant boolea
 
 
 --
+-- Name: FUNCTION contact_gaps(as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.contact_gaps(as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.contact_gaps(as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.contact_gaps(as_of date) TO koers_auth;
+GRANT ALL ON FUNCTION koers.contact_gaps(as_of date) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.contact_gaps(as_of date) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION continuity_gap_weeks(); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.continuity_gap_weeks() FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.continuity_gap_weeks() TO koers_reader;
+GRANT ALL ON FUNCTION koers.continuity_gap_weeks() TO koers_auth;
+GRANT ALL ON FUNCTION koers.continuity_gap_weeks() TO koers_consumer;
+GRANT ALL ON FUNCTION koers.continuity_gap_weeks() TO koers_analyst;
+
+
+--
+-- Name: FUNCTION continuity_quarter(as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.continuity_quarter(as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.continuity_quarter(as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.continuity_quarter(as_of date) TO koers_auth;
+GRANT ALL ON FUNCTION koers.continuity_quarter(as_of date) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.continuity_quarter(as_of date) TO koers_analyst;
+
+
+--
 -- Name: FUNCTION cost_benefit(as_of date); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -10316,6 +11529,17 @@ GRANT ALL ON FUNCTION koers.cpi_factor(from_year integer, to_year integer) TO ko
 GRANT ALL ON FUNCTION koers.cpi_factor(from_year integer, to_year integer) TO koers_auth;
 GRANT ALL ON FUNCTION koers.cpi_factor(from_year integer, to_year integer) TO koers_consumer;
 GRANT ALL ON FUNCTION koers.cpi_factor(from_year integer, to_year integer) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION crisis_followup(as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.crisis_followup(as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.crisis_followup(as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.crisis_followup(as_of date) TO koers_auth;
+GRANT ALL ON FUNCTION koers.crisis_followup(as_of date) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.crisis_followup(as_of date) TO koers_analyst;
 
 
 --
@@ -10475,6 +11699,15 @@ GRANT ALL ON FUNCTION koers.dash_cells(grp text, c koers.dash_caller_row, p_coho
 REVOKE ALL ON FUNCTION koers.dash_check_filter(c koers.dash_caller_row, p_cohort text, p_org text, as_of date) FROM PUBLIC;
 GRANT ALL ON FUNCTION koers.dash_check_filter(c koers.dash_caller_row, p_cohort text, p_org text, as_of date) TO koers_reader;
 GRANT ALL ON FUNCTION koers.dash_check_filter(c koers.dash_caller_row, p_cohort text, p_org text, as_of date) TO koers_auth;
+
+
+--
+-- Name: FUNCTION dash_contrib_instruments(as_of date, own_org text); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) TO koers_reader;
+GRANT ALL ON FUNCTION koers.dash_contrib_instruments(as_of date, own_org text) TO koers_auth;
 
 
 --
@@ -10734,6 +11967,17 @@ GRANT ALL ON FUNCTION koers.days_in(m datemultirange) TO koers_analyst;
 
 
 --
+-- Name: FUNCTION eviction_window(as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.eviction_window(as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.eviction_window(as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.eviction_window(as_of date) TO koers_auth;
+GRANT ALL ON FUNCTION koers.eviction_window(as_of date) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.eviction_window(as_of date) TO koers_analyst;
+
+
+--
 -- Name: FUNCTION exposure(as_of date); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -10828,6 +12072,17 @@ GRANT ALL ON FUNCTION koers.goal_summary(as_of date) TO koers_reader;
 GRANT ALL ON FUNCTION koers.goal_summary(as_of date) TO koers_auth;
 GRANT ALL ON FUNCTION koers.goal_summary(as_of date) TO koers_consumer;
 GRANT ALL ON FUNCTION koers.goal_summary(as_of date) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION known_days(t text); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.known_days(t text) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.known_days(t text) TO koers_reader;
+GRANT ALL ON FUNCTION koers.known_days(t text) TO koers_auth;
+GRANT ALL ON FUNCTION koers.known_days(t text) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.known_days(t text) TO koers_analyst;
 
 
 --
@@ -11204,6 +12459,17 @@ GRANT ALL ON FUNCTION koers.stability_corner(d koers.goal_change_domain) TO koer
 
 
 --
+-- Name: FUNCTION stability_month(as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.stability_month(as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.stability_month(as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.stability_month(as_of date) TO koers_auth;
+GRANT ALL ON FUNCTION koers.stability_month(as_of date) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.stability_month(as_of date) TO koers_analyst;
+
+
+--
 -- Name: FUNCTION staged_count_coverage(tz text); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -11211,6 +12477,16 @@ REVOKE ALL ON FUNCTION koers.staged_count_coverage(tz text) FROM PUBLIC;
 GRANT ALL ON FUNCTION koers.staged_count_coverage(tz text) TO koers_reader;
 GRANT ALL ON FUNCTION koers.staged_count_coverage(tz text) TO koers_auth;
 GRANT ALL ON FUNCTION koers.staged_count_coverage(tz text) TO koers_consumer;
+
+
+--
+-- Name: FUNCTION staged_count_instruments(tz text); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.staged_count_instruments(tz text) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.staged_count_instruments(tz text) TO koers_reader;
+GRANT ALL ON FUNCTION koers.staged_count_instruments(tz text) TO koers_auth;
+GRANT ALL ON FUNCTION koers.staged_count_instruments(tz text) TO koers_consumer;
 
 
 --
@@ -11264,6 +12540,39 @@ GRANT ALL ON FUNCTION koers.staged_voids() TO koers_consumer;
 
 
 --
+-- Name: FUNCTION status_known_days(); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.status_known_days() FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.status_known_days() TO koers_reader;
+GRANT ALL ON FUNCTION koers.status_known_days() TO koers_auth;
+GRANT ALL ON FUNCTION koers.status_known_days() TO koers_consumer;
+GRANT ALL ON FUNCTION koers.status_known_days() TO koers_analyst;
+
+
+--
+-- Name: FUNCTION status_spans(as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.status_spans(as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.status_spans(as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.status_spans(as_of date) TO koers_auth;
+GRANT ALL ON FUNCTION koers.status_spans(as_of date) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.status_spans(as_of date) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION status_window(as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.status_window(as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.status_window(as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.status_window(as_of date) TO koers_auth;
+GRANT ALL ON FUNCTION koers.status_window(as_of date) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.status_window(as_of date) TO koers_analyst;
+
+
+--
 -- Name: FUNCTION stay_rows(p text, first_day date, end_day date); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -11282,6 +12591,50 @@ REVOKE ALL ON FUNCTION koers.stays_recut(ps text[], tz text) FROM PUBLIC;
 GRANT ALL ON FUNCTION koers.stays_recut(ps text[], tz text) TO koers_reader;
 GRANT ALL ON FUNCTION koers.stays_recut(ps text[], tz text) TO koers_auth;
 GRANT ALL ON FUNCTION koers.stays_recut(ps text[], tz text) TO koers_consumer;
+
+
+--
+-- Name: FUNCTION stressor_intake_days(); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.stressor_intake_days() FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.stressor_intake_days() TO koers_reader;
+GRANT ALL ON FUNCTION koers.stressor_intake_days() TO koers_auth;
+GRANT ALL ON FUNCTION koers.stressor_intake_days() TO koers_consumer;
+GRANT ALL ON FUNCTION koers.stressor_intake_days() TO koers_analyst;
+
+
+--
+-- Name: FUNCTION stressor_month(as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.stressor_month(as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.stressor_month(as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.stressor_month(as_of date) TO koers_auth;
+GRANT ALL ON FUNCTION koers.stressor_month(as_of date) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.stressor_month(as_of date) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION stressor_participant(as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.stressor_participant(as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.stressor_participant(as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.stressor_participant(as_of date) TO koers_auth;
+GRANT ALL ON FUNCTION koers.stressor_participant(as_of date) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.stressor_participant(as_of date) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION stressor_spans(as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.stressor_spans(as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.stressor_spans(as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.stressor_spans(as_of date) TO koers_auth;
+GRANT ALL ON FUNCTION koers.stressor_spans(as_of date) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.stressor_spans(as_of date) TO koers_analyst;
 
 
 --
@@ -11498,6 +12851,39 @@ GRANT ALL ON FUNCTION koers.window_ranges(as_of date) TO koers_reader;
 GRANT ALL ON FUNCTION koers.window_ranges(as_of date) TO koers_auth;
 GRANT ALL ON FUNCTION koers.window_ranges(as_of date) TO koers_consumer;
 GRANT ALL ON FUNCTION koers.window_ranges(as_of date) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION work_month(as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.work_month(as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.work_month(as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.work_month(as_of date) TO koers_auth;
+GRANT ALL ON FUNCTION koers.work_month(as_of date) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.work_month(as_of date) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION zrm_corner(d koers.zrm_score_domain); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.zrm_corner(d koers.zrm_score_domain) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.zrm_corner(d koers.zrm_score_domain) TO koers_reader;
+GRANT ALL ON FUNCTION koers.zrm_corner(d koers.zrm_score_domain) TO koers_auth;
+GRANT ALL ON FUNCTION koers.zrm_corner(d koers.zrm_score_domain) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.zrm_corner(d koers.zrm_score_domain) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION zrm_participant(as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.zrm_participant(as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.zrm_participant(as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.zrm_participant(as_of date) TO koers_auth;
+GRANT ALL ON FUNCTION koers.zrm_participant(as_of date) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.zrm_participant(as_of date) TO koers_analyst;
 
 
 --
@@ -11747,6 +13133,27 @@ GRANT SELECT,INSERT ON TABLE koers.police_call TO koers_consumer;
 
 
 --
+-- Name: TABLE status_change; Type: ACL; Schema: koers; Owner: -
+--
+
+GRANT SELECT,INSERT ON TABLE koers.status_change TO koers_consumer;
+
+
+--
+-- Name: TABLE stressor; Type: ACL; Schema: koers; Owner: -
+--
+
+GRANT SELECT,INSERT ON TABLE koers.stressor TO koers_consumer;
+
+
+--
+-- Name: TABLE zrm_score; Type: ACL; Schema: koers; Owner: -
+--
+
+GRANT SELECT,INSERT ON TABLE koers.zrm_score TO koers_consumer;
+
+
+--
 -- Name: TABLE data_quality_dangling_correction; Type: ACL; Schema: koers; Owner: -
 --
 
@@ -11864,12 +13271,39 @@ GRANT SELECT ON TABLE koers.setting TO koers_analyst;
 
 
 --
+-- Name: TABLE status_change_valid; Type: ACL; Schema: koers; Owner: -
+--
+
+GRANT SELECT ON TABLE koers.status_change_valid TO koers_consumer;
+GRANT SELECT ON TABLE koers.status_change_valid TO koers_reader;
+GRANT SELECT ON TABLE koers.status_change_valid TO koers_analyst;
+
+
+--
+-- Name: TABLE stressor_valid; Type: ACL; Schema: koers; Owner: -
+--
+
+GRANT SELECT ON TABLE koers.stressor_valid TO koers_consumer;
+GRANT SELECT ON TABLE koers.stressor_valid TO koers_reader;
+GRANT SELECT ON TABLE koers.stressor_valid TO koers_analyst;
+
+
+--
 -- Name: TABLE unit_cost_payer; Type: ACL; Schema: koers; Owner: -
 --
 
 GRANT SELECT ON TABLE koers.unit_cost_payer TO koers_reader;
 GRANT SELECT ON TABLE koers.unit_cost_payer TO koers_consumer;
 GRANT SELECT ON TABLE koers.unit_cost_payer TO koers_analyst;
+
+
+--
+-- Name: TABLE zrm_score_valid; Type: ACL; Schema: koers; Owner: -
+--
+
+GRANT SELECT ON TABLE koers.zrm_score_valid TO koers_consumer;
+GRANT SELECT ON TABLE koers.zrm_score_valid TO koers_reader;
+GRANT SELECT ON TABLE koers.zrm_score_valid TO koers_analyst;
 
 
 --
