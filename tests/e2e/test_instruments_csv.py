@@ -118,6 +118,16 @@ def generate(rnd):
                                        "occurred_at": END.isoformat(), "source": r["source"],
                                        "target_record_id": r["record_id"], "target_type": etype,
                                        "action": "void"})
+    # One participant for each direction of a ZRM change (and one with a single score), never
+    # voided: a seed alone need not reach all four.
+    for name, scores in (("up", (2, 4)), ("same", (3, 3)), ("down", (4, 2)), ("single", (3,))):
+        client = f"INS-{name}"
+        rows["enrolment"].append({"record_id": rid("E"), "client_id": client, "occurred_at": "2024-02-01",
+                                  "source": "ggz", "change": "enrolled", "cohort": "ins"})
+        for d, score in zip(("2024-03-01T10:00:00Z", "2024-06-01T10:00:00Z"), scores):
+            rows["zrm_score"].append({"record_id": rid("Z"), "client_id": client, "occurred_at": d,
+                                      "source": "wijkteam", "domain": "finances", "score": str(score),
+                                      "scored_by": "professional"})
     return rows
 
 
