@@ -364,7 +364,10 @@ def signed_rank(diffs):
     ties = sum(order.count(v) ** 3 - order.count(v) for v in set(order))
     mu = m * (m + 1) / 4
     sigma = math.sqrt(m * (m + 1) * (2 * m + 1) / 24 - ties / 48)
-    z = (float(w) - mu - math.copysign(0.5, float(w) - mu)) / sigma
+    # Continuity correction towards the mean, none when W is the mean (R's wilcox.test:
+    # sign(0) = 0), so that the p-value is then 1.
+    dw = float(w) - mu
+    z = (dw - (math.copysign(0.5, dw) if dw != 0 else 0.0)) / sigma
     p = min(1.0, math.erfc(abs(z) / math.sqrt(2)))
     return Decimal(float(w)).quantize(Decimal("0.1")), round4(Decimal(repr(p))), "normal", m
 

@@ -234,6 +234,14 @@ SELECT results_eq(
           ARRAY(SELECT CASE WHEN i <= 8 THEN -i ELSE i END FROM generate_series(1, 26) i)::numeric[]) AS s) x$$,
     $$VALUES (315.0, 0.0004, 'normal')$$,
     'signed-rank test above 25 pairs: normal approximation');
+-- 26 differences 1..13 and -1..-13: each |d| twice, so midranks 1.5, 3.5, .., 25.5; W+ = 1.5 +
+-- 3.5 + ... + 25.5 = 13 x 13.5 = 175.5, exactly the mean 26 x 27 / 4. No
+-- continuity correction where W+ is the mean (as R's wilcox.test: sign(0) = 0): z = 0, p = 1.
+SELECT results_eq(
+    $$SELECT (s).w_plus, (s).p_value, (s).p_method FROM (SELECT koers.paired_statistics(
+          ARRAY(SELECT i * s FROM generate_series(1, 13) i, (VALUES (1), (-1)) v(s))::numeric[]) AS s) x$$,
+    $$VALUES (175.5, 1.0000, 'normal')$$,
+    'signed-rank test, normal approximation: W+ at its mean gives p = 1');
 -- Bootstrap: every resample of (2, 2, 2) has median 2, so the interval is [2, 2]; of any data
 -- it lies within [min, max]. (tests/e2e/test_measures.py recomputes the stream itself.)
 SELECT results_eq(
