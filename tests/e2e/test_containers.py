@@ -371,7 +371,7 @@ def main():
         sys.exit(SKIP)
     k.require_env()
     c = k.Checks("test_containers")
-    for tool in ("podman", "runc", "debootstrap"):
+    for tool in ("podman", "runc", "debootstrap", "podman-compose"):
         if not shutil.which(tool):
             c.ok(f"{tool} installed (scripts/install-deps)", False, tool, "missing")
             c.finish()
