@@ -114,6 +114,9 @@ static void main_usage(FILE *out)
         "      --seed S            random seed (default 1)\n"
         "      --start DATE        first possible enrolment day (default 2024-01-01)\n"
         "      --cohort NAME       cohort name (default demo)\n"
+        "      --now TIME          the moment the cohort is taken at: what would be recorded\n"
+        "                          after it is not sent (ISO 8601; default: the clock, so\n"
+        "                          two runs of a seed can differ; fix it to repeat a run)\n"
         "      --csv DIR           write DIR/<event type>.csv instead of sending\n"
         "                          (without --key-file, synth derives a key from the seed)\n"
         "  -h, --help              show this help\n"
@@ -137,7 +140,7 @@ static int main_parse_int(const char *s, long lo, long hi, long *out)
 int main(int argc, char **argv)
 {
     enum { O_PREFIX = 256, O_PARTITIONS, O_KEY, O_TZ, O_PARTICIPANTS, O_MONTHS, O_SEED,
-           O_START, O_COHORT, O_CSV, O_DUMP, O_LOGFMT, O_DELIM, O_ENCODING, O_DATE_ORDER };
+           O_START, O_COHORT, O_NOW, O_CSV, O_DUMP, O_LOGFMT, O_DELIM, O_ENCODING, O_DATE_ORDER };
     static const struct option longopts[] = {
         {"brokers", required_argument, NULL, 'b'},
         {"topic-prefix", required_argument, NULL, O_PREFIX},
@@ -149,6 +152,7 @@ int main(int argc, char **argv)
         {"seed", required_argument, NULL, O_SEED},
         {"start", required_argument, NULL, O_START},
         {"cohort", required_argument, NULL, O_COHORT},
+        {"now", required_argument, NULL, O_NOW},
         {"csv", required_argument, NULL, O_CSV},
         {"config", required_argument, NULL, 'c'},
         {"dump-config", no_argument, NULL, O_DUMP},
@@ -196,6 +200,7 @@ int main(int argc, char **argv)
         case O_DATE_ORDER: setting = "csv.date.order"; break;
         case O_START: s.start = optarg; break;
         case O_COHORT: s.cohort = optarg; break;
+        case O_NOW: s.now = optarg; break;
         case O_CSV: o.csv_dir = optarg; break;
         case O_PARTICIPANTS:
         case O_MONTHS:

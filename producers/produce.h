@@ -88,6 +88,7 @@ typedef struct {
     uint64_t seed;
     const char *start;  /* first enrolment month, YYYY-MM-DD */
     const char *cohort;
+    const char *now;    /* the moment the cohort is taken at; NULL: the clock */
 } produce_synth_t;
 
 int produce_synth(const produce_options_t *o, const koers_key_t *key, const produce_synth_t *s);

@@ -672,6 +672,13 @@ int produce_synth(const produce_options_t *o, const koers_key_t *key, const prod
         koers_log_error("--start %s: %s", cfg->start, errstr);
         return 2;
     }
+    /* Registrations the story places after this moment have not happened yet. A fixed one
+     * makes a seed give the same events at every run; the clock's moves between runs. */
+    int64_t now = koers_time_now_ms();
+    if (cfg->now && koers_time_parse(cfg->now, strlen(cfg->now), &now, errstr, sizeof errstr) != 0) {
+        koers_log_error("--now %s: %s", cfg->now, errstr);
+        return 2;
+    }
     produce_emitter_t *e = produce_emitter_new(o, errstr, sizeof errstr);
     if (!e) {
         koers_log_error("%s", errstr);
@@ -680,7 +687,6 @@ int produce_synth(const produce_options_t *o, const koers_key_t *key, const prod
     synth_person_t p = {0};
     synth_coverage_t coverage = {.first_day = INT32_MAX, .last_record = INT64_MIN};
     int rc = 0;
-    int64_t now = koers_time_now_ms();
     long made = 0;
     for (int i = 0; i < cfg->participants && rc == 0 && !(o->stop && *o->stop); i++) {
         p.n = 0;
@@ -695,7 +701,6 @@ int produce_synth(const produce_options_t *o, const koers_key_t *key, const prod
         }
         for (size_t k = 0; k < p.n && rc == 0; k++) {
             synth_event_t *se = &p.ev[k];
-            /* A registration the story places after today has not happened yet. */
             if (se->recorded_at > now)
                 continue;
             produce_row_t row;

@@ -7,6 +7,10 @@
    recorded_at, which synth simulates (checked to be no earlier than occurred_at).
 3. koers.event_count_month equals the counts computed from the CSV and a recount in SQL.
 4. Importing DIR with that key as --key-file gives the same events: consuming it adds 0 new.
+5. `--now T` takes the cohort at T: nothing that occurred after T is written, a later T
+   writes more, and an unreadable T is a usage error (exit 2) naming the option. (Every
+   synth run of the tests passes one moment, koers_e2e.SYNTH_NOW: with the clock, two runs
+   of a seed a minute apart could differ.)
 
 KOERS_TEST_SEED fixes the seed (it is printed, so that a failing run can be replayed).
 """
@@ -96,6 +100,28 @@ def check_import_of_synth_csv(c, run, seed, csv_dir, tmp, n):
     c.equal("the imported CSV holds the same events: 0 new", (0, n, 0), k.consume_counts(r.err))
 
 
+def check_now(c, tmp, seed):
+    import datetime
+    counts = {}
+    for name, now in (("early", "2024-07-01T00:00:00Z"), ("late", "2030-01-01T00:00:00Z")):
+        d = Path(tmp) / f"now-{name}"
+        d.mkdir()
+        r = k.produce("synth", *SYNTH, "--seed", str(seed), "--now", now, "--csv", d)
+        c.program(f"synth --now {now}", r, 0)
+        limit = datetime.datetime.fromisoformat(now.replace("Z", "+00:00"))
+        rows = [row for t in k.EVENT_TYPES if t != "coverage"
+                for row in k.read_csv(d / f"{t}.csv")]
+        after = [row["occurred_at"] for row in rows
+                 if datetime.datetime.fromisoformat(row["occurred_at"].replace("Z", "+00:00")) > limit]
+        c.equal(f"--now {now}: nothing that occurred after it", [], after[:3])
+        counts[name] = len(rows)
+    c.ok("a later --now writes more of the cohort", 0 < counts["early"] < counts["late"],
+         "0 < early < late", counts)
+    r = k.produce("synth", *SYNTH, "--now", "soon", "--csv", Path(tmp) / "now-bad")
+    c.program("synth --now soon", r, 2)
+    c.ok("the error names --now", "--now soon" in r.err, "--now soon", r.err[-200:])
+
+
 def main():
     k.require_env()
     c = k.Checks("test_synth")
@@ -108,6 +134,7 @@ def main():
     c.cleanup(k.drop_db, run["db"])
     if not c.program("koers-consume --migrate", k.migrate(run["db"]), 0):
         c.finish()
+    c.run(check_now, c, tmp, seed)
     csv_dir = c.run(check_reproducible, c, tmp, seed)
     if csv_dir:
         n = c.run(check_kafka_equals_csv, c, run, seed, csv_dir)
