@@ -2,7 +2,6 @@
  * recorded in koers.schema_migration, then the re-runnable definitions from sql/defs/
  * (functions, views and their rights), recorded with their digests in koers.schema_definition. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "consume.h"
@@ -22,20 +21,28 @@ static int migrate_exec(PGconn *conn, const char *sql, char *errstr, size_t errl
     return ok ? 0 : -1;
 }
 
+/* Runs a query whose one row holds one boolean; sets *out. Returns 0, or -1 with the server's
+ * message in errstr. */
+static int migrate_query_bool(PGconn *conn, const char *sql, int nparams,
+                              const char *const *params, int *out, char *errstr, size_t errlen)
+{
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    if (ok)
+        *out = PQgetvalue(res, 0, 0)[0] == 't';
+    else
+        snprintf(errstr, errlen, "%s", PQresultErrorMessage(res));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
 static int migrate_is_applied(PGconn *conn, const char *name, int *applied, char *errstr,
                               size_t errlen)
 {
     const char *params[1] = {name};
-    PGresult *res = PQexecParams(conn, "SELECT 1 FROM koers.schema_migration WHERE name = $1", 1,
-                                 NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        snprintf(errstr, errlen, "%s", PQresultErrorMessage(res));
-        PQclear(res);
-        return -1;
-    }
-    *applied = PQntuples(res) > 0;
-    PQclear(res);
-    return 0;
+    return migrate_query_bool(conn,
+                              "SELECT EXISTS (SELECT 1 FROM koers.schema_migration WHERE name = $1)",
+                              1, params, applied, errstr, errlen);
 }
 
 static int migrate_apply(PGconn *conn, const consume_sql_file_t *f, char *errstr, size_t errlen)
@@ -86,78 +93,44 @@ static const char defs_drop_sql[] =
     "END\n"
     "$$";
 
-/* Sets *same to 1 when koers.schema_definition records exactly the compiled-in files, with
- * the same digests. */
-static int defs_are_current(PGconn *conn, int *same, char *errstr, size_t errlen)
+/* Compares koers.schema_definition with the compiled-in files: *stale when a file is new or
+ * differs or a recorded one is gone, *rebuild when a changed file carries DEFS_REBUILD_MARK. */
+static int defs_status(PGconn *conn, int *stale, int *rebuild, char *errstr, size_t errlen)
 {
     int n = 0;
-    *same = 1;
-    for (const consume_sql_file_t *f = consume_sql_defs; *same && f->name; f++, n++) {
+    *stale = *rebuild = 0;
+    for (const consume_sql_file_t *f = consume_sql_defs; f->name; f++, n++) {
         const char *params[2] = {f->name, f->sql};
-        PGresult *res = PQexecParams(
-            conn,
-            "SELECT sha256 = encode(sha256(convert_to($2, 'UTF8')), 'hex')"
-            " FROM koers.schema_definition WHERE name = $1",
-            2, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            snprintf(errstr, errlen, "%s", PQresultErrorMessage(res));
-            PQclear(res);
+        int changed;
+        if (migrate_query_bool(conn,
+                               "SELECT NOT EXISTS (SELECT 1 FROM koers.schema_definition"
+                               " WHERE name = $1 AND sha256 = encode(sha256(convert_to($2, 'UTF8')), 'hex'))",
+                               2, params, &changed, errstr, errlen) != 0)
             return -1;
-        }
-        *same = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
-        PQclear(res);
+        *stale |= changed;
+        *rebuild |= changed && strstr(f->sql, DEFS_REBUILD_MARK) != NULL;
     }
-    if (!*same)
-        return 0;
-    PGresult *res = PQexec(conn, "SELECT count(*) FROM koers.schema_definition");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        snprintf(errstr, errlen, "%s", PQresultErrorMessage(res));
-        PQclear(res);
+    char count[16];
+    snprintf(count, sizeof count, "%d", n);
+    const char *params[1] = {count};
+    int other;
+    if (migrate_query_bool(conn, "SELECT count(*) <> $1::integer FROM koers.schema_definition", 1,
+                           params, &other, errstr, errlen) != 0)
         return -1;
-    }
-    *same = atoi(PQgetvalue(res, 0, 0)) == n;
-    PQclear(res);
+    *stale |= other;
     return 0;
 }
 
-/* Whether the file of this name, as recorded, differs from the compiled-in one (or is new). */
-static int defs_changed(PGconn *conn, const consume_sql_file_t *f, int *changed, char *errstr,
-                        size_t errlen)
-{
-    const char *params[2] = {f->name, f->sql};
-    PGresult *res = PQexecParams(
-        conn,
-        "SELECT NOT EXISTS (SELECT 1 FROM koers.schema_definition WHERE name = $1"
-        " AND sha256 = encode(sha256(convert_to($2, 'UTF8')), 'hex'))",
-        2, NULL, params, NULL, NULL, 0);
-    int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-    if (ok)
-        *changed = PQgetvalue(res, 0, 0)[0] == 't';
-    else
-        snprintf(errstr, errlen, "%s", PQresultErrorMessage(res));
-    PQclear(res);
-    return ok ? 0 : -1;
-}
-
 /* In one transaction: drop, run every definition file in name order, record them; rebuild the
- * prepared rows if a file marked DEFS_REBUILD_MARK changed; forget the dashboards' cached
+ * prepared rows if asked (a file marked DEFS_REBUILD_MARK changed); forget the dashboards' cached
  * answers, which the old definitions computed. Bodies are checked when they run: a function
  * may call one defined in a later file, and some read the consumer's session tables. */
-static int defs_apply(PGconn *conn, char *errstr, size_t errlen)
+static int defs_apply(PGconn *conn, int rebuild, char *errstr, size_t errlen)
 {
     char why[1024];
-    int rebuild = 0;
     if (migrate_exec(conn, "BEGIN", errstr, errlen) != 0)
         return -1;
-    int rc = 0;
-    for (const consume_sql_file_t *f = consume_sql_defs; rc == 0 && f->name; f++) {
-        int changed = 0;
-        rc = defs_changed(conn, f, &changed, errstr, errlen);
-        if (rc == 0 && changed && strstr(f->sql, DEFS_REBUILD_MARK))
-            rebuild = 1;
-    }
-    if (rc == 0)
-        rc = migrate_exec(conn, "SET LOCAL check_function_bodies = off", errstr, errlen);
+    int rc = migrate_exec(conn, "SET LOCAL check_function_bodies = off", errstr, errlen);
     if (rc == 0 && migrate_exec(conn, defs_drop_sql, why, sizeof why) != 0) {
         snprintf(errstr, errlen, "dropping the old definitions: %s", why);
         rc = -1;
@@ -227,11 +200,11 @@ int consume_migrate(PGconn *conn, char *errstr, size_t errlen)
             }
         }
     }
-    int same = 1;
+    int stale = 0, rebuild = 0;
     if (rc == 0)
-        rc = defs_are_current(conn, &same, errstr, errlen);
-    if (rc == 0 && !same) {
-        rc = defs_apply(conn, errstr, errlen);
+        rc = defs_status(conn, &stale, &rebuild, errstr, errlen);
+    if (rc == 0 && stale) {
+        rc = defs_apply(conn, rebuild, errstr, errlen);
         if (rc == 0) {
             koers_log_info("applied the definitions of sql/defs/");
             applied_now++;

@@ -65,6 +65,12 @@ COMMENT ON FUNCTION koers.covered_days(text) IS
     'coverage of t covers (covered_from .. covered_to, an open end running on); NULL when no '
     'source stated any (every day counts).';
 
+-- The known days of an event type's data: its covered days, or every day when no source
+-- stated its coverage of the type.
+CREATE OR REPLACE FUNCTION koers.known_days(t text) RETURNS datemultirange
+    LANGUAGE sql STABLE
+    AS $$ SELECT coalesce(koers.covered_days(t), '{(,)}'::datemultirange) $$;
+
 -- The known days of a row of koers.use_at (pieces of stays alike on [day, day + span), cut at
 -- the as-of day; days: their days, or billable days, in all): the days that fall in cov.
 -- A row of events without days (span 0) has none.
@@ -85,8 +91,7 @@ CREATE OR REPLACE FUNCTION koers.window_measures(as_of date)
     LANGUAGE sql STABLE
     AS $$
     WITH cov AS (
-        SELECT coalesce(koers.covered_days('crisis'), '{(,)}'::datemultirange) AS crisis,
-               coalesce(koers.covered_days('police_call'), '{(,)}'::datemultirange) AS police
+        SELECT koers.known_days('crisis') AS crisis, koers.known_days('police_call') AS police
     ), w AS (
         SELECT r.*, koers.days_in(r.days) AS n_days,
                koers.days_in(r.days * cov.crisis) AS crisis_days,

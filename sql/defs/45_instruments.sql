@@ -201,11 +201,6 @@ COMMENT ON FUNCTION koers.status_spans(date) IS
     'income_source, debt_counselling), the days from each record that reports it (local day) '
     'to the next one, open at the end, with its state.';
 
--- The known days of status_change data: those every source that stated its coverage covers.
-CREATE OR REPLACE FUNCTION koers.status_known_days() RETURNS datemultirange
-    LANGUAGE sql STABLE
-    AS $$ SELECT coalesce(koers.covered_days('status_change'), '{(,)}'::datemultirange) $$;
-
 -- Per participant, window (koers.window_ranges) and state of housing and of daytime
 -- activity: the known days of the window in that state ('unknown' where no record reported
 -- the status yet). Days outside the sources' coverage of status_change count nowhere.
@@ -214,7 +209,7 @@ CREATE OR REPLACE FUNCTION koers.status_window(as_of date)
                    days integer)
     LANGUAGE sql STABLE
     AS $$
-    WITH k AS MATERIALIZED (SELECT koers.status_known_days() AS m),
+    WITH k AS MATERIALIZED (SELECT koers.known_days('status_change') AS m),
     w AS MATERIALIZED (
         SELECT w.participant, w.cohort, w.window_name, w.days * k.m AS days
         FROM koers.window_ranges(as_of) w, k
@@ -245,7 +240,7 @@ CREATE OR REPLACE FUNCTION koers.eviction_window(as_of date)
     LANGUAGE sql STABLE
     AS $$
     WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
-    k AS MATERIALIZED (SELECT koers.status_known_days() AS m),
+    k AS MATERIALIZED (SELECT koers.known_days('status_change') AS m),
     w AS MATERIALIZED (
         SELECT w.participant, w.cohort, w.window_name, w.days * k.m AS days
         FROM koers.window_ranges(as_of) w, k
@@ -301,11 +296,6 @@ CREATE OR REPLACE FUNCTION koers.continuity_gap_weeks() RETURNS integer
 COMMENT ON FUNCTION koers.continuity_gap_weeks() IS
     'A stretch of known enrolled days without a contact longer than this many weeks is a long '
     'gap (koers.setting continuity_gap_weeks, default 4).';
-
--- The known days of an event type's data (every day when no source stated its coverage).
-CREATE OR REPLACE FUNCTION koers.known_days(t text) RETURNS datemultirange
-    LANGUAGE sql STABLE
-    AS $$ SELECT coalesce(koers.covered_days(t), '{(,)}'::datemultirange) $$;
 
 -- Per participant and calendar quarter with enrolled days known for contacts: the distinct
 -- organisations (sources) and roles of the contacts on those days, and the contacts.

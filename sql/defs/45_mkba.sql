@@ -62,18 +62,6 @@ COMMENT ON FUNCTION koers.mkba_prices(integer) IS
 -- Quantities per participant: units priced by each item, before and in the window.
 ------------------------------------------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION koers.mkba_window_check(window_name text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE
-    AS $$
-BEGIN
-    IF window_name IS NULL OR window_name NOT IN ('per_protocol', 'intention_to_treat', 'follow_up') THEN
-        RAISE EXCEPTION 'window is one of per_protocol, intention_to_treat, follow_up'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    RETURN window_name;
-END
-$$;
-
 -- Each participant's units of each priced kind: events (per event), billable days of stays
 -- that fall in the window (per day), contact hours (per hour). As koers.window_measures: a
 -- day outside the stated coverage of its event type adds nothing; a stay piece lies wholly
@@ -84,13 +72,13 @@ CREATE OR REPLACE FUNCTION koers.mkba_units(as_of date, window_name text, ps tex
     LANGUAGE sql STABLE
     AS $$
     WITH cov AS MATERIALIZED (
-        SELECT t, coalesce(koers.covered_days(t), '{(,)}'::datemultirange) AS known
+        SELECT t, koers.known_days(t) AS known
         FROM unnest(ARRAY['contact', 'crisis', 'police_call']) t
     ), w AS (
         SELECT r.participant, r.cohort,
                CASE WHEN r.window_name = 'before' THEN 'before' ELSE 'during' END AS side, r.days
         FROM koers.window_ranges(as_of) r
-        WHERE r.window_name IN ('before', koers.mkba_window_check(mkba_units.window_name))
+        WHERE r.window_name IN ('before', koers.dash_window_check(mkba_units.window_name))
           AND (ps IS NULL OR r.participant = ANY (ps))
     ), u AS (
         SELECT d.*, least(d.span, as_of + 1 - d.day) AS len
@@ -128,13 +116,13 @@ CREATE OR REPLACE FUNCTION koers.mkba_exposure(as_of date, window_name text, ps 
     LANGUAGE sql STABLE
     AS $$
     WITH cov AS MATERIALIZED (
-        SELECT t, coalesce(koers.covered_days(t), '{(,)}'::datemultirange) AS known
+        SELECT t, koers.known_days(t) AS known
         FROM unnest(ARRAY['contact', 'crisis', 'police_call']) t
     )
     SELECT r.participant, r.cohort, CASE WHEN r.window_name = 'before' THEN 'before' ELSE 'during' END,
            c.t, koers.days_in(r.days * c.known)
     FROM koers.window_ranges(as_of) r CROSS JOIN cov c
-    WHERE r.window_name IN ('before', koers.mkba_window_check(mkba_exposure.window_name))
+    WHERE r.window_name IN ('before', koers.dash_window_check(mkba_exposure.window_name))
       AND (ps IS NULL OR r.participant = ANY (ps))
     $$;
 COMMENT ON FUNCTION koers.mkba_exposure(date, text, text[]) IS
@@ -356,7 +344,7 @@ CREATE OR REPLACE FUNCTION koers.mkba_yearly(as_of date, cohort_size integer,
     LANGUAGE sql STABLE
     AS $$
     WITH a AS (
-        SELECT koers.mkba_window_check(coalesce(mkba_yearly.window_name,
+        SELECT koers.dash_window_check(coalesce(mkba_yearly.window_name,
                                                 koers.mkba_setting('mkba_window'))) AS win
     ), w AS (
         SELECT count(*)::integer AS n, sum(koers.days_in(r.days)) / 365.25 AS py

@@ -764,7 +764,7 @@ CREATE OR REPLACE FUNCTION koers.dash_contrib_trend_exposure(as_of date)
     AS $$
     WITH pop AS (SELECT * FROM koers.exposure(as_of)),
     cov AS (
-        SELECT m, coalesce(koers.covered_days(koers.window_measure_type(m)), '{(,)}'::datemultirange) AS days
+        SELECT m, koers.known_days(koers.window_measure_type(m)) AS days
         FROM unnest(ARRAY['acute_events', 'police_use_calls']) m
     ), rel AS (
         -- Month r holds day offsets ceil(r * 30.4375) .. ceil((r + 1) * 30.4375) - 1 from the
@@ -816,26 +816,29 @@ CREATE OR REPLACE FUNCTION koers.dash_use_known(as_of date)
     LANGUAGE sql STABLE
     AS $$
     WITH cov AS (
-        SELECT t, coalesce(koers.covered_days(t), '{(,)}'::datemultirange) AS days
-        FROM unnest(ARRAY['crisis', 'police_call']) t
+        SELECT t, koers.known_days(t) AS days FROM unnest(ARRAY['crisis', 'police_call']) t
     )
-    SELECT d.participant, d.day, d.source, d.event_type, d.kind, d.caller, d.outcome,
-           d.minutes, d.period, p.first_enrolled,
-           CASE WHEN c.days IS NULL OR d.day <@ c.days THEN d.events ELSE 0 END,
-           CASE WHEN c.days IS NULL THEN d.days
-                ELSE koers.use_known_days(d.day, d.days, d.span, as_of, c.days) END,
-           CASE WHEN c.days IS NULL THEN d.billable_days
-                WHEN d.span > 0 THEN koers.use_known_days(d.day, d.billable_days, d.span, as_of, c.days)
-                WHEN d.day <@ c.days THEN d.billable_days ELSE 0 END,
-           CASE d.event_type
-               WHEN 'crisis' THEN koers.crisis_group(d.kind::koers.crisis_kind)
-               WHEN 'police_call' THEN koers.police_group(d.kind::koers.police_call_kind)
-           END
-    FROM koers.use_at(as_of) d JOIN koers.exposure(as_of) p ON p.participant = d.participant
-    LEFT JOIN cov c ON c.t = d.event_type
-    WHERE d.period IS NOT NULL
-      AND (c.days IS NULL OR d.day <@ c.days
-           OR koers.use_known_days(d.day, d.days, d.span, as_of, c.days) > 0)
+    SELECT participant, day, source, event_type, kind, caller, outcome, minutes, period,
+           first_enrolled, events, days, billable_days, grp
+    FROM (
+        SELECT d.participant, d.day, d.source, d.event_type, d.kind, d.caller, d.outcome,
+               d.minutes, d.period, p.first_enrolled,
+               CASE WHEN c.days IS NULL OR d.day <@ c.days THEN d.events ELSE 0 END AS events,
+               CASE WHEN c.days IS NULL THEN d.days
+                    ELSE koers.use_known_days(d.day, d.days, d.span, as_of, c.days) END AS days,
+               CASE WHEN c.days IS NULL THEN d.billable_days
+                    WHEN d.span > 0 THEN koers.use_known_days(d.day, d.billable_days, d.span, as_of, c.days)
+                    WHEN d.day <@ c.days THEN d.billable_days ELSE 0 END AS billable_days,
+               CASE d.event_type
+                   WHEN 'crisis' THEN koers.crisis_group(d.kind::koers.crisis_kind)
+                   WHEN 'police_call' THEN koers.police_group(d.kind::koers.police_call_kind)
+               END AS grp,
+               c.days IS NULL AS uncut
+        FROM koers.use_at(as_of) d JOIN koers.exposure(as_of) p ON p.participant = d.participant
+        LEFT JOIN cov c ON c.t = d.event_type
+        WHERE d.period IS NOT NULL
+    ) u
+    WHERE uncut OR events > 0 OR days > 0
     $$;
 
 CREATE OR REPLACE FUNCTION koers.dash_contrib_outcomes(as_of date, own_org text)
@@ -844,7 +847,7 @@ CREATE OR REPLACE FUNCTION koers.dash_contrib_outcomes(as_of date, own_org text)
     AS $$
     WITH cov AS (
         -- The known days of each type (every day where no source stated its coverage).
-        SELECT t, coalesce(koers.covered_days(t), '{(,)}'::datemultirange) AS days
+        SELECT t, koers.known_days(t) AS days
         FROM unnest(ARRAY['crisis', 'police_call']) t
     ), use AS (
         SELECT * FROM koers.dash_use_known(as_of)

@@ -21,7 +21,7 @@ CREATE OR REPLACE FUNCTION koers.dash_mkba_cells(window_name text, c koers.dash_
 #variable_conflict use_variable
 DECLARE
     k      integer := koers.min_cell();
-    win    text := koers.mkba_window_check(window_name);
+    win    text := koers.dash_window_check(window_name);
     py     integer := coalesce(koers.mkba_setting('mkba_price_year')::integer, 2024);
     f      numeric := coalesce(koers.mkba_setting('mkba_rtm_factor')::numeric, 1);
     fv     numeric := coalesce(koers.mkba_setting('mkba_rtm_variation')::numeric, 0.75);
@@ -112,7 +112,7 @@ DECLARE
     c koers.dash_caller_row := koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
 BEGIN
     RETURN QUERY SELECT * FROM koers.dash_page(ARRAY['mkba'],
-        'mkba.' || koers.mkba_window_check(coalesce(window_name, koers.mkba_setting('mkba_window'))),
+        'mkba.' || koers.dash_window_check(coalesce(window_name, koers.mkba_setting('mkba_window'))),
         c, cohort, organisation, period_from, period_to, NULL, NULL);
 END
 $$;

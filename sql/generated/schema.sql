@@ -2794,7 +2794,7 @@ DECLARE
     c koers.dash_caller_row := koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
 BEGIN
     RETURN QUERY SELECT * FROM koers.dash_page(ARRAY['mkba'],
-        'mkba.' || koers.mkba_window_check(coalesce(window_name, koers.mkba_setting('mkba_window'))),
+        'mkba.' || koers.dash_window_check(coalesce(window_name, koers.mkba_setting('mkba_window'))),
         c, cohort, organisation, period_from, period_to, NULL, NULL);
 END
 $$;
@@ -4553,7 +4553,7 @@ CREATE FUNCTION koers.dash_contrib_outcomes(as_of date, own_org text) RETURNS SE
     AS $$
     WITH cov AS (
         -- The known days of each type (every day where no source stated its coverage).
-        SELECT t, coalesce(koers.covered_days(t), '{(,)}'::datemultirange) AS days
+        SELECT t, koers.known_days(t) AS days
         FROM unnest(ARRAY['crisis', 'police_call']) t
     ), use AS (
         SELECT * FROM koers.dash_use_known(as_of)
@@ -4906,7 +4906,7 @@ CREATE FUNCTION koers.dash_contrib_trend_exposure(as_of date) RETURNS SETOF koer
     AS $$
     WITH pop AS (SELECT * FROM koers.exposure(as_of)),
     cov AS (
-        SELECT m, coalesce(koers.covered_days(koers.window_measure_type(m)), '{(,)}'::datemultirange) AS days
+        SELECT m, koers.known_days(koers.window_measure_type(m)) AS days
         FROM unnest(ARRAY['acute_events', 'police_use_calls']) m
     ), rel AS (
         -- Month r holds day offsets ceil(r * 30.4375) .. ceil((r + 1) * 30.4375) - 1 from the
@@ -5308,7 +5308,7 @@ CREATE FUNCTION koers.dash_mkba_cells(window_name text, c koers.dash_caller_row,
 #variable_conflict use_variable
 DECLARE
     k      integer := koers.min_cell();
-    win    text := koers.mkba_window_check(window_name);
+    win    text := koers.dash_window_check(window_name);
     py     integer := coalesce(koers.mkba_setting('mkba_price_year')::integer, 2024);
     f      numeric := coalesce(koers.mkba_setting('mkba_rtm_factor')::numeric, 1);
     fv     numeric := coalesce(koers.mkba_setting('mkba_rtm_variation')::numeric, 0.75);
@@ -5587,26 +5587,29 @@ CREATE FUNCTION koers.dash_use_known(as_of date) RETURNS TABLE(participant text,
     LANGUAGE sql STABLE
     AS $$
     WITH cov AS (
-        SELECT t, coalesce(koers.covered_days(t), '{(,)}'::datemultirange) AS days
-        FROM unnest(ARRAY['crisis', 'police_call']) t
+        SELECT t, koers.known_days(t) AS days FROM unnest(ARRAY['crisis', 'police_call']) t
     )
-    SELECT d.participant, d.day, d.source, d.event_type, d.kind, d.caller, d.outcome,
-           d.minutes, d.period, p.first_enrolled,
-           CASE WHEN c.days IS NULL OR d.day <@ c.days THEN d.events ELSE 0 END,
-           CASE WHEN c.days IS NULL THEN d.days
-                ELSE koers.use_known_days(d.day, d.days, d.span, as_of, c.days) END,
-           CASE WHEN c.days IS NULL THEN d.billable_days
-                WHEN d.span > 0 THEN koers.use_known_days(d.day, d.billable_days, d.span, as_of, c.days)
-                WHEN d.day <@ c.days THEN d.billable_days ELSE 0 END,
-           CASE d.event_type
-               WHEN 'crisis' THEN koers.crisis_group(d.kind::koers.crisis_kind)
-               WHEN 'police_call' THEN koers.police_group(d.kind::koers.police_call_kind)
-           END
-    FROM koers.use_at(as_of) d JOIN koers.exposure(as_of) p ON p.participant = d.participant
-    LEFT JOIN cov c ON c.t = d.event_type
-    WHERE d.period IS NOT NULL
-      AND (c.days IS NULL OR d.day <@ c.days
-           OR koers.use_known_days(d.day, d.days, d.span, as_of, c.days) > 0)
+    SELECT participant, day, source, event_type, kind, caller, outcome, minutes, period,
+           first_enrolled, events, days, billable_days, grp
+    FROM (
+        SELECT d.participant, d.day, d.source, d.event_type, d.kind, d.caller, d.outcome,
+               d.minutes, d.period, p.first_enrolled,
+               CASE WHEN c.days IS NULL OR d.day <@ c.days THEN d.events ELSE 0 END AS events,
+               CASE WHEN c.days IS NULL THEN d.days
+                    ELSE koers.use_known_days(d.day, d.days, d.span, as_of, c.days) END AS days,
+               CASE WHEN c.days IS NULL THEN d.billable_days
+                    WHEN d.span > 0 THEN koers.use_known_days(d.day, d.billable_days, d.span, as_of, c.days)
+                    WHEN d.day <@ c.days THEN d.billable_days ELSE 0 END AS billable_days,
+               CASE d.event_type
+                   WHEN 'crisis' THEN koers.crisis_group(d.kind::koers.crisis_kind)
+                   WHEN 'police_call' THEN koers.police_group(d.kind::koers.police_call_kind)
+               END AS grp,
+               c.days IS NULL AS uncut
+        FROM koers.use_at(as_of) d JOIN koers.exposure(as_of) p ON p.participant = d.participant
+        LEFT JOIN cov c ON c.t = d.event_type
+        WHERE d.period IS NOT NULL
+    ) u
+    WHERE uncut OR events > 0 OR days > 0
     $$;
 
 
@@ -5699,7 +5702,7 @@ CREATE FUNCTION koers.eviction_window(as_of date) RETURNS TABLE(participant text
     LANGUAGE sql STABLE
     AS $$
     WITH tz AS MATERIALIZED (SELECT koers.time_zone() AS z),
-    k AS MATERIALIZED (SELECT koers.status_known_days() AS m),
+    k AS MATERIALIZED (SELECT koers.known_days('status_change') AS m),
     w AS MATERIALIZED (
         SELECT w.participant, w.cohort, w.window_name, w.days * k.m AS days
         FROM koers.window_ranges(as_of) w, k
@@ -6179,13 +6182,13 @@ CREATE FUNCTION koers.mkba_exposure(as_of date, window_name text, ps text[]) RET
     LANGUAGE sql STABLE
     AS $$
     WITH cov AS MATERIALIZED (
-        SELECT t, coalesce(koers.covered_days(t), '{(,)}'::datemultirange) AS known
+        SELECT t, koers.known_days(t) AS known
         FROM unnest(ARRAY['contact', 'crisis', 'police_call']) t
     )
     SELECT r.participant, r.cohort, CASE WHEN r.window_name = 'before' THEN 'before' ELSE 'during' END,
            c.t, koers.days_in(r.days * c.known)
     FROM koers.window_ranges(as_of) r CROSS JOIN cov c
-    WHERE r.window_name IN ('before', koers.mkba_window_check(mkba_exposure.window_name))
+    WHERE r.window_name IN ('before', koers.dash_window_check(mkba_exposure.window_name))
       AND (ps IS NULL OR r.participant = ANY (ps))
     $$;
 
@@ -6420,13 +6423,13 @@ CREATE FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) RETURN
     LANGUAGE sql STABLE
     AS $$
     WITH cov AS MATERIALIZED (
-        SELECT t, coalesce(koers.covered_days(t), '{(,)}'::datemultirange) AS known
+        SELECT t, koers.known_days(t) AS known
         FROM unnest(ARRAY['contact', 'crisis', 'police_call']) t
     ), w AS (
         SELECT r.participant, r.cohort,
                CASE WHEN r.window_name = 'before' THEN 'before' ELSE 'during' END AS side, r.days
         FROM koers.window_ranges(as_of) r
-        WHERE r.window_name IN ('before', koers.mkba_window_check(mkba_units.window_name))
+        WHERE r.window_name IN ('before', koers.dash_window_check(mkba_units.window_name))
           AND (ps IS NULL OR r.participant = ANY (ps))
     ), u AS (
         SELECT d.*, least(d.span, as_of + 1 - d.day) AS len
@@ -6462,23 +6465,6 @@ COMMENT ON FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) IS
 
 
 --
--- Name: mkba_window_check(text); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.mkba_window_check(window_name text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE
-    AS $$
-BEGIN
-    IF window_name IS NULL OR window_name NOT IN ('per_protocol', 'intention_to_treat', 'follow_up') THEN
-        RAISE EXCEPTION 'window is one of per_protocol, intention_to_treat, follow_up'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    RETURN window_name;
-END
-$$;
-
-
---
 -- Name: mkba_yearly(date, integer, text, integer, text[]); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -6486,7 +6472,7 @@ CREATE FUNCTION koers.mkba_yearly(as_of date, cohort_size integer, window_name t
     LANGUAGE sql STABLE
     AS $$
     WITH a AS (
-        SELECT koers.mkba_window_check(coalesce(mkba_yearly.window_name,
+        SELECT koers.dash_window_check(coalesce(mkba_yearly.window_name,
                                                 koers.mkba_setting('mkba_window'))) AS win
     ), w AS (
         SELECT count(*)::integer AS n, sum(koers.days_in(r.days)) / 365.25 AS py
@@ -7735,15 +7721,6 @@ CREATE FUNCTION koers.staged_voids() RETURNS TABLE(event_id uuid, event_type tex
 
 
 --
--- Name: status_known_days(); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.status_known_days() RETURNS datemultirange
-    LANGUAGE sql STABLE
-    AS $$ SELECT coalesce(koers.covered_days('status_change'), '{(,)}'::datemultirange) $$;
-
-
---
 -- Name: status_spans(date); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -7785,7 +7762,7 @@ COMMENT ON FUNCTION koers.status_spans(as_of date) IS 'Internal: per participant
 CREATE FUNCTION koers.status_window(as_of date) RETURNS TABLE(participant text, cohort text, window_name text, status text, state text, days integer)
     LANGUAGE sql STABLE
     AS $$
-    WITH k AS MATERIALIZED (SELECT koers.status_known_days() AS m),
+    WITH k AS MATERIALIZED (SELECT koers.known_days('status_change') AS m),
     w AS MATERIALIZED (
         SELECT w.participant, w.cohort, w.window_name, w.days * k.m AS days
         FROM koers.window_ranges(as_of) w, k
@@ -8393,8 +8370,7 @@ CREATE FUNCTION koers.window_measures(as_of date) RETURNS SETOF koers.window_row
     LANGUAGE sql STABLE
     AS $$
     WITH cov AS (
-        SELECT coalesce(koers.covered_days('crisis'), '{(,)}'::datemultirange) AS crisis,
-               coalesce(koers.covered_days('police_call'), '{(,)}'::datemultirange) AS police
+        SELECT koers.known_days('crisis') AS crisis, koers.known_days('police_call') AS police
     ), w AS (
         SELECT r.*, koers.days_in(r.days) AS n_days,
                koers.days_in(r.days * cov.crisis) AS crisis_days,
@@ -12229,17 +12205,6 @@ GRANT ALL ON FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) 
 
 
 --
--- Name: FUNCTION mkba_window_check(window_name text); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.mkba_window_check(window_name text) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.mkba_window_check(window_name text) TO koers_reader;
-GRANT ALL ON FUNCTION koers.mkba_window_check(window_name text) TO koers_auth;
-GRANT ALL ON FUNCTION koers.mkba_window_check(window_name text) TO koers_consumer;
-GRANT ALL ON FUNCTION koers.mkba_window_check(window_name text) TO koers_analyst;
-
-
---
 -- Name: FUNCTION mkba_yearly(as_of date, cohort_size integer, window_name text, price_year integer, ps text[]); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -12537,17 +12502,6 @@ REVOKE ALL ON FUNCTION koers.staged_voids() FROM PUBLIC;
 GRANT ALL ON FUNCTION koers.staged_voids() TO koers_reader;
 GRANT ALL ON FUNCTION koers.staged_voids() TO koers_auth;
 GRANT ALL ON FUNCTION koers.staged_voids() TO koers_consumer;
-
-
---
--- Name: FUNCTION status_known_days(); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.status_known_days() FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.status_known_days() TO koers_reader;
-GRANT ALL ON FUNCTION koers.status_known_days() TO koers_auth;
-GRANT ALL ON FUNCTION koers.status_known_days() TO koers_consumer;
-GRANT ALL ON FUNCTION koers.status_known_days() TO koers_analyst;
 
 
 --
