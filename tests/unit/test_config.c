@@ -4,10 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
-#include <CUnit/CUnit.h>
 
 #include "koers/config.h"
+#include "harness.h"
 
 extern char **environ;
 
@@ -348,33 +347,30 @@ static void test_config_dump(void)
     koers_config_free(c);
 }
 
-int main(void)
+static int config_init(void)
 {
-    if (mkdtemp(tmpdir) == NULL) {
-        perror("mkdtemp");
-        return 1;
-    }
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return CU_get_error();
-    CU_pSuite s = CU_add_suite("config", NULL, NULL);
-    if (s == NULL ||
-        CU_add_test(s, "the key=value parser", test_config_parse_line) == NULL ||
-        CU_add_test(s, "file errors name path:line", test_config_file_errors) == NULL ||
-        CU_add_test(s, "precedence: file < environment < flags", test_config_precedence) == NULL ||
-        CU_add_test(s, "numbers and choices checked, origin named", test_config_checks) == NULL ||
-        CU_add_test(s, "connection strings merged with PG*", test_config_conninfo) == NULL ||
-        CU_add_test(s, "secret names", test_config_secret_names) == NULL ||
-        CU_add_test(s, "dump: origins, redaction, parseable", test_config_dump) == NULL) {
-        CU_cleanup_registry();
-        return CU_get_error();
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int failed = CU_get_number_of_failures() != 0 || CU_get_error();
-    CU_cleanup_registry();
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int config_clean(void)
+{
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
-    return failed;
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static const unit_test_t config_tests[] = {
+    {"the key=value parser", test_config_parse_line},
+    {"file errors name path:line", test_config_file_errors},
+    {"precedence: file < environment < flags", test_config_precedence},
+    {"numbers and choices checked, origin named", test_config_checks},
+    {"connection strings merged with PG*", test_config_conninfo},
+    {"secret names", test_config_secret_names},
+    {"dump: origins, redaction, parseable", test_config_dump},
+};
+
+int main(void)
+{
+    const unit_suite_t suite = {"config", config_init, config_clean, UNIT_TESTS(config_tests)};
+    return unit_main(&suite);
 }
