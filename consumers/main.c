@@ -414,6 +414,7 @@ int main(int argc, char **argv)
     main_app_t app = {0};
     rd_kafka_t *consumer = NULL, *dead_letter = NULL;
     rd_kafka_topic_partition_list_t *topics = NULL;
+    koers_codec_t *codec = NULL;
 
     rd_kafka_conf_t *conf = koers_kafka_conf_new(brokers, NULL, 0, errstr, sizeof errstr);
     if (!conf || koers_kafka_conf_apply(conf, cfg, errstr, sizeof errstr) != 0 ||
@@ -474,19 +475,29 @@ int main(int argc, char **argv)
         koers_log_error("%s", errstr);
         goto out;
     }
-    consume_sink_options_t so = {.conninfo = conninfo, .group = group, .prefix = prefix,
-                                 .batch_size = (int)batch_size, .batch_wait_ms = (int)batch_wait,
-                                 .dead_letter = dead_letter, .stop = &stop_requested};
     rc = 1;
-    app.sink = consume_sink_new(&so, errstr, sizeof errstr);
-    if (!app.sink) {
+    codec = koers_codec_new(errstr, sizeof errstr);
+    if (!codec) {
         koers_log_error("%s", errstr);
         goto out;
     }
     const char *schema_dir = koers_config_get(cfg, "schema.dir");
-    if (schema_dir && consume_sink_load_schemas(app.sink, schema_dir, errstr, sizeof errstr)) {
-        koers_log_error("%s", errstr);
+    int loaded;
+    if (schema_dir &&
+        koers_codec_add_writer_dir(codec, schema_dir, &loaded, errstr, sizeof errstr) != 0) {
+        koers_log_error("--schema-dir %s", errstr);
         rc = 2;
+        goto out;
+    }
+    if (schema_dir)
+        koers_log_info("%d writer schema(s) read from %s", loaded, schema_dir);
+    consume_sink_options_t so = {.conninfo = conninfo, .group = group, .prefix = prefix,
+                                 .batch_size = (int)batch_size, .batch_wait_ms = (int)batch_wait,
+                                 .dead_letter = dead_letter, .codec = codec,
+                                 .stop = &stop_requested};
+    app.sink = consume_sink_new(&so, errstr, sizeof errstr);
+    if (!app.sink) {
+        koers_log_error("%s", errstr);
         goto out;
     }
     topics = rd_kafka_topic_partition_list_new(KOERS_EVENT_TYPES);
@@ -571,6 +582,7 @@ out:
                        rejected);
         consume_sink_free(app.sink);
     }
+    koers_codec_free(codec);
     if (app.failed && rc == 0)
         rc = 1;
     if (topics)

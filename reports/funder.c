@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "koers/pg.h"
+
 extern char **environ;
 
 typedef struct {
@@ -552,15 +554,14 @@ static void section_yearly(const fctx_t *x)
 
 static int section_assumptions(const fctx_t *x, PGconn *conn, int price_year, char *errstr, size_t errlen)
 {
-    PGresult *r = PQexec(conn, "SELECT item, per, amount_eur::float8, price_year, price::float8,"
-                               " price_low::float8, price_high::float8, payers, source,"
-                               " coalesce(payer_source, ''), range_source FROM dash.mkba_assumptions()"
-                               " WHERE prices IS NOT NULL");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        snprintf(errstr, errlen, "dash.mkba_assumptions: %s", PQerrorMessage(conn));
-        PQclear(r);
-        return -1;
-    }
+    koers_pg_error_t err;
+    PGresult *r = koers_pg_exec(conn, "SELECT item, per, amount_eur::float8, price_year, price::float8,"
+                                " price_low::float8, price_high::float8, payers, source,"
+                                " coalesce(payer_source, ''), range_source FROM dash.mkba_assumptions()"
+                                " WHERE prices IS NOT NULL",
+                                0, NULL, PGRES_TUPLES_OK, &err);
+    if (!r)
+        return koers_pg_errstr(&err, "dash.mkba_assumptions", errstr, errlen);
     char y[32];
     snprintf(y, sizeof y, "%s %d", fl(x, "price_in"), price_year);
     fprintf(x->out, "<section class=\"break\"><h2>%s</h2>\n<table class=\"small\"><thead><tr>", fl(x, "h_assumptions"));
@@ -596,12 +597,10 @@ static int section_assumptions(const fctx_t *x, PGconn *conn, int price_year, ch
     }
     PQclear(r);
     fputs("</tbody></table>\n", x->out);
-    r = PQexec(conn, "SELECT year, cpi::float8, source FROM dash.price_index()");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        snprintf(errstr, errlen, "dash.price_index: %s", PQerrorMessage(conn));
-        PQclear(r);
-        return -1;
-    }
+    r = koers_pg_exec(conn, "SELECT year, cpi::float8, source FROM dash.price_index()", 0, NULL,
+                      PGRES_TUPLES_OK, &err);
+    if (!r)
+        return koers_pg_errstr(&err, "dash.price_index", errstr, errlen);
     fprintf(x->out, "<h3>%s</h3><p>", fl(x, "h_cpi"));
     if (PQntuples(r) > 0)
         fesc(x->out, PQgetvalue(r, 0, 2));
@@ -653,20 +652,23 @@ int report_funder_html(PGconn *conn, const char *lang, FILE *out, int *db_failed
 {
     fctx_t x = {.out = out, .en = strcmp(lang, "en") == 0, .k = 5};
     *db_failed = 1;
-    PGresult *meta = PQexec(conn, "SELECT as_of, to_char(generated_at AT TIME ZONE time_zone, 'YYYY-MM-DD HH24:MI'),"
-                                  " suppressed_below, price_year, window_name, rtm_factor::float8,"
-                                  " rtm_variation::float8, default_range::float8 FROM report.meta()");
-    if (PQresultStatus(meta) != PGRES_TUPLES_OK || PQntuples(meta) != 1) {
-        snprintf(errstr, errlen, "report.meta: %s", PQerrorMessage(conn));
+    koers_pg_error_t err;
+    PGresult *meta = koers_pg_exec(conn, "SELECT as_of, to_char(generated_at AT TIME ZONE time_zone, 'YYYY-MM-DD HH24:MI'),"
+                                   " suppressed_below, price_year, window_name, rtm_factor::float8,"
+                                   " rtm_variation::float8, default_range::float8 FROM report.meta()",
+                                   0, NULL, PGRES_TUPLES_OK, &err);
+    if (!meta)
+        return koers_pg_errstr(&err, "report.meta", errstr, errlen);
+    if (PQntuples(meta) != 1) {
+        snprintf(errstr, errlen, "report.meta: %d rows where one was expected", PQntuples(meta));
         PQclear(meta);
         return -1;
     }
-    x.cells_res = PQexec(conn, "SELECT chart, series, category, value::float8, suppressed FROM report.funder_cells()");
-    if (PQresultStatus(x.cells_res) != PGRES_TUPLES_OK) {
-        snprintf(errstr, errlen, "report.funder_cells: %s", PQerrorMessage(conn));
-        PQclear(x.cells_res);
+    x.cells_res = koers_pg_exec(conn, "SELECT chart, series, category, value::float8, suppressed"
+                                " FROM report.funder_cells()", 0, NULL, PGRES_TUPLES_OK, &err);
+    if (!x.cells_res) {
         PQclear(meta);
-        return -1;
+        return koers_pg_errstr(&err, "report.funder_cells", errstr, errlen);
     }
     x.ncells = PQntuples(x.cells_res);
     x.cells = calloc(x.ncells ? (size_t)x.ncells : 1, sizeof *x.cells);

@@ -12,6 +12,7 @@
 
 #include "koers/config.h"
 #include "koers/log.h"
+#include "koers/pg.h"
 #include "koers/pg_oid.h"
 
 #include "funder.h"
@@ -343,90 +344,31 @@ static int report_print_text(FILE *out, const report_measure_t *m, const PGresul
     return ferror(out) ? -1 : 0;
 }
 
-static void report_csv_field(FILE *out, const char *v)
-{
-    if (strpbrk(v, ",\"\r\n") == NULL) {
-        fputs(v, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *v; v++) {
-        if (*v == '"')
-            fputc('"', out);
-        fputc(*v, out);
-    }
-    fputc('"', out);
-}
-
 /* One RFC 4180 file with a header row; NULL is an empty field. */
 static int report_write_csv(const char *dir, const report_measure_t *m, const PGresult *res,
                             char *errstr, size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.csv", dir, m->name);
+    size_t len;
+    char *csv = koers_pg_csv(res, -1, NULL, &len);
+    if (!csv) {
+        snprintf(errstr, errlen, "%s: out of memory", path);
+        return -1;
+    }
     FILE *out = fopen(path, "w");
     if (!out) {
         snprintf(errstr, errlen, "%s: %s", path, strerror(errno));
+        free(csv);
         return -1;
     }
-    int rows = PQntuples(res), cols = PQnfields(res);
-    for (int c = 0; c < cols; c++) {
-        if (c)
-            fputc(',', out);
-        report_csv_field(out, PQfname(res, c));
-    }
-    fputs("\r\n", out);
-    for (int r = 0; r < rows; r++) {
-        for (int c = 0; c < cols; c++) {
-            if (c)
-                fputc(',', out);
-            if (!PQgetisnull(res, r, c))
-                report_csv_field(out, PQgetvalue(res, r, c));
-        }
-        fputs("\r\n", out);
-    }
-    int bad = ferror(out);
+    int bad = fwrite(csv, 1, len, out) != len;
+    free(csv);
     if (fclose(out) != 0 || bad) {
         snprintf(errstr, errlen, "%s: write failed: %s", path, strerror(errno));
         return -1;
     }
     return 0;
-}
-
-/* Rows as JSON objects; numbers and booleans typed. Returns a new reference or NULL. */
-static json_t *report_json_rows(const PGresult *res)
-{
-    json_t *arr = json_array();
-    if (!arr)
-        return NULL;
-    int rows = PQntuples(res), cols = PQnfields(res);
-    for (int r = 0; r < rows; r++) {
-        json_t *obj = json_object();
-        if (!obj || json_array_append_new(arr, obj) != 0) {
-            json_decref(arr);
-            return NULL;
-        }
-        for (int c = 0; c < cols; c++) {
-            json_t *v;
-            const char *s = PQgetvalue(res, r, c);
-            Oid t = PQftype(res, c);
-            if (PQgetisnull(res, r, c))
-                v = json_null();
-            else if (t == KOERS_OID_BOOL)
-                v = json_boolean(s[0] == 't');
-            else if (t == KOERS_OID_INT2 || t == KOERS_OID_INT4 || t == KOERS_OID_INT8)
-                v = json_integer(strtoll(s, NULL, 10));
-            else if (t == KOERS_OID_FLOAT4 || t == KOERS_OID_FLOAT8 || t == KOERS_OID_NUMERIC)
-                v = json_real(strtod(s, NULL));
-            else
-                v = json_string(s);
-            if (!v || json_object_set_new(obj, PQfname(res, c), v) != 0) {
-                json_decref(arr);
-                return NULL;
-            }
-        }
-    }
-    return arr;
 }
 
 static int report_mkdir(const char *dir, char *errstr, size_t errlen)
@@ -447,23 +389,21 @@ static PGresult *report_query(PGconn *conn, const char *what, const char *sql,
 {
     /* Declared types, so that a query need not use all four. */
     static const Oid types[4] = {KOERS_OID_TEXT, KOERS_OID_DATE, KOERS_OID_DATE, KOERS_OID_DATE};
-    PGresult *res = PQexecParams(conn, sql, 4, types, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        koers_log_error("%s: %s", what, PQresultErrorMessage(res));
-        PQclear(res);
-        return NULL;
-    }
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec_typed(conn, sql, 4, types, params, PGRES_TUPLES_OK, &err);
+    if (!res)
+        koers_log_error("%s: %s", what, err.message);
     return res;
 }
 
 static int report_run(PGconn *conn, const report_options_t *o)
 {
     char errstr[4200];
-    PGresult *res = PQexec(conn, "SELECT set_config('TimeZone', koers.time_zone(), false)");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        koers_log_error("setting the programme's time zone: %s",
-                PQresultErrorMessage(res));
-        PQclear(res);
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn, "SELECT set_config('TimeZone', koers.time_zone(), false)",
+                                  0, NULL, PGRES_TUPLES_OK, &err);
+    if (!res) {
+        koers_log_error("setting the programme's time zone: %s", err.message);
         return EXIT_DB;
     }
     char tz[128];
@@ -535,7 +475,7 @@ static int report_run(PGconn *conn, const report_options_t *o)
                 rc = EXIT_OUTPUT;
             }
         } else {
-            json_t *rows = report_json_rows(res);
+            json_t *rows = koers_pg_json_rows(res);
             if (!rows || json_object_set_new(measures, m->name, rows) != 0) {
                 koers_log_error("out of memory");
                 rc = EXIT_OUTPUT;

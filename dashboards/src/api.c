@@ -192,7 +192,7 @@ bad:
 }
 
 /* Maps a database error to a response, by SQLSTATE. */
-static void api_db_error(dash_resp_t *resp, const dash_dberr_t *err, const char *what)
+static void api_db_error(dash_resp_t *resp, const koers_pg_error_t *err, const char *what)
 {
     if (strcmp(err->sqlstate, "KS001") == 0) {
         /* One text for every reason: which check refused (too few, or too few apart from a
@@ -204,9 +204,9 @@ static void api_db_error(dash_resp_t *resp, const dash_dberr_t *err, const char 
     } else if (strncmp(err->sqlstate, "28", 2) == 0) {
         dash_resp_json_error(resp, 401, "no_session", "log in first");
     } else if (strncmp(err->sqlstate, "22", 2) == 0) {
-        dash_resp_json_error(resp, 400, "bad_parameter", err->message);
+        dash_resp_json_error(resp, 400, "bad_parameter", err->primary);
     } else {
-        koers_log_error("%s: %s (SQLSTATE %s)", what, err->message, err->sqlstate);
+        koers_log_error("%s: %s (SQLSTATE %s)", what, err->primary, err->sqlstate);
         dash_resp_json_error(resp, 500, "internal", "the database could not answer");
     }
 }
@@ -229,7 +229,7 @@ static void api_csv(dash_resp_t *resp, const PGresult *res, int filter_col, cons
                     const char *filename)
 {
     size_t len = 0;
-    char *csv = dash_render_csv(res, filter_col, filter_val, &len);
+    char *csv = koers_pg_csv(res, filter_col, filter_val, &len);
     if (!csv) {
         dash_resp_json_error(resp, 500, "internal", "out of memory");
         return;
@@ -246,14 +246,14 @@ static void api_csv(dash_resp_t *resp, const PGresult *res, int filter_col, cons
 static json_t *api_row_object(PGconn *conn, const char *sql, const char *what, dash_resp_t *resp,
                               int *failed)
 {
-    dash_dberr_t err;
-    PGresult *res = dash_db_exec(conn, sql, 0, NULL, PGRES_TUPLES_OK, &err);
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn, sql, 0, NULL, PGRES_TUPLES_OK, &err);
     if (!res) {
         api_db_error(resp, &err, what);
         *failed = 1;
         return NULL;
     }
-    json_t *rows = dash_render_json_rows(res);
+    json_t *rows = koers_pg_json_rows(res);
     json_t *obj = rows && json_array_size(rows) == 1 ? json_incref(json_array_get(rows, 0)) : NULL;
     json_decref(rows);
     PQclear(res);
@@ -268,8 +268,8 @@ static void api_me(PGconn *conn, dash_resp_t *resp)
                                        " FROM dash.whoami()", "whoami", resp, &failed);
     if (failed)
         return;
-    dash_dberr_t err;
-    PGresult *f = dash_db_exec(conn, "SELECT name, value FROM dash.filters()", 0, NULL,
+    koers_pg_error_t err;
+    PGresult *f = koers_pg_exec(conn, "SELECT name, value FROM dash.filters()", 0, NULL,
                                PGRES_TUPLES_OK, &err);
     if (!f) {
         json_decref(doc);
@@ -309,8 +309,8 @@ static void api_cells(PGconn *conn, const char *name, int with_window, int csv,
              name, with_window ? ", $5" : ""); /* name is one of api_endpoints[] */
     const char *params[5] = {p->cohort, p->organisation, p->has_from ? p->from : NULL,
                              p->has_to ? p->to : NULL, p->window};
-    dash_dberr_t err;
-    PGresult *res = dash_db_exec(conn, sql, with_window ? 5 : 4, params, PGRES_TUPLES_OK, &err);
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn, sql, with_window ? 5 : 4, params, PGRES_TUPLES_OK, &err);
     if (!res) {
         api_db_error(resp, &err, name);
         return;
@@ -329,7 +329,7 @@ static void api_cells(PGconn *conn, const char *name, int with_window, int csv,
         PQclear(res);
         return;
     }
-    json_t *rows = dash_render_json_rows(res);
+    json_t *rows = koers_pg_json_rows(res);
     if (doc && rows) {
         json_object_set_new(doc, "page", json_string(name));
         if (with_window)
@@ -348,8 +348,8 @@ static void api_cells(PGconn *conn, const char *name, int with_window, int csv,
 static void api_rows(PGconn *conn, const char *what, const char *sql, int n,
                      const char *const *params, int csv, const char *file, dash_resp_t *resp)
 {
-    dash_dberr_t err;
-    PGresult *res = dash_db_exec(conn, sql, n, params, PGRES_TUPLES_OK, &err);
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn, sql, n, params, PGRES_TUPLES_OK, &err);
     if (!res) {
         api_db_error(resp, &err, what);
         return;
@@ -358,7 +358,7 @@ static void api_rows(PGconn *conn, const char *what, const char *sql, int n,
         api_csv(resp, res, -1, NULL, file);
     } else {
         json_t *doc = json_object();
-        json_t *rows = dash_render_json_rows(res);
+        json_t *rows = koers_pg_json_rows(res);
         if (doc && rows) {
             json_object_set_new(doc, "rows", rows);
         } else {
@@ -376,8 +376,8 @@ static void api_timeline(PGconn *conn, int csv, const api_params_t *p, dash_resp
     const char *params[7] = {p->cohort, p->organisation, p->has_from ? p->from : NULL,
                              p->has_to ? p->to : NULL, p->offset, p->limit,
                              csv ? "export" : "page"};
-    dash_dberr_t err;
-    PGresult *res = dash_db_exec(conn,
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn,
                                  "SELECT lane, participant, cohort_name AS cohort, item, detail,"
                                  " start_day, end_day, events, days FROM dash.timeline($1, $2,"
                                  " $3::date, $4::date, $5::integer, $6::integer, $7)",
@@ -392,7 +392,7 @@ static void api_timeline(PGconn *conn, int csv, const api_params_t *p, dash_resp
         return;
     }
     const char *p3[3] = {p->cohort, p->organisation, p->has_to ? p->to : NULL};
-    PGresult *n = dash_db_exec(conn, "SELECT dash.timeline_lanes($1, $2, $3::date),"
+    PGresult *n = koers_pg_exec(conn, "SELECT dash.timeline_lanes($1, $2, $3::date),"
                                      " (SELECT as_of FROM dash.whoami())",
                                3, p3, PGRES_TUPLES_OK, &err);
     if (!n) {
@@ -401,7 +401,7 @@ static void api_timeline(PGconn *conn, int csv, const api_params_t *p, dash_resp
         return;
     }
     json_t *doc = json_object();
-    json_t *rows = dash_render_json_rows(res);
+    json_t *rows = koers_pg_json_rows(res);
     if (doc && rows) {
         json_object_set_new(doc, "lanes_total", json_integer(atoi(PQgetvalue(n, 0, 0))));
         json_object_set_new(doc, "offset", json_integer(atoi(p->offset)));
@@ -449,7 +449,7 @@ void dash_api_handle(PGconn *conn, const dash_user_t *who, const char *client, c
     if (api_params(req, ep, &p, resp) != 0)
         return;
 
-    dash_dberr_t err;
+    koers_pg_error_t err;
     if (dash_session_begin(conn, who, client, &err) != 0) {
         api_db_error(resp, &err, "starting the request");
         return;
@@ -505,13 +505,13 @@ void dash_api_handle(PGconn *conn, const dash_user_t *who, const char *client, c
     /* Commit what the functions wrote (the audit rows of micro-data); on a failed request,
      * roll back. */
     if (resp->status == 200) {
-        if (dash_db_command(conn, "COMMIT", &err) != 0) {
-            koers_log_error("commit: %s", err.message);
+        if (koers_pg_command(conn, "COMMIT", &err) != 0) {
+            koers_log_error("commit: %s", err.primary);
             free(resp->body);
             resp->body = NULL;
             dash_resp_json_error(resp, 500, "internal", "the database could not answer");
         }
     } else {
-        dash_db_command(conn, "ROLLBACK", &err);
+        koers_pg_command(conn, "ROLLBACK", &err);
     }
 }

@@ -7,6 +7,8 @@
 
 #include <libpq-fe.h>
 
+#include "koers/pg.h"
+
 #define DASH_COOKIE "koers_session"
 #define DASH_TOKEN_BYTES 32
 #define DASH_TOKEN_HEX (2 * DASH_TOKEN_BYTES)
@@ -46,11 +48,6 @@ typedef struct {
 
 typedef struct dash_pool dash_pool_t;
 
-typedef struct {
-    char sqlstate[6];
-    char message[512];
-} dash_dberr_t;
-
 /* Opens size connections with conninfo and checks that they are not a superuser's (the
  * database decides what each role may read only when koers-dash is an ordinary role).
  * Returns NULL with errstr on failure. Free with dash_pool_free(). */
@@ -61,12 +58,6 @@ void dash_pool_free(dash_pool_t *pool);
 PGconn *dash_pool_acquire(dash_pool_t *pool, int timeout_ms);
 void dash_pool_release(dash_pool_t *pool, PGconn *conn);
 
-/* Runs sql with n text parameters and expects status want. Returns the result (the caller
- * clears it), or NULL with err filled (SQLSTATE and the server's message). */
-PGresult *dash_db_exec(PGconn *conn, const char *sql, int n, const char *const *params,
-                       ExecStatusType want, dash_dberr_t *err);
-/* BEGIN / COMMIT / ROLLBACK; 0 or -1 with err. */
-int dash_db_command(PGconn *conn, const char *sql, dash_dberr_t *err);
 
 /* ---- refresh.c: recomputes the cached answers whose data changed, in the background. */
 
@@ -77,18 +68,6 @@ typedef struct dash_refresh dash_refresh_t;
 dash_refresh_t *dash_refresh_start(dash_pool_t *pool, int interval, char *errstr, size_t errlen);
 /* Stops it, cancelling a refresh that is running. */
 void dash_refresh_stop(dash_refresh_t *r);
-
-/* ---- render.c: query results as JSON or CSV. */
-
-/* Appends the rows of res as a JSON array of objects (column name: value; numbers as
- * numbers, booleans, NULL as null) to a jansson array it returns (caller decrefs), or NULL
- * when out of memory. */
-struct json_t;
-struct json_t *dash_render_json_rows(const PGresult *res);
-/* The rows of res as RFC 4180 CSV with a header row; rows where filter_col (if >= 0) does
- * not equal filter_val are skipped. Returns a malloc'd string (caller frees) with *len, or
- * NULL when out of memory. */
-char *dash_render_csv(const PGresult *res, int filter_col, const char *filter_val, size_t *len);
 
 /* ---- ratelimit.c: login throttling per client address, per user name and in all. */
 
@@ -146,7 +125,7 @@ void dash_session_failed(PGconn *conn, const char *user, const char *client);
 /* Starts the request's transaction as the user: BEGIN, the session and client settings,
  * SET ROLE to the user's database role. 0 or -1 with err (rolled back). */
 int dash_session_begin(PGconn *conn, const dash_user_t *who, const char *client,
-                       dash_dberr_t *err);
+                       koers_pg_error_t *err);
 
 /* ---- assets.c: the pages, scripts and styles, from a fixed list read at start-up. */
 

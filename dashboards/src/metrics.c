@@ -224,11 +224,11 @@ char *dash_metrics_render(PGconn *conn, size_t *len)
     b.p[0] = '\0';
     metrics_requests(&b);
 
-    dash_dberr_t err;
-    PGresult *res = dash_db_exec(conn, "SELECT metric, l1, l2, l3, value FROM dash.metrics()", 0, NULL,
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn, "SELECT metric, l1, l2, l3, value FROM dash.metrics()", 0, NULL,
                                  PGRES_TUPLES_OK, &err);
     if (!res) {
-        koers_log_error("metrics: %s", err.message);
+        koers_log_error("metrics: %s", err.primary);
         metrics_printf(&b, "# koers_up: the database did not answer\nkoers_dash_database_up 0\n");
     } else {
         metrics_printf(&b, "# HELP koers_dash_database_up Whether PostgreSQL answered.\n"

@@ -56,10 +56,10 @@ static void user_generate(char *out, size_t outlen)
 static int user_exec(PGconn *conn, const char *sql, int n, const char *const *params,
                      ExecStatusType want, PGresult **out)
 {
-    dash_dberr_t err;
-    PGresult *res = dash_db_exec(conn, sql, n, params, want, &err);
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn, sql, n, params, want, &err);
     if (!res) {
-        koers_log_error("%s", err.message);
+        koers_log_error("%s", err.primary);
         return -1;
     }
     if (out)
