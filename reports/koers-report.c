@@ -1,6 +1,5 @@
 /* koers-report: prints koers' seven measures for a cohort and period, or writes them as CSV/JSON. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "koers/cli.h"
 #include "koers/config.h"
 #include "koers/log.h"
 #include "koers/pg.h"
@@ -144,9 +144,46 @@ typedef struct {
 
 /* What a configuration file (--config), the environment or a flag may set. */
 static const koers_setting_t report_settings[] = {
-    {"dbname", "--dbname", NULL, "", KOERS_SETTING_CONNINFO, 0, 0, 0, NULL},
-    {"log.format", "--log-format", KOERS_LOG_FORMAT_ENV, "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
+    {"dbname", NULL, "", KOERS_SETTING_CONNINFO, 0, 0, 0, NULL},
+    {"log.format", KOERS_LOG_FORMAT_ENV, "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
      koers_log_formats},
+};
+
+enum { OPT_COHORT = 1, OPT_FROM, OPT_TO, OPT_AS_OF, OPT_FORMAT, OPT_OUT, OPT_AUDIENCE, OPT_LANG };
+
+/* Every option once: getopt_long's tables and the usage are made from it. */
+static const koers_option_t report_options[] = {
+    {"config", 0, "FILE", KOERS_OPT_CONFIG, NULL, NULL,
+     "configuration file, key=value lines (default: $KOERS_CONFIG; none if unset). "
+     "Precedence: file < environment < flags.", NULL},
+    {"dump-config", 0, NULL, KOERS_OPT_DUMP, NULL, NULL,
+     "print the effective settings (secrets redacted), exit", NULL},
+    {"log-format", 0, "F", KOERS_OPT_SETTING, "log.format", NULL, "logfmt or json", NULL},
+    {"dbname", 'd', "CONNINFO", KOERS_OPT_SETTING, "dbname", NULL,
+     "libpq connection string or URI (default: PG* environment; a PG* variable wins over the "
+     "same parameter in the file)", NULL},
+    {"cohort", 'c', "C", OPT_COHORT, NULL, NULL, "only this cohort (default: every cohort)", NULL},
+    {"from", 'f', "DATE", OPT_FROM, NULL, NULL,
+     "monthly tables from the month of DATE (YYYY-MM-DD)", NULL},
+    {"to", 't', "DATE", OPT_TO, NULL, NULL, "monthly tables up to DATE", NULL},
+    {"as-of", 'a', "DATE", OPT_AS_OF, NULL, NULL,
+     "date where enrolled time and goal states end (default: --to, else today in the "
+     "programme's time zone)", NULL},
+    {"format", 'F', "FMT", OPT_FORMAT, NULL, NULL,
+     "text (default): readable tables on stdout; html, pdf: the --audience funder document "
+     "(pdf printed with headless chromium, $KOERS_CHROMIUM); csv: one file per measure, "
+     "NAME.csv in --out DIR (required); json: one document on stdout, or "
+     "DIR/koers-report.json", NULL},
+    {"out", 'o', "DIR", OPT_OUT, NULL, NULL,
+     "directory to write into (created if missing); for html and pdf the file to write "
+     "(html: default stdout)", NULL},
+    {"audience", 0, "funder", OPT_AUDIENCE, NULL, NULL,
+     "a document for a council or board (--format html or pdf): aggregates only, small "
+     "numbers suppressed as on the funder pages, whoever runs it; no cohort, period or as-of "
+     "choice (the end of the last complete month)", NULL},
+    {"lang", 0, "L", OPT_LANG, NULL, NULL, "nl (default) or en, for --audience funder", NULL},
+    {"help", 'h', NULL, KOERS_OPT_HELP, NULL, NULL, "show this help", NULL},
+    {"version", 'V', NULL, KOERS_OPT_VERSION, NULL, NULL, "show the version", NULL},
 };
 
 static void report_usage(FILE *out)
@@ -155,38 +192,50 @@ static void report_usage(FILE *out)
         "Usage: koers-report [OPTION]...\n"
         "Print koers' measures (goals, goal attainment, crisis and police before and during\n"
         "enrolment, support intensity, cost-benefit, data quality) for a cohort and period.\n"
-        "\n"
-        "      --config FILE       configuration file, key=value lines (default:\n"
-        "                          $KOERS_CONFIG; none if unset). Keys: dbname, log.format.\n"
-        "                          Precedence: file < environment < flags\n"
-        "      --dump-config       print the effective settings (secrets redacted), exit\n"
-        "      --log-format F      logfmt (default) or json (default: $KOERS_LOG_FORMAT)\n"
-        "  -d, --dbname CONNINFO   libpq connection string or URI (default: PG* environment;\n"
-        "                          a PG* variable wins over the same parameter in the file)\n"
-        "  -c, --cohort C          only this cohort (default: every cohort)\n"
-        "  -f, --from DATE         monthly tables from the month of DATE (YYYY-MM-DD)\n"
-        "  -t, --to DATE           monthly tables up to DATE\n"
-        "  -a, --as-of DATE        date where enrolled time and goal states end\n"
-        "                          (default: --to, else today in the programme's time zone)\n"
-        "  -F, --format FMT        text (default): readable tables on stdout;\n"
-        "                          html, pdf: the --audience funder document (pdf printed\n"
-        "                          with headless chromium, $KOERS_CHROMIUM);\n"
-        "                          csv: one file per measure, NAME.csv in --out DIR (required);\n"
-        "                          json: one document on stdout, or DIR/koers-report.json\n"
-        "  -o, --out DIR           directory to write into (created if missing); for html and\n"
-        "                          pdf the file to write (html: default stdout)\n"
-        "      --audience funder   a document for a council or board (--format html or pdf):\n"
-        "                          aggregates only, small numbers suppressed as on the funder\n"
-        "                          pages, whoever runs it; no cohort, period or as-of choice\n"
-        "                          (the end of the last complete month)\n"
-        "      --lang L            nl (default) or en, for --audience funder\n"
-        "  -h, --help              show this help\n"
-        "  -V, --version           show the version\n"
+        "\n");
+    koers_cli_usage(out, report_options, KOERS_CLI_N(report_options), report_settings,
+                    KOERS_CLI_N(report_settings));
+    fprintf(out,
         "\n"
         "Text shortens pseudonyms to their first %d characters; csv and json keep them whole.\n"
         "Exit status: 0 done; 1 database failure (the server's message on stderr);\n"
         "2 usage error; 3 output could not be written.\n",
         SHORT_PSEUDONYM);
+}
+
+/* The report's own options; a bad value is a usage error. */
+static int report_own_option(void *ctx, int id, const char *arg, char *errstr, size_t errlen)
+{
+    static const char *const formats[] = {[FMT_TEXT] = "text", [FMT_CSV] = "csv",
+                                          [FMT_JSON] = "json", [FMT_HTML] = "html",
+                                          [FMT_PDF] = "pdf"};
+    report_options_t *o = ctx;
+    switch (id) {
+    case OPT_COHORT: o->cohort = arg; return 0;
+    case OPT_FROM: o->from = arg; return 0;
+    case OPT_TO: o->to = arg; return 0;
+    case OPT_AS_OF: o->as_of = arg; return 0;
+    case OPT_OUT: o->out_dir = arg; return 0;
+    case OPT_AUDIENCE:
+        o->funder = strcmp(arg, "funder") == 0;
+        if (!o->funder)
+            snprintf(errstr, errlen, "--audience: funder, not '%s'", arg);
+        return o->funder ? 0 : -1;
+    case OPT_LANG:
+        o->lang = arg;
+        if (strcmp(arg, "nl") == 0 || strcmp(arg, "en") == 0)
+            return 0;
+        snprintf(errstr, errlen, "--lang: nl or en, not '%s'", arg);
+        return -1;
+    default: /* OPT_FORMAT */
+        for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+            if (formats[i] && strcmp(arg, formats[i]) == 0) {
+                o->format = (int)i;
+                return 0;
+            }
+        snprintf(errstr, errlen, "--format: text, csv, json, html or pdf, not '%s'", arg);
+        return -1;
+    }
 }
 
 /* A strict YYYY-MM-DD with a real day of the month. */
@@ -550,111 +599,64 @@ static int report_run_funder(PGconn *conn, const report_options_t *o)
 int main(int argc, char **argv)
 {
     report_options_t o = {.conninfo = "", .format = FMT_TEXT, .lang = "nl"};
-    static const struct option longopts[] = {
-        {"dbname", required_argument, NULL, 'd'}, {"cohort", required_argument, NULL, 'c'},
-        {"from", required_argument, NULL, 'f'},   {"to", required_argument, NULL, 't'},
-        {"as-of", required_argument, NULL, 'a'},  {"format", required_argument, NULL, 'F'},
-        {"out", required_argument, NULL, 'o'},    {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {"config", required_argument, NULL, 'C'},
-        {"dump-config", no_argument, NULL, 'D'},  {"log-format", required_argument, NULL, 'L'},
-        {"audience", required_argument, NULL, 'A'}, {"lang", required_argument, NULL, 'G'},
-        {NULL, 0, NULL, 0}};
-    const char *dbname_flag = NULL, *log_format_flag = NULL, *config_path = NULL;
-    int opt, dump = 0;
-    /* -C, -D and -L are long-only in the help: --config, --dump-config, --log-format. */
-    while ((opt = getopt_long(argc, argv, "d:c:f:t:a:F:o:hV", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'd': dbname_flag = optarg; break;
-        case 'C': config_path = optarg; break;
-        case 'D': dump = 1; break;
-        case 'L': log_format_flag = optarg; break;
-        case 'c': o.cohort = optarg; break;
-        case 'f': o.from = optarg; break;
-        case 't': o.to = optarg; break;
-        case 'a': o.as_of = optarg; break;
-        case 'o': o.out_dir = optarg; break;
-        case 'A':
-            if (strcmp(optarg, "funder") != 0) {
-                koers_log_error("--audience: funder, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            o.funder = 1;
-            break;
-        case 'G':
-            if (strcmp(optarg, "nl") != 0 && strcmp(optarg, "en") != 0) {
-                koers_log_error("--lang: nl or en, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            o.lang = optarg;
-            break;
-        case 'F':
-            if (strcmp(optarg, "text") == 0)
-                o.format = FMT_TEXT;
-            else if (strcmp(optarg, "csv") == 0)
-                o.format = FMT_CSV;
-            else if (strcmp(optarg, "json") == 0)
-                o.format = FMT_JSON;
-            else if (strcmp(optarg, "html") == 0)
-                o.format = FMT_HTML;
-            else if (strcmp(optarg, "pdf") == 0)
-                o.format = FMT_PDF;
-            else {
-                koers_log_error("--format: text, csv, json, html or pdf, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'h': report_usage(stdout); return 0;
-        case 'V': printf("koers-report %s\n", KOERS_VERSION); return 0;
-        default: report_usage(stderr); return EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        koers_log_error("unexpected argument '%s'", argv[optind]);
-        report_usage(stderr);
-        return EXIT_USAGE;
-    }
-    const char *dates[3][2] = {{"--from", o.from}, {"--to", o.to}, {"--as-of", o.as_of}};
-    for (int i = 0; i < 3; i++)
-        if (dates[i][1] && !report_valid_date(dates[i][1])) {
-            koers_log_error("%s: not a date YYYY-MM-DD: '%s'", dates[i][0],
-                    dates[i][1]);
-            return EXIT_USAGE;
-        }
-    if (o.from && o.to && strcmp(o.from, o.to) > 0) {
-        koers_log_error("--from %s is after --to %s", o.from, o.to);
-        return EXIT_USAGE;
-    }
-    /* The other formats print per-participant rows: never for a funder. */
-    if (o.funder != (o.format == FMT_HTML || o.format == FMT_PDF)) {
-        koers_log_error("--audience funder goes with --format html or pdf, and they with it");
-        return EXIT_USAGE;
-    }
-    if (o.funder && (o.cohort || o.from || o.to || o.as_of)) {
-        koers_log_error("--audience funder takes no --cohort, --from, --to or --as-of: it shows "
-                        "what a funder's pages show");
-        return EXIT_USAGE;
-    }
-    if (o.format == FMT_PDF && !o.out_dir && !dump) {
-        koers_log_error("--format pdf: give the file to write with --out FILE");
-        return EXIT_USAGE;
-    }
-    if (o.format == FMT_CSV && !o.out_dir && !dump) {
-        koers_log_error("--format csv writes one file per measure: give --out DIR");
-        return EXIT_USAGE;
-    }
-
     char errstr[512], *conninfo = NULL;
     koers_config_t *cfg = koers_config_new("koers-report", report_settings,
-                                           sizeof report_settings / sizeof report_settings[0]);
+                                           KOERS_CLI_N(report_settings));
     if (!cfg) {
         koers_log_error("out of memory");
         return EXIT_USAGE;
     }
     int rc = EXIT_USAGE;
-    if ((dbname_flag && koers_config_set_flag(cfg, "dbname", dbname_flag, errstr, sizeof errstr)) ||
-        (log_format_flag &&
-         koers_config_set_flag(cfg, "log.format", log_format_flag, errstr, sizeof errstr)) ||
-        koers_config_resolve(cfg, config_path, errstr, sizeof errstr) != 0 ||
+    koers_cli_t cli;
+    int first = koers_cli_parse(argc, argv, report_options, KOERS_CLI_N(report_options), 0, cfg,
+                                &cli, report_own_option, &o, errstr, sizeof errstr);
+    if (first >= 0 && (cli.help || cli.version)) {
+        if (cli.help)
+            report_usage(stdout);
+        else
+            printf("koers-report %s\n", KOERS_VERSION);
+        rc = 0;
+        goto out;
+    }
+    if (first >= 0 && first < argc)
+        snprintf(errstr, sizeof errstr, "unexpected argument '%s'", argv[first]);
+    if (first < 0 || first < argc) {
+        koers_log_error("%s", errstr);
+        fprintf(stderr, "Try 'koers-report --help'.\n");
+        goto out;
+    }
+    int dump = cli.dump;
+    const char *dates[3][2] = {{"--from", o.from}, {"--to", o.to}, {"--as-of", o.as_of}};
+    for (int i = 0; i < 3; i++)
+        if (dates[i][1] && !report_valid_date(dates[i][1])) {
+            koers_log_error("%s: not a date YYYY-MM-DD: '%s'", dates[i][0],
+                    dates[i][1]);
+            goto out;
+        }
+    if (o.from && o.to && strcmp(o.from, o.to) > 0) {
+        koers_log_error("--from %s is after --to %s", o.from, o.to);
+        goto out;
+    }
+    /* The other formats print per-participant rows: never for a funder. */
+    if (o.funder != (o.format == FMT_HTML || o.format == FMT_PDF)) {
+        koers_log_error("--audience funder goes with --format html or pdf, and they with it");
+        goto out;
+    }
+    if (o.funder && (o.cohort || o.from || o.to || o.as_of)) {
+        koers_log_error("--audience funder takes no --cohort, --from, --to or --as-of: it shows "
+                        "what a funder's pages show");
+        goto out;
+    }
+    if (o.format == FMT_PDF && !o.out_dir && !dump) {
+        koers_log_error("--format pdf: give the file to write with --out FILE");
+        goto out;
+    }
+    if (o.format == FMT_CSV && !o.out_dir && !dump) {
+        koers_log_error("--format csv writes one file per measure: give --out DIR");
+        goto out;
+    }
+
+    if (koers_config_resolve(cfg, cli.config_path, errstr, sizeof errstr) != 0 ||
         !(conninfo = koers_config_conninfo(cfg, "dbname", errstr, sizeof errstr))) {
         koers_log_error("%s", errstr);
         goto out;

@@ -15,14 +15,14 @@ static char tmpdir[] = "/tmp/koers-test-config-XXXXXX";
 static const char *const formats[] = {"logfmt", "json", NULL};
 
 static const koers_setting_t settings[] = {
-    {"brokers", "--brokers", "KOERS_TEST_BROKERS", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
-    {"group", "--group", "KOERS_TEST_GROUP", "koers", KOERS_SETTING_TEXT, 0, 0, 0, NULL},
-    {"batch.size", "--batch-size", "KOERS_TEST_BATCH_SIZE", "5000", KOERS_SETTING_INT, 1,
+    {"brokers", "KOERS_TEST_BROKERS", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"group", "KOERS_TEST_GROUP", "koers", KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"batch.size", "KOERS_TEST_BATCH_SIZE", "5000", KOERS_SETTING_INT, 1,
      1000000, 0, NULL},
-    {"log.format", "--log-format", "KOERS_TEST_LOG_FORMAT", "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
+    {"log.format", "KOERS_TEST_LOG_FORMAT", "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
      formats},
-    {"dbname", "--dbname", NULL, "", KOERS_SETTING_CONNINFO, 0, 0, 0, NULL},
-    {"session.secret", "--session-secret", NULL, NULL, KOERS_SETTING_TEXT, 0, 0, 1, NULL},
+    {"dbname", NULL, "", KOERS_SETTING_CONNINFO, 0, 0, 0, NULL},
+    {"session.secret", NULL, NULL, KOERS_SETTING_TEXT, 0, 0, 1, NULL},
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
@@ -65,6 +65,18 @@ static koers_config_t *config_new(void)
     koers_config_t *c = koers_config_new("koers-test", settings, NSETTINGS);
     CU_ASSERT_FATAL(c != NULL);
     return c;
+}
+
+/* Sets name as its flag would: from "--name" with dots as dashes, as koers_cli_parse does. */
+static int config_set_flag(koers_config_t *c, const char *name, const char *value, char *err,
+                           size_t len)
+{
+    char flag[64];
+    snprintf(flag, sizeof flag, "--%s", name);
+    for (char *p = flag; *p; p++)
+        if (*p == '.')
+            *p = '-';
+    return koers_config_set(c, name, value, KOERS_FROM_FLAG, flag, err, len);
 }
 
 static void test_config_parse_line(void)
@@ -155,7 +167,7 @@ static void test_config_precedence(void)
                                               "kafka.acks=1\n");
     koers_config_t *c = config_new();
     char err[512];
-    CU_ASSERT_EQUAL(koers_config_set_flag(c, "brokers", "flag:9092", err, sizeof err), 0);
+    CU_ASSERT_EQUAL(config_set_flag(c, "brokers", "flag:9092", err, sizeof err), 0);
     CU_ASSERT_EQUAL(koers_config_set_x(c, "linger.ms = 7", err, sizeof err), 0);
     setenv("KOERS_TEST_BROKERS", "env:9092", 1);
     setenv("KOERS_TEST_GROUP", "env-group", 1);
@@ -219,7 +231,7 @@ static void test_config_checks(void)
         config_clear_env();
         koers_config_t *c = config_new();
         char err[512];
-        CU_ASSERT_EQUAL(koers_config_set_flag(c, cases[i].name, cases[i].value, err, sizeof err), 0);
+        CU_ASSERT_EQUAL(config_set_flag(c, cases[i].name, cases[i].value, err, sizeof err), 0);
         CU_ASSERT_EQUAL(koers_config_resolve(c, NULL, err, sizeof err), -1);
         CU_ASSERT_STRING_EQUAL(err, cases[i].err);
         koers_config_free(c);
@@ -242,7 +254,7 @@ static void test_config_checks(void)
     koers_config_free(c);
     /* A connection string that libpq cannot parse. */
     c = config_new();
-    CU_ASSERT_EQUAL(koers_config_set_flag(c, "dbname", "host='unterminated", err, sizeof err), 0);
+    CU_ASSERT_EQUAL(config_set_flag(c, "dbname", "host='unterminated", err, sizeof err), 0);
     CU_ASSERT_EQUAL(koers_config_resolve(c, NULL, err, sizeof err), -1);
     CU_ASSERT(strncmp(err, "dbname (from --dbname): ", 24) == 0);
     koers_config_free(c);
@@ -250,7 +262,7 @@ static void test_config_checks(void)
     c = config_new();
     CU_ASSERT_EQUAL(koers_config_set_x(c, "linger.ms", err, sizeof err), -1);
     CU_ASSERT_STRING_EQUAL(err, "-X linger.ms: expected key=value");
-    CU_ASSERT_EQUAL(koers_config_set(c, "nope", "1", KOERS_FROM_FLAG, "--nope", err, sizeof err), -1);
+    CU_ASSERT_EQUAL(config_set_flag(c, "nope", "1", err, sizeof err), -1);
     CU_ASSERT(strncmp(err, "unknown setting 'nope'", 22) == 0);
     koers_config_free(c);
 }
@@ -275,7 +287,7 @@ static void test_config_conninfo(void)
     koers_config_free(c);
 
     c = config_new();
-    CU_ASSERT_EQUAL(koers_config_set_flag(c, "dbname", "dbname=flagdb", err, sizeof err), 0);
+    CU_ASSERT_EQUAL(config_set_flag(c, "dbname", "dbname=flagdb", err, sizeof err), 0);
     CU_ASSERT_EQUAL_FATAL(koers_config_resolve(c, path, err, sizeof err), 0);
     ci = koers_config_conninfo(c, "dbname", err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ci);
@@ -316,7 +328,7 @@ static void test_config_dump(void)
                                               "dbname=dbname=x password=pw123 host=h\n");
     koers_config_t *c = config_new();
     char err[512];
-    CU_ASSERT_EQUAL(koers_config_set_flag(c, "group", "g1", err, sizeof err), 0);
+    CU_ASSERT_EQUAL(config_set_flag(c, "group", "g1", err, sizeof err), 0);
     CU_ASSERT_EQUAL_FATAL(koers_config_resolve(c, path, err, sizeof err), 0);
     char *text = NULL;
     size_t len = 0;
