@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -143,7 +144,7 @@ int dash_assets_load(const char *static_dir, char *errstr, size_t errlen);
 void dash_assets_free(void);
 const dash_asset_t *dash_assets_find(const char *path);
 
-/* ---- http.c: the HTTP server. */
+/* ---- request.c: a request's parameters, and the response being built. */
 
 typedef struct dash_resp {
     int status;
@@ -158,22 +159,35 @@ typedef struct dash_resp {
     int cacheable;            /* static assets: may be cached briefly */
 } dash_resp_t;
 
-typedef struct dash_req dash_req_t;
+struct MHD_Connection;
+typedef struct dash_req {
+    struct MHD_Connection *conn;
+    struct timespec start;
+    const char *route; /* metrics label: a constant string */
+    int status;
+    char client[64];
+    char *body;
+    size_t body_len;
+    int body_too_big;
+} dash_req_t;
+
 /* A query parameter of the request (NULL when absent). */
 const char *dash_req_arg(dash_req_t *req, const char *name);
 /* 0 if every query parameter is in allowed (NULL-terminated) and short enough; else -1 and
  * a reason in why. */
 int dash_req_check_args(dash_req_t *req, const char *const *allowed, char *why, size_t whylen);
 
+/* Response helpers (the body is copied). */
+void dash_resp_text(dash_resp_t *r, int status, const char *content_type, const char *text);
+void dash_resp_json_error(dash_resp_t *r, int status, const char *code, const char *message);
+
+/* ---- http.c: the HTTP server. */
+
 /* Serves cfg with pool; rl throttles logins (both must outlive dash_http_stop()). 0, or -1
  * with errstr. */
 int dash_http_start(const dash_config_t *cfg, dash_pool_t *pool, dash_ratelimit_t *rl, char *errstr,
                     size_t errlen);
 void dash_http_stop(void);
-
-/* Response helpers (the body is copied). */
-void dash_resp_text(dash_resp_t *r, int status, const char *content_type, const char *text);
-void dash_resp_json_error(dash_resp_t *r, int status, const char *code, const char *message);
 
 /* ---- api.c: the JSON and CSV API over schema dash. */
 
