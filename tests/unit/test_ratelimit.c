@@ -1,4 +1,4 @@
-/* Unit tests for the login throttle (dashboards/src/ratelimit.c): names that share a user's
+/* Unit tests for the login throttle (dashboards/ratelimit.c): names that share a user's
  * slot cannot reset its lock, a full limiter refuses instead of forgetting, the failure
  * budget of all names together, and waits that grow. */
 #include <stdio.h>

@@ -68,60 +68,6 @@ static const api_endpoint_t api_endpoints[] = {
  * setting mkba_window's shipped value, sql/0015_mkba.sql). */
 static const char *const api_windows[] = {"per_protocol", "intention_to_treat", "follow_up"};
 
-/* [a-z0-9_-]{1,32}: a cohort or source name. */
-static int api_valid_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 32)
-        return 0;
-    for (; *s; s++)
-        if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_' || *s == '-'))
-            return 0;
-    return 1;
-}
-
-/* YYYY-MM (2000..2099) into out as YYYY-MM-01. */
-static int api_valid_month(const char *s, char *out, size_t outlen)
-{
-    if (strlen(s) != 7 || s[4] != '-')
-        return 0;
-    for (int i = 0; i < 7; i++)
-        if (i != 4 && !isdigit((unsigned char)s[i]))
-            return 0;
-    int year = atoi(s), month = atoi(s + 5);
-    if (year < 2000 || year > 2099 || month < 1 || month > 12)
-        return 0;
-    snprintf(out, outlen, "%.7s-01", s);
-    return 1;
-}
-
-/* A chart name: page.chart, lower case and underscores. */
-static int api_valid_chart(const char *s)
-{
-    size_t n = strlen(s);
-    const char *dot = strchr(s, '.');
-    if (n < 3 || n > 48 || !dot || dot == s || !dot[1] || strchr(dot + 1, '.'))
-        return 0;
-    for (; *s; s++)
-        if (!(islower((unsigned char)*s) || *s == '_' || *s == '.'))
-            return 0;
-    return 1;
-}
-
-static int api_valid_int(const char *s, long lo, long hi, long *out)
-{
-    if (!*s || strlen(s) > 9)
-        return 0;
-    for (const char *p = s; *p; p++)
-        if (!isdigit((unsigned char)*p))
-            return 0;
-    long v = strtol(s, NULL, 10);
-    if (v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
-}
-
 typedef struct {
     const char *cohort, *organisation, *chart, *window;
     char from[16], to[16], offset[16], limit[16];
@@ -134,27 +80,27 @@ static int api_params(dash_req_t *req, const api_endpoint_t *ep, api_params_t *p
     memset(p, 0, sizeof *p);
     const char *v;
     if ((v = dash_req_arg(req, "cohort")) && *v) {
-        if (!api_valid_name(v))
+        if (!dash_param_name(v))
             goto bad;
         p->cohort = v;
     }
     if ((v = dash_req_arg(req, "organisation")) && *v) {
-        if (!api_valid_name(v))
+        if (!dash_param_name(v))
             goto bad;
         p->organisation = v;
     }
     if ((v = dash_req_arg(req, "from")) && *v) {
-        if (!api_valid_month(v, p->from, sizeof p->from))
+        if (!dash_param_month(v, p->from, sizeof p->from))
             goto bad;
         p->has_from = 1;
     }
     if ((v = dash_req_arg(req, "to")) && *v) {
-        if (!api_valid_month(v, p->to, sizeof p->to))
+        if (!dash_param_month(v, p->to, sizeof p->to))
             goto bad;
         p->has_to = 1;
     }
     if ((v = dash_req_arg(req, "chart")) && *v) {
-        if (!api_valid_chart(v))
+        if (!dash_param_chart(v))
             goto bad;
         p->chart = v;
     }
@@ -172,11 +118,11 @@ static int api_params(dash_req_t *req, const api_endpoint_t *ep, api_params_t *p
     }
     long n;
     v = dash_req_arg(req, "offset");
-    if (v && *v && !api_valid_int(v, 0, 1000000, &n))
+    if (v && *v && !dash_param_int(v, 0, 1000000, &n))
         goto bad;
     snprintf(p->offset, sizeof p->offset, "%s", v && *v ? v : "0");
     v = dash_req_arg(req, "limit");
-    if (v && *v && !api_valid_int(v, 1, ep->limit_max, &n)) {
+    if (v && *v && !dash_param_int(v, 1, ep->limit_max, &n)) {
         char why[64];
         snprintf(why, sizeof why, "limit is a number 1..%ld", ep->limit_max);
         dash_resp_json_error(resp, 400, "bad_parameter", why);

@@ -189,6 +189,17 @@ int dash_http_start(const dash_config_t *cfg, dash_pool_t *pool, dash_ratelimit_
                     size_t errlen);
 void dash_http_stop(void);
 
+/* ---- params.c: the API's parameter values. 1 when valid, else 0. */
+
+/* A cohort or organisation name: [a-z0-9_-]{1,32}. */
+int dash_param_name(const char *s);
+/* YYYY-MM, 2000-01..2099-12; out gets YYYY-MM-01. */
+int dash_param_month(const char *s, char *out, size_t outlen);
+/* A chart id: page.chart, lower case and underscores, 3..48 characters. */
+int dash_param_chart(const char *s);
+/* Decimal digits only (at most 9), within lo..hi; *out gets the value. */
+int dash_param_int(const char *s, long lo, long hi, long *out);
+
 /* ---- api.c: the JSON and CSV API over schema dash. */
 
 /* Serves GET /api/<name>[.csv] for who (logged in). */
