@@ -110,6 +110,9 @@ typedef struct {
     char token_hash_hex[2 * 32 + 1];
 } dash_user_t;
 
+/* DASH_ROLE_* of a role's name (koers.dash_user.role), or 0 for none of them. */
+unsigned dash_role_bit(const char *role);
+
 int dash_session_init(void); /* libsodium and the dummy hash; 0 or -1 */
 /* Hashes a password for storage (Argon2id, crypto_pwhash_str). 0 or -1. */
 int dash_session_hash_password(const char *password, char *out, size_t outlen);
@@ -159,11 +162,26 @@ typedef struct dash_resp {
     int cacheable;            /* static assets: may be cached briefly */
 } dash_resp_t;
 
+/* What a request was, for /metrics' route label (metrics.c names them). */
+typedef enum {
+    DASH_ROUTE_OTHER, /* calloc's zero: a request not (yet) routed */
+    DASH_ROUTE_PAGE,
+    DASH_ROUTE_STATIC,
+    DASH_ROUTE_API,
+    DASH_ROUTE_API_MICRODATA,
+    DASH_ROUTE_API_ADMIN,
+    DASH_ROUTE_LOGIN,
+    DASH_ROUTE_LOGOUT,
+    DASH_ROUTE_METRICS,
+    DASH_ROUTE_HEALTHZ,
+    DASH_ROUTES
+} dash_route_t;
+
 struct MHD_Connection;
 typedef struct dash_req {
     struct MHD_Connection *conn;
     struct timespec start;
-    const char *route; /* metrics label: a constant string */
+    dash_route_t route; /* what the request was, for /metrics */
     int status;
     char client[64];
     char *body;
@@ -210,8 +228,8 @@ void dash_api_handle(PGconn *conn, const dash_user_t *who, const char *client, c
 
 void dash_metrics_init(const dash_config_t *cfg);
 void dash_metrics_free(void);
-/* Records one request: a route label (from a fixed set), its status and its duration. */
-void dash_metrics_observe(const char *route, int status, double seconds);
+/* Records one request: what it was, its status and its duration. */
+void dash_metrics_observe(dash_route_t route, int status, double seconds);
 void dash_metrics_login_failure(void);
 /* The exposition (text format 0.0.4); malloc'd, caller frees; NULL on failure. */
 char *dash_metrics_render(PGconn *conn, size_t *len);

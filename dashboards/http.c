@@ -341,23 +341,23 @@ static void http_route(dash_req_t *req, const char *url, const char *method, das
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     int post = strcmp(method, "POST") == 0;
     if (strlen(url) > HTTP_URL_MAX) {
-        req->route = "other";
+        req->route = DASH_ROUTE_OTHER;
         dash_resp_text(resp, 414, "text/plain; charset=utf-8", "URI too long\n");
         return;
     }
     if (strcmp(url, "/healthz") == 0) {
-        req->route = "healthz";
+        req->route = DASH_ROUTE_HEALTHZ;
         dash_resp_text(resp, 200, "text/plain; charset=utf-8", "ok\n");
         return;
     }
     if (strcmp(url, "/metrics") == 0 && get) {
-        req->route = "metrics";
+        req->route = DASH_ROUTE_METRICS;
         http_metrics(req, resp);
         return;
     }
     if ((strcmp(url, "/login") == 0 && post) || (strcmp(url, "/logout") == 0 && post)) {
         int login = strcmp(url, "/login") == 0;
-        req->route = login ? "login" : "logout";
+        req->route = login ? DASH_ROUTE_LOGIN : DASH_ROUTE_LOGOUT;
         if (!http_same_origin(req)) {
             dash_resp_text(resp, 403, "text/plain; charset=utf-8", "cross-site request refused\n");
             return;
@@ -371,7 +371,9 @@ static void http_route(dash_req_t *req, const char *url, const char *method, das
 
     int api = strncmp(url, "/api/", 5) == 0;
     const dash_asset_t *asset = api ? NULL : dash_assets_find(url);
-    req->route = api ? "api" : asset ? (strncmp(url, "/static/", 8) == 0 ? "static" : "page") : "other";
+    req->route = api     ? DASH_ROUTE_API
+                 : asset ? (strncmp(url, "/static/", 8) == 0 ? DASH_ROUTE_STATIC : DASH_ROUTE_PAGE)
+                         : DASH_ROUTE_OTHER;
     if (!api && !asset) {
         dash_resp_text(resp, 404, "text/plain; charset=utf-8", "Not Found\n");
         return;
@@ -408,10 +410,10 @@ static void http_route(dash_req_t *req, const char *url, const char *method, das
     }
     if (api) {
         if (strncmp(url + 5, "users", 5) == 0 || strncmp(url + 5, "audit", 5) == 0)
-            req->route = "api_admin";
+            req->route = DASH_ROUTE_API_ADMIN;
         else if (strncmp(url + 5, "timeline", 8) == 0 || strncmp(url + 5, "participants", 12) == 0
                  || strncmp(url + 5, "paired", 6) == 0)
-            req->route = "api_microdata";
+            req->route = DASH_ROUTE_API_MICRODATA;
         dash_api_handle(conn, &who, req->client, url + 5, req, resp);
     } else if (!(asset->roles & who.role_bit)) {
         const dash_asset_t *denied = dash_assets_find("/denied");
@@ -607,7 +609,7 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, cons
         if (!req)
             return MHD_NO;
         req->conn = conn;
-        req->route = "other";
+        req->route = DASH_ROUTE_OTHER;
         clock_gettime(CLOCK_MONOTONIC, &req->start);
         http_client(conn, req->client, sizeof req->client);
         *con_cls = req;

@@ -48,16 +48,18 @@ static int session_verify(const char *hash, const char *password)
     return ok;
 }
 
-static unsigned session_role_bit(const char *role)
+/* The dashboard's roles, as koers.dash_user.role names them. */
+static const struct {
+    const char *name;
+    unsigned bit;
+} session_roles[] = {{"evaluator", DASH_ROLE_EVALUATOR}, {"funder", DASH_ROLE_FUNDER},
+                     {"partner", DASH_ROLE_PARTNER},     {"admin", DASH_ROLE_ADMIN}};
+
+unsigned dash_role_bit(const char *role)
 {
-    if (strcmp(role, "evaluator") == 0)
-        return DASH_ROLE_EVALUATOR;
-    if (strcmp(role, "funder") == 0)
-        return DASH_ROLE_FUNDER;
-    if (strcmp(role, "partner") == 0)
-        return DASH_ROLE_PARTNER;
-    if (strcmp(role, "admin") == 0)
-        return DASH_ROLE_ADMIN;
+    for (size_t i = 0; i < sizeof session_roles / sizeof session_roles[0]; i++)
+        if (strcmp(role, session_roles[i].name) == 0)
+            return session_roles[i].bit;
     return 0;
 }
 
@@ -83,7 +85,7 @@ static void session_fill(dash_user_t *who, const PGresult *res, const char *hash
     snprintf(who->organisation, sizeof who->organisation, "%s", PQgetvalue(res, 0, 2));
     snprintf(who->db_role, sizeof who->db_role, "%s", PQgetvalue(res, 0, 3));
     snprintf(who->token_hash_hex, sizeof who->token_hash_hex, "%s", hash_hex);
-    who->role_bit = session_role_bit(who->role);
+    who->role_bit = dash_role_bit(who->role);
 }
 
 int dash_session_login(PGconn *conn, const dash_config_t *cfg, const char *user,

@@ -129,8 +129,7 @@ int dash_user_main(int argc, char **argv, const char *conninfo)
         return 2;
     }
     if (is_add) {
-        if (!role || (strcmp(role, "evaluator") && strcmp(role, "funder") && strcmp(role, "partner") &&
-                      strcmp(role, "admin"))) {
+        if (!role || !dash_role_bit(role)) {
             fprintf(stderr, "koers-dash user add: --role is evaluator, funder, partner or admin\n");
             return 2;
         }

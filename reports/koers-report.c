@@ -48,20 +48,10 @@ typedef struct {
 
 static const report_measure_t report_measures[] = {
     {"cohort_month", "Per month: the cohort's enrolment, support, crisis, police and cost",
-     "Sums over the cohort's participants per local month (koers.participant_month, "
-     "koers.participant_month_cost). Counts are whole-month counts of valid events.",
-     "SELECT m.cohort, m.month, count(*) FILTER (WHERE m.enrolled_days > 0) AS participants_enrolled,"
-     " sum(m.enrolled_days) AS enrolled_days, sum(m.contacts) AS contacts,"
-     " sum(m.contact_minutes) AS contact_minutes, sum(m.crisis_events) AS crisis_events,"
-     " sum(m.crisis_days) AS crisis_days, sum(m.stay_days) AS stay_days,"
-     " sum(m.police_calls) AS police_calls, sum(m.confused_person_calls) AS confused_person_calls,"
-     " coalesce(sum(c.crisis_cost), 0.00) AS crisis_cost,"
-     " coalesce(sum(c.police_cost), 0.00) AS police_cost,"
-     " coalesce(sum(c.support_cost), 0.00) AS support_cost"
-     " FROM koers.participant_month_at($4::date) m"
-     " LEFT JOIN koers.participant_month_cost c ON c.participant = m.participant AND c.month = m.month"
-     " WHERE m.cohort IS NOT NULL AND ($1::text IS NULL OR m.cohort = $1::text) AND " MONTHS("m.month")
-     " GROUP BY m.cohort, m.month ORDER BY m.cohort, m.month",
+     "Sums over the cohort's participants per local month (koers.cohort_month). Counts are "
+     "whole-month counts of valid events.",
+     "SELECT * FROM koers.cohort_month($4::date) WHERE " COHORT " AND " MONTHS("month")
+     " ORDER BY cohort, month",
      1, 0},
     {"participant_month", "Per participant and month", NULL,
      "SELECT * FROM koers.participant_month_at($4::date) WHERE " COHORT " AND " MONTHS("month")

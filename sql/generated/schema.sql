@@ -3432,6 +3432,32 @@ COMMENT ON FUNCTION koers.before_during_rows(as_of date, by_participant boolean)
 
 
 --
+-- Name: cohort_month(date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.cohort_month(as_of date) RETURNS TABLE(cohort text, month date, participants_enrolled bigint, enrolled_days bigint, contacts bigint, contact_minutes bigint, crisis_events bigint, crisis_days bigint, stay_days bigint, police_calls bigint, confused_person_calls bigint, crisis_cost numeric, police_cost numeric, support_cost numeric)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT m.cohort, m.month, count(*) FILTER (WHERE m.enrolled_days > 0),
+           sum(m.enrolled_days), sum(m.contacts), sum(m.contact_minutes), sum(m.crisis_events),
+           sum(m.crisis_days), sum(m.stay_days), sum(m.police_calls),
+           sum(m.confused_person_calls), coalesce(sum(c.crisis_cost), 0.00),
+           coalesce(sum(c.police_cost), 0.00), coalesce(sum(c.support_cost), 0.00)
+    FROM koers.participant_month_at(as_of) m
+    LEFT JOIN koers.participant_month_cost c ON c.participant = m.participant AND c.month = m.month
+    WHERE m.cohort IS NOT NULL
+    GROUP BY m.cohort, m.month
+$$;
+
+
+--
+-- Name: FUNCTION cohort_month(as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.cohort_month(as_of date) IS 'Measures 3-6 per cohort and local month: koers.participant_month_at summed over the cohort''s participants (participants_enrolled: those with an enrolled day in the month), with the month''s priced use from koers.participant_month_cost.';
+
+
+--
 -- Name: contact_gaps(date); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -11417,6 +11443,17 @@ GRANT ALL ON FUNCTION koers.before_during_rows(as_of date, by_participant boolea
 GRANT ALL ON FUNCTION koers.before_during_rows(as_of date, by_participant boolean) TO koers_auth;
 GRANT ALL ON FUNCTION koers.before_during_rows(as_of date, by_participant boolean) TO koers_consumer;
 GRANT ALL ON FUNCTION koers.before_during_rows(as_of date, by_participant boolean) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION cohort_month(as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.cohort_month(as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.cohort_month(as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.cohort_month(as_of date) TO koers_auth;
+GRANT ALL ON FUNCTION koers.cohort_month(as_of date) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.cohort_month(as_of date) TO koers_analyst;
 
 
 --
