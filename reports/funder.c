@@ -103,11 +103,11 @@ static const flabel_t flabels[] = {
     {"median_difference", "Mediane verandering [95%]", "Median change [95%]"}, {"p_value", "p", "p"},
     {"h_mkba", "Indicatieve MKBA per belanghebbende", "Indicative social cost-benefit (MKBA) per stakeholder"},
     {"mkba_note", "Kosten: de ondersteuning van het programma in het venster {w}, naar wie die betaalt. Baten: "
-                  "kosten van crisis, verblijf en politie die zijn vermeden ten opzichte van het nulalternatief. "
+                  "kosten van crisis, verblijf, politie en huisuitzettingen die zijn vermeden ten opzichte van het nulalternatief. "
                   "Nulalternatief: het gebruik per bekende persoonsmaand van de 12 maanden voor de start (voor de "
                   "hele groep samen, \u00d7 {f}) was doorgegaan; dat veronderstelt dat er zonder het programma "
                   "niets was veranderd. Bedragen in euro's, prijspeil {y}.",
-     "Costs: the programme's support in the window {w}, by who pays it. Benefits: crisis, stay and police costs "
+     "Costs: the programme's support in the window {w}, by who pays it. Benefits: crisis, stay, police and eviction costs "
      "avoided against the null alternative. Null alternative: the use per known person-month of the 12 months "
      "before the start (the whole group pooled, \u00d7 {f}) had gone on; that assumes nothing would have changed "
      "without the programme. Amounts in euros, price level {y}."},
@@ -539,7 +539,8 @@ static void section_sensitivity(const fctx_t *x, const char *rtm_var, const char
 static void section_yearly(const fctx_t *x)
 {
     static const char *const cols[] = {"payer", "benefit_per_person_year", "cost_share"};
-    fprintf(x->out, "<section><h2>%s</h2><p>%s</p>\n<table>", fl(x, "h_yearly"), fl(x, "yearly_note"));
+    fprintf(x->out, "<section class=\"keep\"><h2>%s</h2><p>%s</p>\n<table>", fl(x, "h_yearly"),
+            fl(x, "yearly_note"));
     fhead(x, cols, 3);
     fputs("<tbody>\n", x->out);
     for (size_t p = 0; p < NPAYERS; p++) {
@@ -645,7 +646,9 @@ static const char FCSS[] =
     "tr.total th,tr.total td{font-weight:bold;border-top:2px solid #1f2933}tr.group th{font-weight:bold}"
     "th.indent{padding-left:6mm;font-weight:normal}table.kv{width:auto}table.narrow{width:auto}"
     "table.small{font-size:8pt}.sup{font-style:italic}.note{font-size:9pt;color:#374151}"
-    "section.break{page-break-before:always}figure{margin:0 0 3mm}";
+    "section.break{page-break-before:always}figure{margin:0 0 3mm}"
+    /* A short table is not split: a row alone on the next page reads as a page of its own. */
+    "section.keep{break-inside:avoid;page-break-inside:avoid}";
 
 int report_funder_html(PGconn *conn, const char *lang, FILE *out, int *db_failed, char *errstr,
                        size_t errlen)

@@ -6209,7 +6209,7 @@ CREATE FUNCTION koers.mkba_exposure(as_of date, window_name text, ps text[]) RET
     AS $$
     WITH cov AS MATERIALIZED (
         SELECT t, koers.known_days(t) AS known
-        FROM unnest(ARRAY['contact', 'crisis', 'police_call']) t
+        FROM unnest(ARRAY['contact', 'crisis', 'police_call', 'status_change']) t
     )
     SELECT r.participant, r.cohort, CASE WHEN r.window_name = 'before' THEN 'before' ELSE 'during' END,
            c.t, koers.days_in(r.days * c.known)
@@ -6450,7 +6450,7 @@ CREATE FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) RETURN
     AS $$
     WITH cov AS MATERIALIZED (
         SELECT t, koers.known_days(t) AS known
-        FROM unnest(ARRAY['contact', 'crisis', 'police_call']) t
+        FROM unnest(ARRAY['contact', 'crisis', 'police_call', 'status_change']) t
     ), w AS (
         SELECT r.participant, r.cohort,
                CASE WHEN r.window_name = 'before' THEN 'before' ELSE 'during' END AS side, r.days
@@ -6458,10 +6458,18 @@ CREATE FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) RETURN
         WHERE r.window_name IN ('before', koers.dash_window_check(mkba_units.window_name))
           AND (ps IS NULL OR r.participant = ANY (ps))
     ), u AS (
-        SELECT d.*, least(d.span, as_of + 1 - d.day) AS len
+        SELECT d.participant, d.day, d.event_type, d.kind, d.events, d.minutes, d.billable_days,
+               d.span, least(d.span, as_of + 1 - d.day) AS len
         FROM koers.use_at(as_of) d
         WHERE d.event_type IN ('contact', 'crisis', 'police_call')
           AND (ps IS NULL OR d.participant = ANY (ps))
+        UNION ALL
+        -- An eviction carried out is an event of its day.
+        SELECT e.participant, koers.local_day(e.occurred_at), 'status_change', 'evicted', 1, 0, 0,
+               0, 0
+        FROM koers.status_change_valid e
+        WHERE e.eviction = 'evicted' AND koers.local_day(e.occurred_at) <= as_of
+          AND (ps IS NULL OR e.participant = ANY (ps))
     )
     SELECT w.participant, w.cohort, w.side, u.event_type, u.kind, m.item,
            sum(CASE k.per
@@ -8870,7 +8878,7 @@ CREATE TABLE koers.unit_cost_map (
     event_type text NOT NULL,
     kind text NOT NULL,
     item text NOT NULL,
-    CONSTRAINT unit_cost_map_event_type_check CHECK ((event_type = ANY (ARRAY['contact'::text, 'crisis'::text, 'police_call'::text]))),
+    CONSTRAINT unit_cost_map_event_type_check CHECK ((event_type = ANY (ARRAY['contact'::text, 'crisis'::text, 'police_call'::text, 'status_change'::text]))),
     CONSTRAINT unit_cost_map_victim_unpriced CHECK ((NOT ((event_type = 'police_call'::text) AND (kind = 'victim'::text))))
 );
 
@@ -8886,14 +8894,14 @@ COMMENT ON TABLE koers.unit_cost_map IS 'Which unit cost prices which event: cri
 -- Name: COLUMN unit_cost_map.event_type; Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON COLUMN koers.unit_cost_map.event_type IS 'contact (support cost), crisis (crisis cost) or police_call (police cost).';
+COMMENT ON COLUMN koers.unit_cost_map.event_type IS 'contact (support cost), crisis (crisis cost), police_call (police cost) or status_change (an eviction carried out: kind evicted).';
 
 
 --
 -- Name: COLUMN unit_cost_map.kind; Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON COLUMN koers.unit_cost_map.kind IS 'crisis or police kind; for contacts the with_role.';
+COMMENT ON COLUMN koers.unit_cost_map.kind IS 'crisis or police kind; for contacts the with_role; for status_change the eviction step.';
 
 
 --
