@@ -1,5 +1,4 @@
 /* koers-consume: Kafka events into PostgreSQL, exactly once, with offsets in the database. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 #include <unistd.h>
 
 #include "consume.h"
+#include "koers/cli.h"
 #include "koers/config.h"
 #include "koers/kafka.h"
 #include "koers/log.h"
@@ -48,19 +48,56 @@ static void main_on_dead_letter_log(const rd_kafka_t *rk, int level, const char 
 
 /* What a configuration file (-c), the environment or a flag may set; see --dump-config. */
 static const koers_setting_t main_settings[] = {
-    {"dbname", "--dbname", NULL, "", KOERS_SETTING_CONNINFO, 0, 0, 0, NULL},
-    {"brokers", "--brokers", "KOERS_BROKERS", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
-    {"group", "--group", "KOERS_GROUP", "koers", KOERS_SETTING_TEXT, 0, 0, 0, NULL},
-    {"topic.prefix", "--topic-prefix", "KOERS_TOPIC_PREFIX", KOERS_DEFAULT_TOPIC_PREFIX,
+    {"dbname", NULL, "", KOERS_SETTING_CONNINFO, 0, 0, 0, NULL},
+    {"brokers", "KOERS_BROKERS", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"group", "KOERS_GROUP", "koers", KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"topic.prefix", "KOERS_TOPIC_PREFIX", KOERS_DEFAULT_TOPIC_PREFIX,
      KOERS_SETTING_TEXT, 0, 0, 0, NULL},
-    {"partitions", "--partitions", "KOERS_PARTITIONS", "6", KOERS_SETTING_INT, 1, 100000, 0, NULL},
-    {"batch.size", "--batch-size", "KOERS_BATCH_SIZE", "5000", KOERS_SETTING_INT, 1, 1000000, 0,
+    {"partitions", "KOERS_PARTITIONS", "6", KOERS_SETTING_INT, 1, 100000, 0, NULL},
+    {"batch.size", "KOERS_BATCH_SIZE", "5000", KOERS_SETTING_INT, 1, 1000000, 0,
      NULL},
-    {"batch.wait.ms", "--batch-wait-ms", "KOERS_BATCH_WAIT_MS", "200", KOERS_SETTING_INT, 0,
+    {"batch.wait.ms", "KOERS_BATCH_WAIT_MS", "200", KOERS_SETTING_INT, 0,
      100000, 0, NULL},
-    {"log.format", "--log-format", KOERS_LOG_FORMAT_ENV, "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
+    {"log.format", KOERS_LOG_FORMAT_ENV, "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
      koers_log_formats},
-    {"schema.dir", "--schema-dir", "KOERS_SCHEMA_DIR", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"schema.dir", "KOERS_SCHEMA_DIR", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+};
+
+enum { MAIN_UNTIL = 1, MAIN_MIGRATE };
+
+/* Every option once: getopt_long's tables and the usage are made from it. */
+static const koers_option_t main_options[] = {
+    {"config", 'c', "FILE", KOERS_OPT_CONFIG, NULL, NULL,
+     "configuration file, key=value lines (default: $KOERS_CONFIG; none if unset). "
+     "Precedence: file < environment < flags.", NULL},
+    {"dump-config", 0, NULL, KOERS_OPT_DUMP, NULL, NULL,
+     "print the effective settings (secrets redacted), exit", NULL},
+    {"log-format", 0, "F", KOERS_OPT_SETTING, "log.format", NULL, "logfmt or json", NULL},
+    {"dbname", 'd', "CONNINFO", KOERS_OPT_SETTING, "dbname", NULL,
+     "libpq connection string or URI (default: PG* environment; a PG* variable wins over the "
+     "same parameter in the file)", NULL},
+    {"brokers", 'b', "LIST", KOERS_OPT_SETTING, "brokers", NULL, "bootstrap servers", NULL},
+    {NULL, 'X', "KEY=VALUE", KOERS_OPT_X, NULL, NULL,
+     "librdkafka property, passed through (repeatable); wins over the file's kafka.KEY", NULL},
+    {"group", 'g', "ID", KOERS_OPT_SETTING, "group", NULL, "consumer group", NULL},
+    {"topic-prefix", 0, "P", KOERS_OPT_SETTING, "topic.prefix", NULL, "topic prefix", NULL},
+    {"partitions", 0, "N", KOERS_OPT_SETTING, "partitions", NULL,
+     "partitions of topics created now", NULL},
+    {"batch-size", 0, "N", KOERS_OPT_SETTING, "batch.size", NULL,
+     "events per transaction at most", NULL},
+    {"batch-wait-ms", 0, "MS", KOERS_OPT_SETTING, "batch.wait.ms", NULL,
+     "longest an event waits in an open batch", NULL},
+    {"until-caught-up", 0, NULL, MAIN_UNTIL, NULL, NULL,
+     "exit once every partition of every event topic has been read up to the end it had when "
+     "the program started (by this process, or stored for the group by another member)", NULL},
+    {"schema-dir", 0, "DIR", KOERS_OPT_SETTING, "schema.dir", NULL,
+     "also read messages written with the schemas DIR/*.avsc (other versions of the event "
+     "schemas); without it they are dead-lettered (the earlier versions in schemas/history "
+     "are always read)", NULL},
+    {"migrate", 0, NULL, MAIN_MIGRATE, NULL, NULL, "apply the database migrations, then exit",
+     NULL},
+    {"help", 'h', NULL, KOERS_OPT_HELP, NULL, NULL, "show this help", NULL},
+    {"version", 'V', NULL, KOERS_OPT_VERSION, NULL, NULL, "show the version", NULL},
 };
 
 static void main_usage(FILE *out)
@@ -70,41 +107,31 @@ static void main_usage(FILE *out)
         "Read koers events from Kafka and store them in PostgreSQL (schema koers), with the\n"
         "consumed offsets in the same transaction. Undecodable or contract-breaking messages\n"
         "go to <prefix>dead_letter and koers.rejected_events.\n"
-        "\n"
-        "  -c, --config FILE       configuration file, key=value lines (default:\n"
-        "                          $KOERS_CONFIG; none if unset). Precedence: file <\n"
-        "                          environment < flags. Keys: dbname, brokers, group,\n"
-        "                          topic.prefix, partitions, batch.size, batch.wait.ms,\n"
-        "                          log.format, and kafka.<librdkafka property>\n"
-        "      --dump-config       print the effective settings (secrets redacted), exit\n"
-        "      --log-format F      logfmt (default) or json (default: $KOERS_LOG_FORMAT)\n"
-        "  -d, --dbname CONNINFO   libpq connection string or URI (default: PG* environment;\n"
-        "                          a PG* variable wins over the same parameter in the file)\n"
-        "  -b, --brokers LIST      bootstrap servers (default: $KOERS_BROKERS)\n"
-        "  -X KEY=VALUE            librdkafka property, passed through (repeatable); wins\n"
-        "                          over the file's kafka.KEY\n"
-        "  -g, --group ID          consumer group (default: $KOERS_GROUP or koers)\n"
-        "      --topic-prefix P    topic prefix (default: $KOERS_TOPIC_PREFIX or koers.)\n"
-        "      --partitions N      partitions of topics created now (default:\n"
-        "                          $KOERS_PARTITIONS or 6)\n"
-        "      --batch-size N      events per transaction at most (default:\n"
-        "                          $KOERS_BATCH_SIZE or 5000)\n"
-        "      --batch-wait-ms MS  longest an event waits in an open batch (default:\n"
-        "                          $KOERS_BATCH_WAIT_MS or 200)\n"
-        "      --until-caught-up   exit once every partition of every event topic has been\n"
-        "                          read up to the end it had when the program started (by\n"
-        "                          this process, or stored for the group by another member)\n"
-        "      --schema-dir DIR    also read messages written with the schemas DIR/*.avsc\n"
-        "                          (other versions of the event schemas; default:\n"
-        "                          $KOERS_SCHEMA_DIR); without it they are dead-lettered\n"
-        "                          (the earlier versions in schemas/history are always read)\n"
-        "      --migrate           apply the database migrations, then exit\n"
-        "  -h, --help              show this help\n"
-        "  -V, --version           show the version\n"
+        "\n");
+    koers_cli_usage(out, main_options, KOERS_CLI_N(main_options), main_settings,
+                    KOERS_CLI_N(main_settings));
+    fprintf(out,
         "\n"
         "SIGINT or SIGTERM: finish and commit the open batch, leave the group, exit 0.\n"
         "Exit status: 0 done; 1 database failure (nothing half-stored); 2 usage or\n"
         "configuration error; 3 Kafka error.\n");
+}
+
+typedef struct {
+    int until, migrate;
+} main_flags_t;
+
+static int main_own_option(void *ctx, int id, const char *arg, char *errstr, size_t errlen)
+{
+    (void)arg;
+    (void)errstr;
+    (void)errlen;
+    main_flags_t *f = ctx;
+    if (id == MAIN_UNTIL)
+        f->until = 1;
+    else
+        f->migrate = 1;
+    return 0;
 }
 
 static main_target_t *main_find_target(main_app_t *a, const char *topic, int32_t partition)
@@ -297,78 +324,39 @@ static int main_migrate(const char *conninfo)
 
 int main(int argc, char **argv)
 {
-    enum { O_PREFIX = 256, O_PARTITIONS, O_BATCH, O_WAIT, O_UNTIL, O_MIGRATE, O_DUMP, O_LOGFMT, O_SCHEMA };
-    static const struct option longopts[] = {
-        {"dbname", required_argument, NULL, 'd'},
-        {"brokers", required_argument, NULL, 'b'},
-        {"group", required_argument, NULL, 'g'},
-        {"topic-prefix", required_argument, NULL, O_PREFIX},
-        {"partitions", required_argument, NULL, O_PARTITIONS},
-        {"batch-size", required_argument, NULL, O_BATCH},
-        {"batch-wait-ms", required_argument, NULL, O_WAIT},
-        {"until-caught-up", no_argument, NULL, O_UNTIL},
-        {"migrate", no_argument, NULL, O_MIGRATE},
-        {"config", required_argument, NULL, 'c'},
-        {"dump-config", no_argument, NULL, O_DUMP},
-        {"log-format", required_argument, NULL, O_LOGFMT},
-        {"schema-dir", required_argument, NULL, O_SCHEMA},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0}};
-    const char *brokers, *prefix, *group, *config_path = NULL;
+    const char *brokers, *prefix, *group;
     char *conninfo = NULL;
     long partitions, batch_size, batch_wait;
-    int until = 0, migrate = 0, dump = 0, c;
     char errstr[512];
     koers_config_t *cfg = koers_config_new("koers-consume", main_settings,
-                                           sizeof main_settings / sizeof main_settings[0]);
+                                           KOERS_CLI_N(main_settings));
     if (!cfg) {
         koers_log_error("out of memory");
         return 2;
     }
-    while ((c = getopt_long(argc, argv, "d:b:g:X:c:hV", longopts, NULL)) != -1) {
-        const char *setting = NULL;
-        switch (c) {
-        case 'd': setting = "dbname"; break;
-        case 'b': setting = "brokers"; break;
-        case 'g': setting = "group"; break;
-        case 'X':
-            if (koers_config_set_x(cfg, optarg, errstr, sizeof errstr) != 0) {
-                koers_log_error("%s", errstr);
-                koers_config_free(cfg);
-                return 2;
-            }
-            break;
-        case 'c': config_path = optarg; break;
-        case O_DUMP: dump = 1; break;
-        case O_LOGFMT: setting = "log.format"; break;
-        case O_SCHEMA: setting = "schema.dir"; break;
-        case O_PREFIX: setting = "topic.prefix"; break;
-        case O_UNTIL: until = 1; break;
-        case O_MIGRATE: migrate = 1; break;
-        case O_PARTITIONS: setting = "partitions"; break;
-        case O_BATCH: setting = "batch.size"; break;
-        case O_WAIT: setting = "batch.wait.ms"; break;
-        case 'h': main_usage(stdout); koers_config_free(cfg); return 0;
-        case 'V':
+    koers_cli_t cli;
+    main_flags_t flags = {0};
+    int first = koers_cli_parse(argc, argv, main_options, KOERS_CLI_N(main_options), 0, cfg,
+                                &cli, main_own_option, &flags, errstr, sizeof errstr);
+    if (first >= 0 && (cli.help || cli.version)) {
+        if (cli.help)
+            main_usage(stdout);
+        else
             printf("koers-consume %s (librdkafka %s, libpq %d)\n", KOERS_VERSION,
                    rd_kafka_version_str(), PQlibVersion());
-            koers_config_free(cfg);
-            return 0;
-        default: main_usage(stderr); koers_config_free(cfg); return 2;
-        }
-        if (setting && koers_config_set_flag(cfg, setting, optarg, errstr, sizeof errstr) != 0) {
-            koers_log_error("%s", errstr);
-            koers_config_free(cfg);
-            return 2;
-        }
+        koers_config_free(cfg);
+        return 0;
     }
-    if (optind != argc) {
-        koers_log_error("unexpected argument '%s'", argv[optind]);
+    if (first >= 0 && first != argc)
+        snprintf(errstr, sizeof errstr, "unexpected argument '%s'", argv[first]);
+    if (first < 0 || first != argc) {
+        koers_log_error("%s", errstr);
+        fprintf(stderr, "Try 'koers-consume --help'.\n");
         koers_config_free(cfg);
         return 2;
     }
-    if (koers_config_resolve(cfg, config_path, errstr, sizeof errstr) != 0 ||
+    int until = flags.until, migrate = flags.migrate, dump = cli.dump;
+    if (koers_config_resolve(cfg, cli.config_path, errstr, sizeof errstr) != 0 ||
         !(conninfo = koers_config_conninfo(cfg, "dbname", errstr, sizeof errstr))) {
         koers_log_error("%s", errstr);
         koers_config_free(cfg);
@@ -414,6 +402,7 @@ int main(int argc, char **argv)
     main_app_t app = {0};
     rd_kafka_t *consumer = NULL, *dead_letter = NULL;
     rd_kafka_topic_partition_list_t *topics = NULL;
+    koers_codec_t *codec = NULL;
 
     rd_kafka_conf_t *conf = koers_kafka_conf_new(brokers, NULL, 0, errstr, sizeof errstr);
     if (!conf || koers_kafka_conf_apply(conf, cfg, errstr, sizeof errstr) != 0 ||
@@ -474,19 +463,29 @@ int main(int argc, char **argv)
         koers_log_error("%s", errstr);
         goto out;
     }
-    consume_sink_options_t so = {.conninfo = conninfo, .group = group, .prefix = prefix,
-                                 .batch_size = (int)batch_size, .batch_wait_ms = (int)batch_wait,
-                                 .dead_letter = dead_letter, .stop = &stop_requested};
     rc = 1;
-    app.sink = consume_sink_new(&so, errstr, sizeof errstr);
-    if (!app.sink) {
+    codec = koers_codec_new(errstr, sizeof errstr);
+    if (!codec) {
         koers_log_error("%s", errstr);
         goto out;
     }
     const char *schema_dir = koers_config_get(cfg, "schema.dir");
-    if (schema_dir && consume_sink_load_schemas(app.sink, schema_dir, errstr, sizeof errstr)) {
-        koers_log_error("%s", errstr);
+    int loaded;
+    if (schema_dir &&
+        koers_codec_add_writer_dir(codec, schema_dir, &loaded, errstr, sizeof errstr) != 0) {
+        koers_log_error("--schema-dir %s", errstr);
         rc = 2;
+        goto out;
+    }
+    if (schema_dir)
+        koers_log_info("%d writer schema(s) read from %s", loaded, schema_dir);
+    consume_sink_options_t so = {.conninfo = conninfo, .group = group, .prefix = prefix,
+                                 .batch_size = (int)batch_size, .batch_wait_ms = (int)batch_wait,
+                                 .dead_letter = dead_letter, .codec = codec,
+                                 .stop = &stop_requested};
+    app.sink = consume_sink_new(&so, errstr, sizeof errstr);
+    if (!app.sink) {
+        koers_log_error("%s", errstr);
         goto out;
     }
     topics = rd_kafka_topic_partition_list_new(KOERS_EVENT_TYPES);
@@ -571,6 +570,7 @@ out:
                        rejected);
         consume_sink_free(app.sink);
     }
+    koers_codec_free(codec);
     if (app.failed && rc == 0)
         rc = 1;
     if (topics)

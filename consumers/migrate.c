@@ -9,16 +9,12 @@
 
 #define MIGRATE_LOCK "7012341" /* advisory lock key: any constant the project owns */
 
+/* A migration whose functions moved to sql/defs/ may hold comments only: a script, which may
+ * be empty. */
 static int migrate_exec(PGconn *conn, const char *sql, char *errstr, size_t errlen)
 {
-    PGresult *res = PQexec(conn, sql);
-    /* A migration whose functions moved to sql/defs/ may hold comments only: an empty query. */
-    int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK ||
-             PQresultStatus(res) == PGRES_EMPTY_QUERY;
-    if (!ok)
-        snprintf(errstr, errlen, "%s", PQresultErrorMessage(res));
-    PQclear(res);
-    return ok ? 0 : -1;
+    koers_pg_error_t err;
+    return koers_pg_script(conn, sql, &err) == 0 ? 0 : koers_pg_errstr(&err, NULL, errstr, errlen);
 }
 
 /* Runs a query whose one row holds one boolean; sets *out. Returns 0, or -1 with the server's
@@ -26,12 +22,15 @@ static int migrate_exec(PGconn *conn, const char *sql, char *errstr, size_t errl
 static int migrate_query_bool(PGconn *conn, const char *sql, int nparams,
                               const char *const *params, int *out, char *errstr, size_t errlen)
 {
-    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn, sql, nparams, params, PGRES_TUPLES_OK, &err);
+    if (!res)
+        return koers_pg_errstr(&err, NULL, errstr, errlen);
+    int ok = PQntuples(res) == 1;
     if (ok)
         *out = PQgetvalue(res, 0, 0)[0] == 't';
     else
-        snprintf(errstr, errlen, "%s", PQresultErrorMessage(res));
+        snprintf(errstr, errlen, "%s: %d rows where one was expected", sql, PQntuples(res));
     PQclear(res);
     return ok ? 0 : -1;
 }
@@ -56,16 +55,16 @@ static int migrate_apply(PGconn *conn, const consume_sql_file_t *f, char *errstr
         return -1;
     }
     const char *params[1] = {f->name};
-    PGresult *res = PQexecParams(conn, "INSERT INTO koers.schema_migration (name) VALUES ($1)", 1,
-                                 NULL, params, NULL, NULL, 0);
-    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok)
-        snprintf(errstr, errlen, "recording %s: %s", f->name, PQresultErrorMessage(res));
-    PQclear(res);
-    if (!ok) {
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn, "INSERT INTO koers.schema_migration (name) VALUES ($1)",
+                                  1, params, PGRES_COMMAND_OK, &err);
+    if (!res) {
+        snprintf(why, sizeof why, "recording %s", f->name);
+        koers_pg_errstr(&err, why, errstr, errlen);
         migrate_exec(conn, "ROLLBACK", why, sizeof why);
         return -1;
     }
+    PQclear(res);
     return migrate_exec(conn, "COMMIT", errstr, errlen);
 }
 
@@ -145,14 +144,14 @@ static int defs_apply(PGconn *conn, int rebuild, char *errstr, size_t errlen)
         rc = migrate_exec(conn, "DELETE FROM koers.schema_definition", errstr, errlen);
     for (const consume_sql_file_t *f = consume_sql_defs; rc == 0 && f->name; f++) {
         const char *params[2] = {f->name, f->sql};
-        PGresult *res = PQexecParams(
-            conn,
-            "INSERT INTO koers.schema_definition (name, sha256)"
-            " VALUES ($1, encode(sha256(convert_to($2, 'UTF8')), 'hex'))",
-            2, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            snprintf(errstr, errlen, "recording defs/%s.sql: %s", f->name, PQresultErrorMessage(res));
-            rc = -1;
+        koers_pg_error_t err;
+        PGresult *res = koers_pg_exec(conn,
+                                      "INSERT INTO koers.schema_definition (name, sha256)"
+                                      " VALUES ($1, encode(sha256(convert_to($2, 'UTF8')), 'hex'))",
+                                      2, params, PGRES_COMMAND_OK, &err);
+        if (!res) {
+            snprintf(why, sizeof why, "recording defs/%s.sql", f->name);
+            rc = koers_pg_errstr(&err, why, errstr, errlen);
         }
         PQclear(res);
     }

@@ -204,14 +204,6 @@ int koers_config_set(koers_config_t *c, const char *name, const char *value,
     return 0;
 }
 
-int koers_config_set_flag(koers_config_t *c, const char *name, const char *value, char *errstr,
-                          size_t errlen)
-{
-    int i = config_find(c, name);
-    const char *where = i >= 0 && c->settings[i].flag ? c->settings[i].flag : name;
-    return koers_config_set(c, name, value, KOERS_FROM_FLAG, where, errstr, errlen);
-}
-
 int koers_config_set_x(koers_config_t *c, const char *kv, char *errstr, size_t errlen)
 {
     char *copy = config_strdup(kv), *key, *value;

@@ -193,14 +193,19 @@ int produce_emitter_send(produce_emitter_t *e, const koers_event_t *ev, const pr
     return 0;
 }
 
-long produce_emitter_close(produce_emitter_t *e, int timeout_ms, long *sent)
+long produce_emitter_close(produce_emitter_t *e, int drain, long *sent)
 {
     long failed = 0;
     if (e->rk) {
-        rd_kafka_resp_err_t err = rd_kafka_flush(e->rk, timeout_ms);
+        /* Every queued event gets its delivery report: librdkafka fails each one that is not
+         * acknowledged within message.timeout.ms (-X), so the wait is bounded by the one
+         * setting a user tunes, not by a second deadline of ours that drops a queue a
+         * restarting broker would still have taken. */
+        while (drain && rd_kafka_flush(e->rk, 1000) == RD_KAFKA_RESP_ERR__TIMED_OUT)
+            ;
         int left = rd_kafka_outq_len(e->rk);
-        if (err)
-            koers_log_error("%d event(s) still undelivered after %d ms", left, timeout_ms);
+        if (left)
+            koers_log_error("%d event(s) still undelivered", left);
         failed = e->failed + left;
         if (e->failed)
             koers_log_error("%ld event(s) failed delivery, first: %s", e->failed,

@@ -319,7 +319,7 @@ int produce_import(const produce_options_t *o, const koers_key_t *key, const pro
             rc = import_one(e, key, paths[i], imp, o->stop, &st);
     }
     long sent = 0;
-    long failed = produce_emitter_close(e, 60000, &sent);
+    long failed = produce_emitter_close(e, 1, &sent);
     koers_log_info("%ld row(s) read, %ld delivered, %ld refused, %ld not delivered", st.rows,
                    sent, st.refused, failed);
     if (rc != 0 || failed)

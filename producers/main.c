@@ -1,11 +1,11 @@
 /* koers-produce: registrations (CSV exports, or a synthetic cohort) to Kafka as Avro events. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "koers/cli.h"
 #include "koers/config.h"
 #include "koers/kafka.h"
 #include "koers/log.h"
@@ -29,20 +29,20 @@ static const char *const main_date_orders[] = {"iso", "dmy", NULL};
 
 /* What a configuration file (-c), the environment or a flag may set; see --dump-config. */
 static const koers_setting_t main_settings[] = {
-    {"brokers", "--brokers", "KOERS_BROKERS", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
-    {"topic.prefix", "--topic-prefix", "KOERS_TOPIC_PREFIX", KOERS_DEFAULT_TOPIC_PREFIX,
+    {"brokers", "KOERS_BROKERS", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"topic.prefix", "KOERS_TOPIC_PREFIX", KOERS_DEFAULT_TOPIC_PREFIX,
      KOERS_SETTING_TEXT, 0, 0, 0, NULL},
-    {"partitions", "--partitions", "KOERS_PARTITIONS", "6", KOERS_SETTING_INT, 1, 10000, 0, NULL},
-    {"key.file", "--key-file", "KOERS_KEY_FILE", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
-    {"time.zone", "--time-zone", "KOERS_TIME_ZONE", KOERS_DEFAULT_TIME_ZONE, KOERS_SETTING_TEXT,
+    {"partitions", "KOERS_PARTITIONS", "6", KOERS_SETTING_INT, 1, 10000, 0, NULL},
+    {"key.file", "KOERS_KEY_FILE", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"time.zone", "KOERS_TIME_ZONE", KOERS_DEFAULT_TIME_ZONE, KOERS_SETTING_TEXT,
      0, 0, 0, NULL},
-    {"log.format", "--log-format", KOERS_LOG_FORMAT_ENV, "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
+    {"log.format", KOERS_LOG_FORMAT_ENV, "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
      koers_log_formats},
-    {"csv.delimiter", "--delimiter", "KOERS_CSV_DELIMITER", "auto", KOERS_SETTING_TEXT, 0, 0, 0,
+    {"csv.delimiter", "KOERS_CSV_DELIMITER", "auto", KOERS_SETTING_TEXT, 0, 0, 0,
      main_delimiters},
-    {"csv.encoding", "--encoding", "KOERS_CSV_ENCODING", "utf-8", KOERS_SETTING_TEXT, 0, 0, 0,
+    {"csv.encoding", "KOERS_CSV_ENCODING", "utf-8", KOERS_SETTING_TEXT, 0, 0, 0,
      main_encodings},
-    {"csv.date.order", "--date-order", "KOERS_DATE_ORDER", "iso", KOERS_SETTING_TEXT, 0, 0, 0,
+    {"csv.date.order", "KOERS_DATE_ORDER", "iso", KOERS_SETTING_TEXT, 0, 0, 0,
      main_date_orders},
 };
 
@@ -61,6 +61,53 @@ static void main_get_import_settings(const koers_config_t *cfg, produce_import_t
                           : KOERS_DATE_ISO;
 }
 
+enum { MAIN_PARTICIPANTS = 1, MAIN_MONTHS, MAIN_SEED, MAIN_START, MAIN_COHORT, MAIN_NOW, MAIN_CSV };
+
+/* Every option once: getopt_long's tables and the usage are made from it. */
+static const koers_option_t main_options[] = {
+    {"config", 'c', "FILE", KOERS_OPT_CONFIG, NULL, NULL,
+     "configuration file, key=value lines (default: $KOERS_CONFIG; none if unset). "
+     "Precedence: file < environment < flags.", "Options:"},
+    {"dump-config", 0, NULL, KOERS_OPT_DUMP, NULL, NULL,
+     "print the effective settings (secrets redacted), exit", NULL},
+    {"log-format", 0, "F", KOERS_OPT_SETTING, "log.format", NULL, "logfmt or json", NULL},
+    {"brokers", 'b', "LIST", KOERS_OPT_SETTING, "brokers", NULL, "bootstrap servers", NULL},
+    {NULL, 'X', "KEY=VALUE", KOERS_OPT_X, NULL, NULL,
+     "librdkafka property, passed through (repeatable); wins over the file's kafka.KEY", NULL},
+    {"topic-prefix", 0, "P", KOERS_OPT_SETTING, "topic.prefix", NULL, "topic prefix", NULL},
+    {"partitions", 0, "N", KOERS_OPT_SETTING, "partitions", NULL,
+     "partitions of topics created now", NULL},
+    {"key-file", 0, "FILE", KOERS_OPT_SETTING, "key.file", NULL,
+     "pseudonymisation key; must not be readable by group or others", NULL},
+    {"time-zone", 0, "ZONE", KOERS_OPT_SETTING, "time.zone", NULL, "zone of date-only values",
+     NULL},
+    {"delimiter", 0, "SEP", KOERS_OPT_SETTING, "csv.delimiter", NULL,
+     "field separator: ',' (or comma), ';' (or semicolon), or auto: detected from each "
+     "file's header", "import options:"},
+    {"encoding", 0, "ENC", KOERS_OPT_SETTING, "csv.encoding", NULL,
+     "utf-8, or windows-1252 (cp1252), converted to UTF-8", NULL},
+    {"date-order", 0, "ORDER", KOERS_OPT_SETTING, "csv.date.order", NULL,
+     "iso: occurred_at is ISO 8601 only; dmy: also day first, 14-03-2025 or 14-3-2025 10:30 "
+     "(a local time in the zone of --time-zone); never guessed", NULL},
+    {"participants", 0, "N", MAIN_PARTICIPANTS, NULL, NULL, "participants (default 50)",
+     "synth options:"},
+    {"months", 0, "M", MAIN_MONTHS, NULL, NULL, "months of programme after --start (default 24)",
+     NULL},
+    {"seed", 0, "S", MAIN_SEED, NULL, NULL, "random seed (default 1)", NULL},
+    {"start", 0, "DATE", MAIN_START, NULL, NULL, "first possible enrolment day (default "
+     "2024-01-01)", NULL},
+    {"cohort", 0, "NAME", MAIN_COHORT, NULL, NULL, "cohort name (default demo)", NULL},
+    {"now", 0, "TIME", MAIN_NOW, NULL, NULL,
+     "the moment the cohort is taken at: what would be recorded after it is not sent (ISO "
+     "8601; default: the clock, so two runs of a seed can differ; fix it to repeat a run)",
+     NULL},
+    {"csv", 0, "DIR", MAIN_CSV, NULL, NULL,
+     "write DIR/<event type>.csv instead of sending (without --key-file, synth derives a key "
+     "from the seed)", NULL},
+    {"help", 'h', NULL, KOERS_OPT_HELP, NULL, NULL, "show this help", NULL},
+    {"version", 'V', NULL, KOERS_OPT_VERSION, NULL, NULL, "show the version", NULL},
+};
+
 static void main_usage(FILE *out)
 {
     fprintf(out,
@@ -71,170 +118,92 @@ static void main_usage(FILE *out)
         "coverage statement, which is about a source, by its source).\n"
         "\n"
         "import reads CSV files named after their event type (enrolment.csv, contact.csv,\n"
-        "crisis.csv, goal_change.csv, police_call.csv, coverage.csv, correction.csv), or\n"
-        "directories holding them. Bad rows are refused with file:line: column: reason and not sent;\n"
-        "the good rows around them are sent.\n"
+        "crisis.csv, ...), or directories holding them. Bad rows are refused with\n"
+        "file:line: column: reason and not sent; the good rows around them are sent.\n"
         "Exports saved by a spreadsheet in a Dutch locale: --encoding windows-1252\n"
         "--date-order dmy (the semicolons are detected).\n"
-        "synth makes a synthetic cohort; the same seed gives the same events (registrations\n"
-        "the story places after today are held back until then).\n"
-        "\n"
-        "Options:\n"
-        "  -c, --config FILE       configuration file, key=value lines (default:\n"
-        "                          $KOERS_CONFIG; none if unset). Precedence: file <\n"
-        "                          environment < flags. Keys: brokers, topic.prefix,\n"
-        "                          partitions, key.file, time.zone, log.format,\n"
-        "                          csv.delimiter, csv.encoding, csv.date.order, and\n"
-        "                          kafka.<librdkafka property>\n"
-        "      --dump-config       print the effective settings (secrets redacted), exit\n"
-        "      --log-format F      logfmt (default) or json (default: $KOERS_LOG_FORMAT)\n"
-        "  -b, --brokers LIST      bootstrap servers (default: $KOERS_BROKERS)\n"
-        "  -X KEY=VALUE            librdkafka property, passed through (repeatable); wins\n"
-        "                          over the file's kafka.KEY\n"
-        "      --topic-prefix P    topic prefix (default: $KOERS_TOPIC_PREFIX or koers.)\n"
-        "      --partitions N      partitions of topics created now (default: \n"
-        "                          $KOERS_PARTITIONS or 6)\n"
-        "      --key-file FILE     pseudonymisation key (default: $KOERS_KEY_FILE); must not\n"
-        "                          be readable by group or others\n"
-        "      --time-zone ZONE    zone of date-only values (default: $KOERS_TIME_ZONE or\n"
-        "                          Europe/Amsterdam)\n"
-        "import options:\n"
-        "      --delimiter SEP     field separator: ',' (or comma), ';' (or semicolon), or\n"
-        "                          auto: detected from each file's header (default:\n"
-        "                          $KOERS_CSV_DELIMITER or auto)\n"
-        "      --encoding ENC      utf-8, or windows-1252 (cp1252), converted to UTF-8\n"
-        "                          (default: $KOERS_CSV_ENCODING or utf-8)\n"
-        "      --date-order ORDER  iso: occurred_at is ISO 8601 only; dmy: also day first,\n"
-        "                          14-03-2025 or 14-3-2025 10:30 (a local time in the zone of\n"
-        "                          --time-zone); never guessed (default: $KOERS_DATE_ORDER\n"
-        "                          or iso)\n"
-        "synth options:\n"
-        "      --participants N    participants (default 50)\n"
-        "      --months M          months of programme after --start (default 24)\n"
-        "      --seed S            random seed (default 1)\n"
-        "      --start DATE        first possible enrolment day (default 2024-01-01)\n"
-        "      --cohort NAME       cohort name (default demo)\n"
-        "      --now TIME          the moment the cohort is taken at: what would be recorded\n"
-        "                          after it is not sent (ISO 8601; default: the clock, so\n"
-        "                          two runs of a seed can differ; fix it to repeat a run)\n"
-        "      --csv DIR           write DIR/<event type>.csv instead of sending\n"
-        "                          (without --key-file, synth derives a key from the seed)\n"
-        "  -h, --help              show this help\n"
-        "  -V, --version           show the version\n"
+        "synth makes a synthetic cohort; the same seed gives the same events.\n"
+        "\n");
+    koers_cli_usage(out, main_options, KOERS_CLI_N(main_options), main_settings,
+                    KOERS_CLI_N(main_settings));
+    fprintf(out,
         "\n"
         "Exit status: 0 all sent; 1 some input refused (the rest was sent); 2 usage or\n"
         "configuration error; 3 Kafka or output failure (some events not delivered);\n"
         "130 interrupted.\n");
 }
 
-static int main_parse_int(const char *s, long lo, long hi, long *out)
+typedef struct {
+    produce_options_t *o;
+    produce_synth_t *s;
+} main_own_t;
+
+static int main_own_option(void *ctx, int id, const char *arg, char *errstr, size_t errlen)
 {
+    main_own_t *m = ctx;
     char *end;
-    long x = strtol(s, &end, 10);
-    if (!*s || *end || x < lo || x > hi)
-        return -1;
-    *out = x;
-    return 0;
+    long x;
+    switch (id) {
+    case MAIN_START: m->s->start = arg; return 0;
+    case MAIN_COHORT: m->s->cohort = arg; return 0;
+    case MAIN_NOW: m->s->now = arg; return 0;
+    case MAIN_CSV: m->o->csv_dir = arg; return 0;
+    case MAIN_SEED:
+        m->s->seed = strtoull(arg, &end, 10);
+        if (!*arg || *end) {
+            snprintf(errstr, errlen, "--seed: '%s' is not a number", arg);
+            return -1;
+        }
+        return 0;
+    default: /* participants, months */
+        x = strtol(arg, &end, 10);
+        if (!*arg || *end || x < 1 || x > (id == MAIN_MONTHS ? 600 : 10000000)) {
+            snprintf(errstr, errlen, "--%s: '%s' is not a number in range",
+                     id == MAIN_MONTHS ? "months" : "participants", arg);
+            return -1;
+        }
+        if (id == MAIN_MONTHS)
+            m->s->months = (int)x;
+        else
+            m->s->participants = (int)x;
+        return 0;
+    }
 }
 
 int main(int argc, char **argv)
 {
-    enum { O_PREFIX = 256, O_PARTITIONS, O_KEY, O_TZ, O_PARTICIPANTS, O_MONTHS, O_SEED,
-           O_START, O_COHORT, O_NOW, O_CSV, O_DUMP, O_LOGFMT, O_DELIM, O_ENCODING, O_DATE_ORDER };
-    static const struct option longopts[] = {
-        {"brokers", required_argument, NULL, 'b'},
-        {"topic-prefix", required_argument, NULL, O_PREFIX},
-        {"partitions", required_argument, NULL, O_PARTITIONS},
-        {"key-file", required_argument, NULL, O_KEY},
-        {"time-zone", required_argument, NULL, O_TZ},
-        {"participants", required_argument, NULL, O_PARTICIPANTS},
-        {"months", required_argument, NULL, O_MONTHS},
-        {"seed", required_argument, NULL, O_SEED},
-        {"start", required_argument, NULL, O_START},
-        {"cohort", required_argument, NULL, O_COHORT},
-        {"now", required_argument, NULL, O_NOW},
-        {"csv", required_argument, NULL, O_CSV},
-        {"config", required_argument, NULL, 'c'},
-        {"dump-config", no_argument, NULL, O_DUMP},
-        {"log-format", required_argument, NULL, O_LOGFMT},
-        {"delimiter", required_argument, NULL, O_DELIM},
-        {"encoding", required_argument, NULL, O_ENCODING},
-        {"date-order", required_argument, NULL, O_DATE_ORDER},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0}};
     produce_options_t o = {.partitions = 6, .stop = &stop_requested};
     produce_synth_t s = {.participants = 50, .months = 24, .seed = 1, .start = "2024-01-01",
                          .cohort = "demo"};
-    const char *key_file, *zone, *config_path = NULL;
+    const char *key_file, *zone;
     char errstr[512];
     koers_config_t *cfg = koers_config_new("koers-produce", main_settings,
-                                           sizeof main_settings / sizeof main_settings[0]);
+                                           KOERS_CLI_N(main_settings));
     if (!cfg) {
         koers_log_error("out of memory");
         return 2;
     }
     o.config = cfg;
-    int c, rc = 2, dump = 0;
-    long x;
+    int rc = 2;
+    koers_cli_t cli;
+    main_own_t own = {&o, &s};
     /* GNU getopt permutes, so options may come before or after the command and paths. */
-    while ((c = getopt_long(argc, argv, "b:X:c:hV", longopts, NULL)) != -1) {
-        const char *setting = NULL;
-        switch (c) {
-        case 'b': setting = "brokers"; break;
-        case 'X':
-            if (koers_config_set_x(cfg, optarg, errstr, sizeof errstr) != 0) {
-                koers_log_error("%s", errstr);
-                goto out;
-            }
-            break;
-        case 'c': config_path = optarg; break;
-        case O_DUMP: dump = 1; break;
-        case O_LOGFMT: setting = "log.format"; break;
-        case O_PREFIX: setting = "topic.prefix"; break;
-        case O_KEY: setting = "key.file"; break;
-        case O_TZ: setting = "time.zone"; break;
-        case O_PARTITIONS: setting = "partitions"; break;
-        case O_DELIM: setting = "csv.delimiter"; break;
-        case O_ENCODING: setting = "csv.encoding"; break;
-        case O_DATE_ORDER: setting = "csv.date.order"; break;
-        case O_START: s.start = optarg; break;
-        case O_COHORT: s.cohort = optarg; break;
-        case O_NOW: s.now = optarg; break;
-        case O_CSV: o.csv_dir = optarg; break;
-        case O_PARTICIPANTS:
-        case O_MONTHS:
-            if (main_parse_int(optarg, 1, c == O_MONTHS ? 600 : 10000000, &x) != 0) {
-                koers_log_error("'%s' is not a number in range", optarg);
-                goto out;
-            }
-            if (c == O_MONTHS)
-                s.months = (int)x;
-            else
-                s.participants = (int)x;
-            break;
-        case O_SEED: {
-            char *end;
-            s.seed = strtoull(optarg, &end, 10);
-            if (!*optarg || *end) {
-                koers_log_error("--seed: '%s' is not a number", optarg);
-                goto out;
-            }
-            break;
-        }
-        case 'h': main_usage(stdout); rc = 0; goto out;
-        case 'V':
-            printf("koers-produce %s (librdkafka %s)\n", KOERS_VERSION, rd_kafka_version_str());
-            rc = 0;
-            goto out;
-        default: main_usage(stderr); goto out;
-        }
-        if (setting && koers_config_set_flag(cfg, setting, optarg, errstr, sizeof errstr) != 0) {
-            koers_log_error("%s", errstr);
-            goto out;
-        }
+    /* optind is left at the command (getopt's permutation moved the options before it). */
+    if (koers_cli_parse(argc, argv, main_options, KOERS_CLI_N(main_options), 0, cfg, &cli,
+                        main_own_option, &own, errstr, sizeof errstr) < 0) {
+        koers_log_error("%s", errstr);
+        fprintf(stderr, "Try 'koers-produce --help'.\n");
+        goto out;
     }
-    if (koers_config_resolve(cfg, config_path, errstr, sizeof errstr) != 0) {
+    if (cli.help || cli.version) {
+        if (cli.help)
+            main_usage(stdout);
+        else
+            printf("koers-produce %s (librdkafka %s)\n", KOERS_VERSION, rd_kafka_version_str());
+        rc = 0;
+        goto out;
+    }
+    if (koers_config_resolve(cfg, cli.config_path, errstr, sizeof errstr) != 0) {
         koers_log_error("%s", errstr);
         goto out;
     }
@@ -249,7 +218,7 @@ int main(int argc, char **argv)
         goto out;
     }
     rd_kafka_conf_destroy(kc);
-    if (dump) {
+    if (cli.dump) {
         rc = koers_config_dump(cfg, stdout) == 0 ? 0 : 3;
         goto out;
     }

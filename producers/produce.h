@@ -67,9 +67,10 @@ produce_emitter_t *produce_emitter_new(const produce_options_t *o, char *errstr,
 int produce_emitter_send(produce_emitter_t *e, const koers_event_t *ev, const produce_row_t *row,
                          char *errstr, size_t errlen);
 
-/* Waits for every delivery report (up to timeout_ms), then frees e. Returns the number of
- * events not delivered (0 when all were); *sent gets the number delivered. */
-long produce_emitter_close(produce_emitter_t *e, int timeout_ms, long *sent);
+/* With drain, waits for every event's delivery report (librdkafka's message.timeout.ms
+ * bounds it), then frees e. Returns the number of events not delivered (0 when all were);
+ * *sent gets the number delivered. */
+long produce_emitter_close(produce_emitter_t *e, int drain, long *sent);
 
 /* How import reads its files. */
 typedef struct {

@@ -733,7 +733,7 @@ int produce_synth(const produce_options_t *o, const koers_key_t *key, const prod
         rc = synth_send_coverage(e, key, cfg, &coverage,
                                  start + (int64_t)(cfg->months * MONTH_DAYS * DAY_MS), now, &made);
     long sent = 0;
-    long failed = produce_emitter_close(e, 60000, &sent);
+    long failed = produce_emitter_close(e, 1, &sent);
     koers_log_info("%ld synthetic event(s) for %d participant(s): %ld delivered, %ld not", made,
                    cfg->participants, sent, failed);
     if (rc)

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "koers/pg.h"
+
 extern char **environ;
 
 typedef struct {
@@ -101,11 +103,11 @@ static const flabel_t flabels[] = {
     {"median_difference", "Mediane verandering [95%]", "Median change [95%]"}, {"p_value", "p", "p"},
     {"h_mkba", "Indicatieve MKBA per belanghebbende", "Indicative social cost-benefit (MKBA) per stakeholder"},
     {"mkba_note", "Kosten: de ondersteuning van het programma in het venster {w}, naar wie die betaalt. Baten: "
-                  "kosten van crisis, verblijf en politie die zijn vermeden ten opzichte van het nulalternatief. "
+                  "kosten van crisis, verblijf, politie en huisuitzettingen die zijn vermeden ten opzichte van het nulalternatief. "
                   "Nulalternatief: het gebruik per bekende persoonsmaand van de 12 maanden voor de start (voor de "
                   "hele groep samen, \u00d7 {f}) was doorgegaan; dat veronderstelt dat er zonder het programma "
                   "niets was veranderd. Bedragen in euro's, prijspeil {y}.",
-     "Costs: the programme's support in the window {w}, by who pays it. Benefits: crisis, stay and police costs "
+     "Costs: the programme's support in the window {w}, by who pays it. Benefits: crisis, stay, police and eviction costs "
      "avoided against the null alternative. Null alternative: the use per known person-month of the 12 months "
      "before the start (the whole group pooled, \u00d7 {f}) had gone on; that assumes nothing would have changed "
      "without the programme. Amounts in euros, price level {y}."},
@@ -537,7 +539,8 @@ static void section_sensitivity(const fctx_t *x, const char *rtm_var, const char
 static void section_yearly(const fctx_t *x)
 {
     static const char *const cols[] = {"payer", "benefit_per_person_year", "cost_share"};
-    fprintf(x->out, "<section><h2>%s</h2><p>%s</p>\n<table>", fl(x, "h_yearly"), fl(x, "yearly_note"));
+    fprintf(x->out, "<section class=\"keep\"><h2>%s</h2><p>%s</p>\n<table>", fl(x, "h_yearly"),
+            fl(x, "yearly_note"));
     fhead(x, cols, 3);
     fputs("<tbody>\n", x->out);
     for (size_t p = 0; p < NPAYERS; p++) {
@@ -552,15 +555,14 @@ static void section_yearly(const fctx_t *x)
 
 static int section_assumptions(const fctx_t *x, PGconn *conn, int price_year, char *errstr, size_t errlen)
 {
-    PGresult *r = PQexec(conn, "SELECT item, per, amount_eur::float8, price_year, price::float8,"
-                               " price_low::float8, price_high::float8, payers, source,"
-                               " coalesce(payer_source, ''), range_source FROM dash.mkba_assumptions()"
-                               " WHERE prices IS NOT NULL");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        snprintf(errstr, errlen, "dash.mkba_assumptions: %s", PQerrorMessage(conn));
-        PQclear(r);
-        return -1;
-    }
+    koers_pg_error_t err;
+    PGresult *r = koers_pg_exec(conn, "SELECT item, per, amount_eur::float8, price_year, price::float8,"
+                                " price_low::float8, price_high::float8, payers, source,"
+                                " coalesce(payer_source, ''), range_source FROM dash.mkba_assumptions()"
+                                " WHERE prices IS NOT NULL",
+                                0, NULL, PGRES_TUPLES_OK, &err);
+    if (!r)
+        return koers_pg_errstr(&err, "dash.mkba_assumptions", errstr, errlen);
     char y[32];
     snprintf(y, sizeof y, "%s %d", fl(x, "price_in"), price_year);
     fprintf(x->out, "<section class=\"break\"><h2>%s</h2>\n<table class=\"small\"><thead><tr>", fl(x, "h_assumptions"));
@@ -596,12 +598,10 @@ static int section_assumptions(const fctx_t *x, PGconn *conn, int price_year, ch
     }
     PQclear(r);
     fputs("</tbody></table>\n", x->out);
-    r = PQexec(conn, "SELECT year, cpi::float8, source FROM dash.price_index()");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        snprintf(errstr, errlen, "dash.price_index: %s", PQerrorMessage(conn));
-        PQclear(r);
-        return -1;
-    }
+    r = koers_pg_exec(conn, "SELECT year, cpi::float8, source FROM dash.price_index()", 0, NULL,
+                      PGRES_TUPLES_OK, &err);
+    if (!r)
+        return koers_pg_errstr(&err, "dash.price_index", errstr, errlen);
     fprintf(x->out, "<h3>%s</h3><p>", fl(x, "h_cpi"));
     if (PQntuples(r) > 0)
         fesc(x->out, PQgetvalue(r, 0, 2));
@@ -646,27 +646,32 @@ static const char FCSS[] =
     "tr.total th,tr.total td{font-weight:bold;border-top:2px solid #1f2933}tr.group th{font-weight:bold}"
     "th.indent{padding-left:6mm;font-weight:normal}table.kv{width:auto}table.narrow{width:auto}"
     "table.small{font-size:8pt}.sup{font-style:italic}.note{font-size:9pt;color:#374151}"
-    "section.break{page-break-before:always}figure{margin:0 0 3mm}";
+    "section.break{page-break-before:always}figure{margin:0 0 3mm}"
+    /* A short table is not split: a row alone on the next page reads as a page of its own. */
+    "section.keep{break-inside:avoid;page-break-inside:avoid}";
 
 int report_funder_html(PGconn *conn, const char *lang, FILE *out, int *db_failed, char *errstr,
                        size_t errlen)
 {
     fctx_t x = {.out = out, .en = strcmp(lang, "en") == 0, .k = 5};
     *db_failed = 1;
-    PGresult *meta = PQexec(conn, "SELECT as_of, to_char(generated_at AT TIME ZONE time_zone, 'YYYY-MM-DD HH24:MI'),"
-                                  " suppressed_below, price_year, window_name, rtm_factor::float8,"
-                                  " rtm_variation::float8, default_range::float8 FROM report.meta()");
-    if (PQresultStatus(meta) != PGRES_TUPLES_OK || PQntuples(meta) != 1) {
-        snprintf(errstr, errlen, "report.meta: %s", PQerrorMessage(conn));
+    koers_pg_error_t err;
+    PGresult *meta = koers_pg_exec(conn, "SELECT as_of, to_char(generated_at AT TIME ZONE time_zone, 'YYYY-MM-DD HH24:MI'),"
+                                   " suppressed_below, price_year, window_name, rtm_factor::float8,"
+                                   " rtm_variation::float8, default_range::float8 FROM report.meta()",
+                                   0, NULL, PGRES_TUPLES_OK, &err);
+    if (!meta)
+        return koers_pg_errstr(&err, "report.meta", errstr, errlen);
+    if (PQntuples(meta) != 1) {
+        snprintf(errstr, errlen, "report.meta: %d rows where one was expected", PQntuples(meta));
         PQclear(meta);
         return -1;
     }
-    x.cells_res = PQexec(conn, "SELECT chart, series, category, value::float8, suppressed FROM report.funder_cells()");
-    if (PQresultStatus(x.cells_res) != PGRES_TUPLES_OK) {
-        snprintf(errstr, errlen, "report.funder_cells: %s", PQerrorMessage(conn));
-        PQclear(x.cells_res);
+    x.cells_res = koers_pg_exec(conn, "SELECT chart, series, category, value::float8, suppressed"
+                                " FROM report.funder_cells()", 0, NULL, PGRES_TUPLES_OK, &err);
+    if (!x.cells_res) {
         PQclear(meta);
-        return -1;
+        return koers_pg_errstr(&err, "report.funder_cells", errstr, errlen);
     }
     x.ncells = PQntuples(x.cells_res);
     x.cells = calloc(x.ncells ? (size_t)x.ncells : 1, sizeof *x.cells);

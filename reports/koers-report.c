@@ -1,6 +1,5 @@
 /* koers-report: prints koers' seven measures for a cohort and period, or writes them as CSV/JSON. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +9,10 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "koers/cli.h"
 #include "koers/config.h"
 #include "koers/log.h"
+#include "koers/pg.h"
 #include "koers/pg_oid.h"
 
 #include "funder.h"
@@ -47,20 +48,10 @@ typedef struct {
 
 static const report_measure_t report_measures[] = {
     {"cohort_month", "Per month: the cohort's enrolment, support, crisis, police and cost",
-     "Sums over the cohort's participants per local month (koers.participant_month, "
-     "koers.participant_month_cost). Counts are whole-month counts of valid events.",
-     "SELECT m.cohort, m.month, count(*) FILTER (WHERE m.enrolled_days > 0) AS participants_enrolled,"
-     " sum(m.enrolled_days) AS enrolled_days, sum(m.contacts) AS contacts,"
-     " sum(m.contact_minutes) AS contact_minutes, sum(m.crisis_events) AS crisis_events,"
-     " sum(m.crisis_days) AS crisis_days, sum(m.stay_days) AS stay_days,"
-     " sum(m.police_calls) AS police_calls, sum(m.confused_person_calls) AS confused_person_calls,"
-     " coalesce(sum(c.crisis_cost), 0.00) AS crisis_cost,"
-     " coalesce(sum(c.police_cost), 0.00) AS police_cost,"
-     " coalesce(sum(c.support_cost), 0.00) AS support_cost"
-     " FROM koers.participant_month_at($4::date) m"
-     " LEFT JOIN koers.participant_month_cost c ON c.participant = m.participant AND c.month = m.month"
-     " WHERE m.cohort IS NOT NULL AND ($1::text IS NULL OR m.cohort = $1::text) AND " MONTHS("m.month")
-     " GROUP BY m.cohort, m.month ORDER BY m.cohort, m.month",
+     "Sums over the cohort's participants per local month (koers.cohort_month). Counts are "
+     "whole-month counts of valid events.",
+     "SELECT * FROM koers.cohort_month($4::date) WHERE " COHORT " AND " MONTHS("month")
+     " ORDER BY cohort, month",
      1, 0},
     {"participant_month", "Per participant and month", NULL,
      "SELECT * FROM koers.participant_month_at($4::date) WHERE " COHORT " AND " MONTHS("month")
@@ -143,9 +134,46 @@ typedef struct {
 
 /* What a configuration file (--config), the environment or a flag may set. */
 static const koers_setting_t report_settings[] = {
-    {"dbname", "--dbname", NULL, "", KOERS_SETTING_CONNINFO, 0, 0, 0, NULL},
-    {"log.format", "--log-format", KOERS_LOG_FORMAT_ENV, "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
+    {"dbname", NULL, "", KOERS_SETTING_CONNINFO, 0, 0, 0, NULL},
+    {"log.format", KOERS_LOG_FORMAT_ENV, "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
      koers_log_formats},
+};
+
+enum { OPT_COHORT = 1, OPT_FROM, OPT_TO, OPT_AS_OF, OPT_FORMAT, OPT_OUT, OPT_AUDIENCE, OPT_LANG };
+
+/* Every option once: getopt_long's tables and the usage are made from it. */
+static const koers_option_t report_options[] = {
+    {"config", 0, "FILE", KOERS_OPT_CONFIG, NULL, NULL,
+     "configuration file, key=value lines (default: $KOERS_CONFIG; none if unset). "
+     "Precedence: file < environment < flags.", NULL},
+    {"dump-config", 0, NULL, KOERS_OPT_DUMP, NULL, NULL,
+     "print the effective settings (secrets redacted), exit", NULL},
+    {"log-format", 0, "F", KOERS_OPT_SETTING, "log.format", NULL, "logfmt or json", NULL},
+    {"dbname", 'd', "CONNINFO", KOERS_OPT_SETTING, "dbname", NULL,
+     "libpq connection string or URI (default: PG* environment; a PG* variable wins over the "
+     "same parameter in the file)", NULL},
+    {"cohort", 'c', "C", OPT_COHORT, NULL, NULL, "only this cohort (default: every cohort)", NULL},
+    {"from", 'f', "DATE", OPT_FROM, NULL, NULL,
+     "monthly tables from the month of DATE (YYYY-MM-DD)", NULL},
+    {"to", 't', "DATE", OPT_TO, NULL, NULL, "monthly tables up to DATE", NULL},
+    {"as-of", 'a', "DATE", OPT_AS_OF, NULL, NULL,
+     "date where enrolled time and goal states end (default: --to, else today in the "
+     "programme's time zone)", NULL},
+    {"format", 'F', "FMT", OPT_FORMAT, NULL, NULL,
+     "text (default): readable tables on stdout; html, pdf: the --audience funder document "
+     "(pdf printed with headless chromium, $KOERS_CHROMIUM); csv: one file per measure, "
+     "NAME.csv in --out DIR (required); json: one document on stdout, or "
+     "DIR/koers-report.json", NULL},
+    {"out", 'o', "DIR", OPT_OUT, NULL, NULL,
+     "directory to write into (created if missing); for html and pdf the file to write "
+     "(html: default stdout)", NULL},
+    {"audience", 0, "funder", OPT_AUDIENCE, NULL, NULL,
+     "a document for a council or board (--format html or pdf): aggregates only, small "
+     "numbers suppressed as on the funder pages, whoever runs it; no cohort, period or as-of "
+     "choice (the end of the last complete month)", NULL},
+    {"lang", 0, "L", OPT_LANG, NULL, NULL, "nl (default) or en, for --audience funder", NULL},
+    {"help", 'h', NULL, KOERS_OPT_HELP, NULL, NULL, "show this help", NULL},
+    {"version", 'V', NULL, KOERS_OPT_VERSION, NULL, NULL, "show the version", NULL},
 };
 
 static void report_usage(FILE *out)
@@ -154,38 +182,50 @@ static void report_usage(FILE *out)
         "Usage: koers-report [OPTION]...\n"
         "Print koers' measures (goals, goal attainment, crisis and police before and during\n"
         "enrolment, support intensity, cost-benefit, data quality) for a cohort and period.\n"
-        "\n"
-        "      --config FILE       configuration file, key=value lines (default:\n"
-        "                          $KOERS_CONFIG; none if unset). Keys: dbname, log.format.\n"
-        "                          Precedence: file < environment < flags\n"
-        "      --dump-config       print the effective settings (secrets redacted), exit\n"
-        "      --log-format F      logfmt (default) or json (default: $KOERS_LOG_FORMAT)\n"
-        "  -d, --dbname CONNINFO   libpq connection string or URI (default: PG* environment;\n"
-        "                          a PG* variable wins over the same parameter in the file)\n"
-        "  -c, --cohort C          only this cohort (default: every cohort)\n"
-        "  -f, --from DATE         monthly tables from the month of DATE (YYYY-MM-DD)\n"
-        "  -t, --to DATE           monthly tables up to DATE\n"
-        "  -a, --as-of DATE        date where enrolled time and goal states end\n"
-        "                          (default: --to, else today in the programme's time zone)\n"
-        "  -F, --format FMT        text (default): readable tables on stdout;\n"
-        "                          html, pdf: the --audience funder document (pdf printed\n"
-        "                          with headless chromium, $KOERS_CHROMIUM);\n"
-        "                          csv: one file per measure, NAME.csv in --out DIR (required);\n"
-        "                          json: one document on stdout, or DIR/koers-report.json\n"
-        "  -o, --out DIR           directory to write into (created if missing); for html and\n"
-        "                          pdf the file to write (html: default stdout)\n"
-        "      --audience funder   a document for a council or board (--format html or pdf):\n"
-        "                          aggregates only, small numbers suppressed as on the funder\n"
-        "                          pages, whoever runs it; no cohort, period or as-of choice\n"
-        "                          (the end of the last complete month)\n"
-        "      --lang L            nl (default) or en, for --audience funder\n"
-        "  -h, --help              show this help\n"
-        "  -V, --version           show the version\n"
+        "\n");
+    koers_cli_usage(out, report_options, KOERS_CLI_N(report_options), report_settings,
+                    KOERS_CLI_N(report_settings));
+    fprintf(out,
         "\n"
         "Text shortens pseudonyms to their first %d characters; csv and json keep them whole.\n"
         "Exit status: 0 done; 1 database failure (the server's message on stderr);\n"
         "2 usage error; 3 output could not be written.\n",
         SHORT_PSEUDONYM);
+}
+
+/* The report's own options; a bad value is a usage error. */
+static int report_own_option(void *ctx, int id, const char *arg, char *errstr, size_t errlen)
+{
+    static const char *const formats[] = {[FMT_TEXT] = "text", [FMT_CSV] = "csv",
+                                          [FMT_JSON] = "json", [FMT_HTML] = "html",
+                                          [FMT_PDF] = "pdf"};
+    report_options_t *o = ctx;
+    switch (id) {
+    case OPT_COHORT: o->cohort = arg; return 0;
+    case OPT_FROM: o->from = arg; return 0;
+    case OPT_TO: o->to = arg; return 0;
+    case OPT_AS_OF: o->as_of = arg; return 0;
+    case OPT_OUT: o->out_dir = arg; return 0;
+    case OPT_AUDIENCE:
+        o->funder = strcmp(arg, "funder") == 0;
+        if (!o->funder)
+            snprintf(errstr, errlen, "--audience: funder, not '%s'", arg);
+        return o->funder ? 0 : -1;
+    case OPT_LANG:
+        o->lang = arg;
+        if (strcmp(arg, "nl") == 0 || strcmp(arg, "en") == 0)
+            return 0;
+        snprintf(errstr, errlen, "--lang: nl or en, not '%s'", arg);
+        return -1;
+    default: /* OPT_FORMAT */
+        for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+            if (formats[i] && strcmp(arg, formats[i]) == 0) {
+                o->format = (int)i;
+                return 0;
+            }
+        snprintf(errstr, errlen, "--format: text, csv, json, html or pdf, not '%s'", arg);
+        return -1;
+    }
 }
 
 /* A strict YYYY-MM-DD with a real day of the month. */
@@ -343,90 +383,31 @@ static int report_print_text(FILE *out, const report_measure_t *m, const PGresul
     return ferror(out) ? -1 : 0;
 }
 
-static void report_csv_field(FILE *out, const char *v)
-{
-    if (strpbrk(v, ",\"\r\n") == NULL) {
-        fputs(v, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *v; v++) {
-        if (*v == '"')
-            fputc('"', out);
-        fputc(*v, out);
-    }
-    fputc('"', out);
-}
-
 /* One RFC 4180 file with a header row; NULL is an empty field. */
 static int report_write_csv(const char *dir, const report_measure_t *m, const PGresult *res,
                             char *errstr, size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.csv", dir, m->name);
+    size_t len;
+    char *csv = koers_pg_csv(res, -1, NULL, &len);
+    if (!csv) {
+        snprintf(errstr, errlen, "%s: out of memory", path);
+        return -1;
+    }
     FILE *out = fopen(path, "w");
     if (!out) {
         snprintf(errstr, errlen, "%s: %s", path, strerror(errno));
+        free(csv);
         return -1;
     }
-    int rows = PQntuples(res), cols = PQnfields(res);
-    for (int c = 0; c < cols; c++) {
-        if (c)
-            fputc(',', out);
-        report_csv_field(out, PQfname(res, c));
-    }
-    fputs("\r\n", out);
-    for (int r = 0; r < rows; r++) {
-        for (int c = 0; c < cols; c++) {
-            if (c)
-                fputc(',', out);
-            if (!PQgetisnull(res, r, c))
-                report_csv_field(out, PQgetvalue(res, r, c));
-        }
-        fputs("\r\n", out);
-    }
-    int bad = ferror(out);
+    int bad = fwrite(csv, 1, len, out) != len;
+    free(csv);
     if (fclose(out) != 0 || bad) {
         snprintf(errstr, errlen, "%s: write failed: %s", path, strerror(errno));
         return -1;
     }
     return 0;
-}
-
-/* Rows as JSON objects; numbers and booleans typed. Returns a new reference or NULL. */
-static json_t *report_json_rows(const PGresult *res)
-{
-    json_t *arr = json_array();
-    if (!arr)
-        return NULL;
-    int rows = PQntuples(res), cols = PQnfields(res);
-    for (int r = 0; r < rows; r++) {
-        json_t *obj = json_object();
-        if (!obj || json_array_append_new(arr, obj) != 0) {
-            json_decref(arr);
-            return NULL;
-        }
-        for (int c = 0; c < cols; c++) {
-            json_t *v;
-            const char *s = PQgetvalue(res, r, c);
-            Oid t = PQftype(res, c);
-            if (PQgetisnull(res, r, c))
-                v = json_null();
-            else if (t == KOERS_OID_BOOL)
-                v = json_boolean(s[0] == 't');
-            else if (t == KOERS_OID_INT2 || t == KOERS_OID_INT4 || t == KOERS_OID_INT8)
-                v = json_integer(strtoll(s, NULL, 10));
-            else if (t == KOERS_OID_FLOAT4 || t == KOERS_OID_FLOAT8 || t == KOERS_OID_NUMERIC)
-                v = json_real(strtod(s, NULL));
-            else
-                v = json_string(s);
-            if (!v || json_object_set_new(obj, PQfname(res, c), v) != 0) {
-                json_decref(arr);
-                return NULL;
-            }
-        }
-    }
-    return arr;
 }
 
 static int report_mkdir(const char *dir, char *errstr, size_t errlen)
@@ -447,23 +428,21 @@ static PGresult *report_query(PGconn *conn, const char *what, const char *sql,
 {
     /* Declared types, so that a query need not use all four. */
     static const Oid types[4] = {KOERS_OID_TEXT, KOERS_OID_DATE, KOERS_OID_DATE, KOERS_OID_DATE};
-    PGresult *res = PQexecParams(conn, sql, 4, types, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        koers_log_error("%s: %s", what, PQresultErrorMessage(res));
-        PQclear(res);
-        return NULL;
-    }
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec_typed(conn, sql, 4, types, params, PGRES_TUPLES_OK, &err);
+    if (!res)
+        koers_log_error("%s: %s", what, err.message);
     return res;
 }
 
 static int report_run(PGconn *conn, const report_options_t *o)
 {
     char errstr[4200];
-    PGresult *res = PQexec(conn, "SELECT set_config('TimeZone', koers.time_zone(), false)");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        koers_log_error("setting the programme's time zone: %s",
-                PQresultErrorMessage(res));
-        PQclear(res);
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn, "SELECT set_config('TimeZone', koers.time_zone(), false)",
+                                  0, NULL, PGRES_TUPLES_OK, &err);
+    if (!res) {
+        koers_log_error("setting the programme's time zone: %s", err.message);
         return EXIT_DB;
     }
     char tz[128];
@@ -535,7 +514,7 @@ static int report_run(PGconn *conn, const report_options_t *o)
                 rc = EXIT_OUTPUT;
             }
         } else {
-            json_t *rows = report_json_rows(res);
+            json_t *rows = koers_pg_json_rows(res);
             if (!rows || json_object_set_new(measures, m->name, rows) != 0) {
                 koers_log_error("out of memory");
                 rc = EXIT_OUTPUT;
@@ -610,111 +589,64 @@ static int report_run_funder(PGconn *conn, const report_options_t *o)
 int main(int argc, char **argv)
 {
     report_options_t o = {.conninfo = "", .format = FMT_TEXT, .lang = "nl"};
-    static const struct option longopts[] = {
-        {"dbname", required_argument, NULL, 'd'}, {"cohort", required_argument, NULL, 'c'},
-        {"from", required_argument, NULL, 'f'},   {"to", required_argument, NULL, 't'},
-        {"as-of", required_argument, NULL, 'a'},  {"format", required_argument, NULL, 'F'},
-        {"out", required_argument, NULL, 'o'},    {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {"config", required_argument, NULL, 'C'},
-        {"dump-config", no_argument, NULL, 'D'},  {"log-format", required_argument, NULL, 'L'},
-        {"audience", required_argument, NULL, 'A'}, {"lang", required_argument, NULL, 'G'},
-        {NULL, 0, NULL, 0}};
-    const char *dbname_flag = NULL, *log_format_flag = NULL, *config_path = NULL;
-    int opt, dump = 0;
-    /* -C, -D and -L are long-only in the help: --config, --dump-config, --log-format. */
-    while ((opt = getopt_long(argc, argv, "d:c:f:t:a:F:o:hV", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'd': dbname_flag = optarg; break;
-        case 'C': config_path = optarg; break;
-        case 'D': dump = 1; break;
-        case 'L': log_format_flag = optarg; break;
-        case 'c': o.cohort = optarg; break;
-        case 'f': o.from = optarg; break;
-        case 't': o.to = optarg; break;
-        case 'a': o.as_of = optarg; break;
-        case 'o': o.out_dir = optarg; break;
-        case 'A':
-            if (strcmp(optarg, "funder") != 0) {
-                koers_log_error("--audience: funder, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            o.funder = 1;
-            break;
-        case 'G':
-            if (strcmp(optarg, "nl") != 0 && strcmp(optarg, "en") != 0) {
-                koers_log_error("--lang: nl or en, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            o.lang = optarg;
-            break;
-        case 'F':
-            if (strcmp(optarg, "text") == 0)
-                o.format = FMT_TEXT;
-            else if (strcmp(optarg, "csv") == 0)
-                o.format = FMT_CSV;
-            else if (strcmp(optarg, "json") == 0)
-                o.format = FMT_JSON;
-            else if (strcmp(optarg, "html") == 0)
-                o.format = FMT_HTML;
-            else if (strcmp(optarg, "pdf") == 0)
-                o.format = FMT_PDF;
-            else {
-                koers_log_error("--format: text, csv, json, html or pdf, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'h': report_usage(stdout); return 0;
-        case 'V': printf("koers-report %s\n", KOERS_VERSION); return 0;
-        default: report_usage(stderr); return EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        koers_log_error("unexpected argument '%s'", argv[optind]);
-        report_usage(stderr);
-        return EXIT_USAGE;
-    }
-    const char *dates[3][2] = {{"--from", o.from}, {"--to", o.to}, {"--as-of", o.as_of}};
-    for (int i = 0; i < 3; i++)
-        if (dates[i][1] && !report_valid_date(dates[i][1])) {
-            koers_log_error("%s: not a date YYYY-MM-DD: '%s'", dates[i][0],
-                    dates[i][1]);
-            return EXIT_USAGE;
-        }
-    if (o.from && o.to && strcmp(o.from, o.to) > 0) {
-        koers_log_error("--from %s is after --to %s", o.from, o.to);
-        return EXIT_USAGE;
-    }
-    /* The other formats print per-participant rows: never for a funder. */
-    if (o.funder != (o.format == FMT_HTML || o.format == FMT_PDF)) {
-        koers_log_error("--audience funder goes with --format html or pdf, and they with it");
-        return EXIT_USAGE;
-    }
-    if (o.funder && (o.cohort || o.from || o.to || o.as_of)) {
-        koers_log_error("--audience funder takes no --cohort, --from, --to or --as-of: it shows "
-                        "what a funder's pages show");
-        return EXIT_USAGE;
-    }
-    if (o.format == FMT_PDF && !o.out_dir && !dump) {
-        koers_log_error("--format pdf: give the file to write with --out FILE");
-        return EXIT_USAGE;
-    }
-    if (o.format == FMT_CSV && !o.out_dir && !dump) {
-        koers_log_error("--format csv writes one file per measure: give --out DIR");
-        return EXIT_USAGE;
-    }
-
     char errstr[512], *conninfo = NULL;
     koers_config_t *cfg = koers_config_new("koers-report", report_settings,
-                                           sizeof report_settings / sizeof report_settings[0]);
+                                           KOERS_CLI_N(report_settings));
     if (!cfg) {
         koers_log_error("out of memory");
         return EXIT_USAGE;
     }
     int rc = EXIT_USAGE;
-    if ((dbname_flag && koers_config_set_flag(cfg, "dbname", dbname_flag, errstr, sizeof errstr)) ||
-        (log_format_flag &&
-         koers_config_set_flag(cfg, "log.format", log_format_flag, errstr, sizeof errstr)) ||
-        koers_config_resolve(cfg, config_path, errstr, sizeof errstr) != 0 ||
+    koers_cli_t cli;
+    int first = koers_cli_parse(argc, argv, report_options, KOERS_CLI_N(report_options), 0, cfg,
+                                &cli, report_own_option, &o, errstr, sizeof errstr);
+    if (first >= 0 && (cli.help || cli.version)) {
+        if (cli.help)
+            report_usage(stdout);
+        else
+            printf("koers-report %s\n", KOERS_VERSION);
+        rc = 0;
+        goto out;
+    }
+    if (first >= 0 && first < argc)
+        snprintf(errstr, sizeof errstr, "unexpected argument '%s'", argv[first]);
+    if (first < 0 || first < argc) {
+        koers_log_error("%s", errstr);
+        fprintf(stderr, "Try 'koers-report --help'.\n");
+        goto out;
+    }
+    int dump = cli.dump;
+    const char *dates[3][2] = {{"--from", o.from}, {"--to", o.to}, {"--as-of", o.as_of}};
+    for (int i = 0; i < 3; i++)
+        if (dates[i][1] && !report_valid_date(dates[i][1])) {
+            koers_log_error("%s: not a date YYYY-MM-DD: '%s'", dates[i][0],
+                    dates[i][1]);
+            goto out;
+        }
+    if (o.from && o.to && strcmp(o.from, o.to) > 0) {
+        koers_log_error("--from %s is after --to %s", o.from, o.to);
+        goto out;
+    }
+    /* The other formats print per-participant rows: never for a funder. */
+    if (o.funder != (o.format == FMT_HTML || o.format == FMT_PDF)) {
+        koers_log_error("--audience funder goes with --format html or pdf, and they with it");
+        goto out;
+    }
+    if (o.funder && (o.cohort || o.from || o.to || o.as_of)) {
+        koers_log_error("--audience funder takes no --cohort, --from, --to or --as-of: it shows "
+                        "what a funder's pages show");
+        goto out;
+    }
+    if (o.format == FMT_PDF && !o.out_dir && !dump) {
+        koers_log_error("--format pdf: give the file to write with --out FILE");
+        goto out;
+    }
+    if (o.format == FMT_CSV && !o.out_dir && !dump) {
+        koers_log_error("--format csv writes one file per measure: give --out DIR");
+        goto out;
+    }
+
+    if (koers_config_resolve(cfg, cli.config_path, errstr, sizeof errstr) != 0 ||
         !(conninfo = koers_config_conninfo(cfg, "dbname", errstr, sizeof errstr))) {
         koers_log_error("%s", errstr);
         goto out;

@@ -31,6 +31,12 @@ void koers_codec_free(koers_codec_t *c);
  * is one that lacks an envelope field. Returns 0, or -1 with the reason in errstr. */
 int koers_codec_add_writer(koers_codec_t *c, const char *json, char *errstr, size_t errlen);
 
+/* Teaches the codec every DIR/NAME.avsc (koers_codec_add_writer), in name order so that
+ * errors are reproducible; *loaded gets their number. Returns 0, or -1 with "path: reason"
+ * in errstr. */
+int koers_codec_add_writer_dir(koers_codec_t *c, const char *dir, int *loaded, char *errstr,
+                               size_t errlen);
+
 /* Fingerprint of the current schema of type t. */
 uint64_t koers_codec_fingerprint(const koers_codec_t *c, koers_event_type_t t);
 

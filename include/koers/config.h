@@ -24,7 +24,6 @@ typedef enum {
 /* One setting a program understands; a program passes a table of them. */
 typedef struct {
     const char *name;    /* key in the file: "batch.size" */
-    const char *flag;    /* the flag that sets it, for messages: "--batch-size" (or NULL) */
     const char *env;     /* environment variable that sets it, or NULL */
     const char *def;     /* default as text, or NULL (unset) */
     koers_setting_kind_t kind;
@@ -56,9 +55,6 @@ int koers_config_parse_line(char *line, char **key, char **value, char *errstr, 
 int koers_config_set(koers_config_t *c, const char *name, const char *value,
                      koers_origin_t origin, const char *where, char *errstr, size_t errlen);
 
-/* Sets a setting from its flag: where is the setting's flag. Returns like koers_config_set. */
-int koers_config_set_flag(koers_config_t *c, const char *name, const char *value, char *errstr,
-                          size_t errlen);
 
 /* Adds a Kafka property given as "-X key=value" (through koers_config_parse_line).
  * Returns 0, or -1 with "-X TEXT: reason" in errstr. */

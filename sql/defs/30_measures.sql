@@ -518,6 +518,27 @@ COMMENT ON COLUMN koers.participant_month_cost.crisis_cost IS 'EUR: crisis event
 COMMENT ON COLUMN koers.participant_month_cost.police_cost IS 'EUR: police calls.';
 COMMENT ON COLUMN koers.participant_month_cost.support_cost IS 'EUR: support contacts (hour-priced roles x duration).';
 
+CREATE OR REPLACE FUNCTION koers.cohort_month(as_of date)
+RETURNS TABLE (cohort text, month date, participants_enrolled bigint, enrolled_days bigint,
+               contacts bigint, contact_minutes bigint, crisis_events bigint, crisis_days bigint,
+               stay_days bigint, police_calls bigint, confused_person_calls bigint,
+               crisis_cost numeric, police_cost numeric, support_cost numeric)
+LANGUAGE sql STABLE AS $$
+    SELECT m.cohort, m.month, count(*) FILTER (WHERE m.enrolled_days > 0),
+           sum(m.enrolled_days), sum(m.contacts), sum(m.contact_minutes), sum(m.crisis_events),
+           sum(m.crisis_days), sum(m.stay_days), sum(m.police_calls),
+           sum(m.confused_person_calls), coalesce(sum(c.crisis_cost), 0.00),
+           coalesce(sum(c.police_cost), 0.00), coalesce(sum(c.support_cost), 0.00)
+    FROM koers.participant_month_at(as_of) m
+    LEFT JOIN koers.participant_month_cost c ON c.participant = m.participant AND c.month = m.month
+    WHERE m.cohort IS NOT NULL
+    GROUP BY m.cohort, m.month
+$$;
+COMMENT ON FUNCTION koers.cohort_month(date) IS
+    'Measures 3-6 per cohort and local month: koers.participant_month_at summed over the '
+    'cohort''s participants (participants_enrolled: those with an enrolled day in the month), '
+    'with the month''s priced use from koers.participant_month_cost.';
+
 CREATE OR REPLACE VIEW koers.goal_status AS
     SELECT h.participant, p.cohort, h.goal_ref, h.domain, koers.stability_corner(h.domain) AS stability_corner,
            h.set_by, h.status, h.set_at, h.achieved_at,

@@ -1,6 +1,6 @@
 -- koers MKBA definitions (issue 13; tables in sql/0015_mkba.sql): the indicative social
 -- cost-benefit per stakeholder. Costs: the programme's support contacts in the chosen window,
--- by who pays them. Benefits: crisis, stay and police costs avoided against the null
+-- by who pays them. Benefits: crisis, stay, police and eviction costs avoided against the null
 -- alternative, the cohort's pooled before rate per known person-month carried on over the
 -- window's known person-months (times a regression-to-the-mean factor, 1 in the base case).
 -- Every price is brought to one price year with koers.price_index. The sensitivity varies
@@ -73,7 +73,7 @@ CREATE OR REPLACE FUNCTION koers.mkba_units(as_of date, window_name text, ps tex
     AS $$
     WITH cov AS MATERIALIZED (
         SELECT t, koers.known_days(t) AS known
-        FROM unnest(ARRAY['contact', 'crisis', 'police_call']) t
+        FROM unnest(ARRAY['contact', 'crisis', 'police_call', 'status_change']) t
     ), w AS (
         SELECT r.participant, r.cohort,
                CASE WHEN r.window_name = 'before' THEN 'before' ELSE 'during' END AS side, r.days
@@ -81,10 +81,18 @@ CREATE OR REPLACE FUNCTION koers.mkba_units(as_of date, window_name text, ps tex
         WHERE r.window_name IN ('before', koers.dash_window_check(mkba_units.window_name))
           AND (ps IS NULL OR r.participant = ANY (ps))
     ), u AS (
-        SELECT d.*, least(d.span, as_of + 1 - d.day) AS len
+        SELECT d.participant, d.day, d.event_type, d.kind, d.events, d.minutes, d.billable_days,
+               d.span, least(d.span, as_of + 1 - d.day) AS len
         FROM koers.use_at(as_of) d
         WHERE d.event_type IN ('contact', 'crisis', 'police_call')
           AND (ps IS NULL OR d.participant = ANY (ps))
+        UNION ALL
+        -- An eviction carried out is an event of its day.
+        SELECT e.participant, koers.local_day(e.occurred_at), 'status_change', 'evicted', 1, 0, 0,
+               0, 0
+        FROM koers.status_change_valid e
+        WHERE e.eviction = 'evicted' AND koers.local_day(e.occurred_at) <= as_of
+          AND (ps IS NULL OR e.participant = ANY (ps))
     )
     SELECT w.participant, w.cohort, w.side, u.event_type, u.kind, m.item,
            sum(CASE k.per
@@ -117,7 +125,7 @@ CREATE OR REPLACE FUNCTION koers.mkba_exposure(as_of date, window_name text, ps 
     AS $$
     WITH cov AS MATERIALIZED (
         SELECT t, koers.known_days(t) AS known
-        FROM unnest(ARRAY['contact', 'crisis', 'police_call']) t
+        FROM unnest(ARRAY['contact', 'crisis', 'police_call', 'status_change']) t
     )
     SELECT r.participant, r.cohort, CASE WHEN r.window_name = 'before' THEN 'before' ELSE 'during' END,
            c.t, koers.days_in(r.days * c.known)

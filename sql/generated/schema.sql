@@ -3448,6 +3448,32 @@ COMMENT ON FUNCTION koers.before_during_rows(as_of date, by_participant boolean)
 
 
 --
+-- Name: cohort_month(date); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.cohort_month(as_of date) RETURNS TABLE(cohort text, month date, participants_enrolled bigint, enrolled_days bigint, contacts bigint, contact_minutes bigint, crisis_events bigint, crisis_days bigint, stay_days bigint, police_calls bigint, confused_person_calls bigint, crisis_cost numeric, police_cost numeric, support_cost numeric)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT m.cohort, m.month, count(*) FILTER (WHERE m.enrolled_days > 0),
+           sum(m.enrolled_days), sum(m.contacts), sum(m.contact_minutes), sum(m.crisis_events),
+           sum(m.crisis_days), sum(m.stay_days), sum(m.police_calls),
+           sum(m.confused_person_calls), coalesce(sum(c.crisis_cost), 0.00),
+           coalesce(sum(c.police_cost), 0.00), coalesce(sum(c.support_cost), 0.00)
+    FROM koers.participant_month_at(as_of) m
+    LEFT JOIN koers.participant_month_cost c ON c.participant = m.participant AND c.month = m.month
+    WHERE m.cohort IS NOT NULL
+    GROUP BY m.cohort, m.month
+$$;
+
+
+--
+-- Name: FUNCTION cohort_month(as_of date); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.cohort_month(as_of date) IS 'Measures 3-6 per cohort and local month: koers.participant_month_at summed over the cohort''s participants (participants_enrolled: those with an enrolled day in the month), with the month''s priced use from koers.participant_month_cost.';
+
+
+--
 -- Name: contact_gaps(date); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -6229,7 +6255,7 @@ CREATE FUNCTION koers.mkba_exposure(as_of date, window_name text, ps text[]) RET
     AS $$
     WITH cov AS MATERIALIZED (
         SELECT t, koers.known_days(t) AS known
-        FROM unnest(ARRAY['contact', 'crisis', 'police_call']) t
+        FROM unnest(ARRAY['contact', 'crisis', 'police_call', 'status_change']) t
     )
     SELECT r.participant, r.cohort, CASE WHEN r.window_name = 'before' THEN 'before' ELSE 'during' END,
            c.t, koers.days_in(r.days * c.known)
@@ -6470,7 +6496,7 @@ CREATE FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) RETURN
     AS $$
     WITH cov AS MATERIALIZED (
         SELECT t, koers.known_days(t) AS known
-        FROM unnest(ARRAY['contact', 'crisis', 'police_call']) t
+        FROM unnest(ARRAY['contact', 'crisis', 'police_call', 'status_change']) t
     ), w AS (
         SELECT r.participant, r.cohort,
                CASE WHEN r.window_name = 'before' THEN 'before' ELSE 'during' END AS side, r.days
@@ -6478,10 +6504,18 @@ CREATE FUNCTION koers.mkba_units(as_of date, window_name text, ps text[]) RETURN
         WHERE r.window_name IN ('before', koers.dash_window_check(mkba_units.window_name))
           AND (ps IS NULL OR r.participant = ANY (ps))
     ), u AS (
-        SELECT d.*, least(d.span, as_of + 1 - d.day) AS len
+        SELECT d.participant, d.day, d.event_type, d.kind, d.events, d.minutes, d.billable_days,
+               d.span, least(d.span, as_of + 1 - d.day) AS len
         FROM koers.use_at(as_of) d
         WHERE d.event_type IN ('contact', 'crisis', 'police_call')
           AND (ps IS NULL OR d.participant = ANY (ps))
+        UNION ALL
+        -- An eviction carried out is an event of its day.
+        SELECT e.participant, koers.local_day(e.occurred_at), 'status_change', 'evicted', 1, 0, 0,
+               0, 0
+        FROM koers.status_change_valid e
+        WHERE e.eviction = 'evicted' AND koers.local_day(e.occurred_at) <= as_of
+          AND (ps IS NULL OR e.participant = ANY (ps))
     )
     SELECT w.participant, w.cohort, w.side, u.event_type, u.kind, m.item,
            sum(CASE k.per
@@ -8973,7 +9007,7 @@ CREATE TABLE koers.unit_cost_map (
     event_type text NOT NULL,
     kind text NOT NULL,
     item text NOT NULL,
-    CONSTRAINT unit_cost_map_event_type_check CHECK ((event_type = ANY (ARRAY['contact'::text, 'crisis'::text, 'police_call'::text]))),
+    CONSTRAINT unit_cost_map_event_type_check CHECK ((event_type = ANY (ARRAY['contact'::text, 'crisis'::text, 'police_call'::text, 'status_change'::text]))),
     CONSTRAINT unit_cost_map_victim_unpriced CHECK ((NOT ((event_type = 'police_call'::text) AND (kind = 'victim'::text))))
 );
 
@@ -8989,14 +9023,14 @@ COMMENT ON TABLE koers.unit_cost_map IS 'Which unit cost prices which event: cri
 -- Name: COLUMN unit_cost_map.event_type; Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON COLUMN koers.unit_cost_map.event_type IS 'contact (support cost), crisis (crisis cost) or police_call (police cost).';
+COMMENT ON COLUMN koers.unit_cost_map.event_type IS 'contact (support cost), crisis (crisis cost), police_call (police cost) or status_change (an eviction carried out: kind evicted).';
 
 
 --
 -- Name: COLUMN unit_cost_map.kind; Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON COLUMN koers.unit_cost_map.kind IS 'crisis or police kind; for contacts the with_role.';
+COMMENT ON COLUMN koers.unit_cost_map.kind IS 'crisis or police kind; for contacts the with_role; for status_change the eviction step.';
 
 
 --
@@ -11667,6 +11701,17 @@ GRANT ALL ON FUNCTION koers.before_during_rows(as_of date, by_participant boolea
 GRANT ALL ON FUNCTION koers.before_during_rows(as_of date, by_participant boolean) TO koers_auth;
 GRANT ALL ON FUNCTION koers.before_during_rows(as_of date, by_participant boolean) TO koers_consumer;
 GRANT ALL ON FUNCTION koers.before_during_rows(as_of date, by_participant boolean) TO koers_analyst;
+
+
+--
+-- Name: FUNCTION cohort_month(as_of date); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.cohort_month(as_of date) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.cohort_month(as_of date) TO koers_reader;
+GRANT ALL ON FUNCTION koers.cohort_month(as_of date) TO koers_auth;
+GRANT ALL ON FUNCTION koers.cohort_month(as_of date) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.cohort_month(as_of date) TO koers_analyst;
 
 
 --

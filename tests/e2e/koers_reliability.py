@@ -288,11 +288,11 @@ def services_env():
     return out
 
 
-def restart(what):
-    """Restarts kafka or postgres; fails (raises) if it came back on another port, since the
-    running programs would then be talking to nothing."""
+def restart(what, down=0):
+    """Restarts kafka or postgres, kept stopped for down seconds; fails (raises) if it came
+    back on another port, since the running programs would then be talking to nothing."""
     before = services_env()
-    r = services("restart", what)
+    r = services("restart", what, "--down", str(down))
     if r.rc != 0:
         raise RuntimeError(f"scripts/services restart {what} failed:\n{r.describe()}")
     after = services_env()

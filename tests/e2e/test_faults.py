@@ -11,7 +11,9 @@ database and group, --batch-size 1000) stores it. Faults, each while the stream 
   and the same chunk is imported again (its file comes through a named pipe, slowly, so
   that the stop really falls in the middle);
 - the Kafka broker is restarted (scripts/services restart kafka) while the producer is
-  part-way through a file and the consumer is reading;
+  part-way through a file and the consumer is reading; the first time it stays down for
+  KAFKA_DOWN seconds, longer than a producer's give-up time of its own would be (the
+  producer waits as long as librdkafka's message.timeout.ms, 300 s unless -X sets it);
 - PostgreSQL is restarted while consumer B has a batch transaction open: the test holds the
   advisory locks that the consumer's measures hook takes at the end of each batch
   (koers.refresh_participants, or koers.apply_staged), waits until B's transaction (its rows
@@ -55,6 +57,7 @@ KILLS = rel.env_int("KOERS_FAULT_KILLS", 12, 45)
 KAFKA_RESTARTS = rel.env_int("KOERS_FAULT_KAFKA_RESTARTS", 1, 3)
 PG_RESTARTS = rel.env_int("KOERS_FAULT_PG_RESTARTS", 1, 3)
 PRODUCER_STOPS = rel.env_int("KOERS_FAULT_PRODUCER_STOPS", 2, 4)
+KAFKA_DOWN = 70
 MIN_EVENTS = 200000
 BATCH = "1000"
 REFRESH_LOCK = 7012342  # the advisory lock class of the measures hook (sql/defs/20_prepared.sql)
@@ -206,8 +209,9 @@ class Run:
                             "delivered_before_stop": partial, "rows": rows, "exit": rc,
                             "survived": alive and 0 < partial < rows and rc == want})
 
-    def kafka_restart(self, chunk, label):
-        """Restarts the broker while the producer is part-way through the chunk."""
+    def kafka_restart(self, chunk, label, down=0):
+        """Restarts the broker, down for down seconds, while the producer is part-way
+        through the chunk."""
         self.ensure_b()
         before = rel.total_messages(self.prefix)
         progress0 = rel.stored_progress(self.db_b, self.group_b)
@@ -216,7 +220,7 @@ class Run:
         delivered = self.wait_delivering(p, feed, before, 0.2)
         producing = p.poll() is None
         t0 = time.monotonic()
-        rel.restart("kafka")
+        rel.restart("kafka", down)
         down = time.monotonic() - t0
         try:
             rc = p.wait(timeout=600)
@@ -358,7 +362,7 @@ def inject(c, run, chunks):
         elif kind == "stop-term":
             run.producer_stop(chunk, signal.SIGTERM, label)
         elif kind == "kafka":
-            run.kafka_restart(chunk, label)
+            run.kafka_restart(chunk, label, KAFKA_DOWN if kind not in plan[:i] else 0)
         else:
             run.import_dir(chunk, f"{label}: import")
         if kind == "pg":

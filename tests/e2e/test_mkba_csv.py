@@ -4,7 +4,9 @@ sql/defs/45_mkba.sql) of a generated CSV set equals an independent computation.
 
 test_measures_v2_csv's seeded generator writes the enrolments, crisis stays (old form and
 episodes, open and closed), police calls, coverage statements and corrections of two cohorts;
-this test adds support contacts of every role and length. They go through the real programs
+this test adds support contacts of every role and length, and eviction steps (status_change:
+notices, which are not priced, and evictions carried out) with a coverage statement of their
+own. They go through the real programs
 (koers-produce import, koers-consume). Then the MKBA is recomputed here from the CSV rows,
 day by day and in exact fractions, with the shipped unit costs, their mapping, payer shares and
 price index read from the database as the inputs they are (no SQL function is reused):
@@ -17,7 +19,8 @@ price index read from the database as the inputs they are (no SQL function is re
   add nothing, and the known days are the person-months;
 - prices: amount x cpi(price year) / cpi(its own year); each kind's cost split by its item's
   payer shares (other 100% without any);
-- benefits per payer: for each crisis and police kind the cohort's before units x known
+- evictions carried out: one unit each on its day, priced by the eviction item;
+- benefits per payer: for each crisis, police and eviction kind the cohort's before units x known
   person-months in the window / known person-months before, minus the units in the window,
   times price and share; support cost: the contacts in the window; balance = benefit - cost;
 - sensitivity: the whole balance recomputed with one item's price at its low and high value
@@ -61,6 +64,26 @@ def add_contacts(rows, rnd):
                 "planned": rnd.choice(["true", "false"])})
 
 
+def add_evictions(rows, rnd):
+    """Eviction notices and evictions carried out for some clients, over the whole period, and
+    a statement of the housing corporation's coverage that starts part-way."""
+    clients = sorted({r["client_id"] for r in rows["enrolment"]})
+    rows["status_change"] = []
+    for i, client in enumerate(rnd.sample(clients, max(4, len(clients) // 2))):
+        for j in range(rnd.randrange(1, 4)):
+            d = v2.START + datetime.timedelta(days=rnd.randrange((v2.END - v2.START).days + 1))
+            rows["status_change"].append({
+                "record_id": f"S-{i}-{j}", "client_id": client, "occurred_at": d.isoformat() + "T09:00:00+01:00",
+                "source": "woningcorp", "housing": "", "rent_arrears": "",
+                "eviction": rnd.choice(["notice", "evicted", "evicted"]), "daytime_activity": "",
+                "income_source": "", "debt_counselling": ""})
+    rows["coverage"].append({
+        "record_id": "COV-S", "occurred_at": v2.END.isoformat(), "source": "woningcorp",
+        "covered_type": "status_change",
+        "covered_from": (v2.START + datetime.timedelta(days=rnd.randrange(30, 300))).isoformat(),
+        "covered_to": ""})
+
+
 def inputs(db):
     """The tables the MKBA prices with: {(event_type, kind): item}, {item: (amount, per, year,
     low, high)}, {item: [(payer, share)]}, {year: cpi}, settings."""
@@ -87,6 +110,10 @@ def units(rows, ps, key, as_of, window, cmap, items, known):
         if (r["source"], "contact", r["record_id"]) not in voided:
             contacts[k.participant(key, r["client_id"])].append(
                 (v2.local_day(k.parse_time_ms(r["occurred_at"])), r["with_role"], int(r["duration_min"])))
+    evictions = defaultdict(list)
+    for r in rows.get("status_change", []):
+        if r["eviction"] == "evicted" and (r["source"], "status_change", r["record_id"]) not in voided:
+            evictions[k.participant(key, r["client_id"])].append(v2.local_day(k.parse_time_ms(r["occurred_at"])))
     u = defaultdict(lambda: [Fraction(0), Fraction(0)])
     exposure = defaultdict(lambda: [0, 0])
     for pid, p in ps.items():
@@ -97,8 +124,12 @@ def units(rows, ps, key, as_of, window, cmap, items, known):
             continue
         sides = ((0, w["before"]), (1, w[window]))
         for side, ds in sides:
-            for t in ("crisis", "police_call", "contact"):
+            for t in ("crisis", "police_call", "contact", "status_change"):
                 exposure[t][side] += sum(1 for d in ds if is_known(t, d))
+            if ("status_change", "evicted") in cmap:
+                for d in evictions[pid]:
+                    if d in ds and d <= as_of and is_known("status_change", d):
+                        u[("status_change", "evicted")][side] += 1
             for kind, ev, cov in p.stays(as_of):
                 item = cmap.get(("crisis", kind))
                 if not item:
@@ -170,6 +201,10 @@ def check(c, db, rows, ps, key, known, as_of, window, inp):
     c.ok(f"mkba({as_of}, {window}): the data exercise the split item, benefits and support",
          tot_sc > 0 and any(len(v) > 1 for v in payers.values()) and len([p for p in exp if exp[p][1] != 0]) >= 3,
          "", (tot_sc, len(exp)))
+    c.ok(f"mkba({as_of}, {window}): evictions carried out are priced (before or in the window), "
+         "for the housing corporation",
+         any(u.get(("status_change", "evicted"), ())) and exp.get("housing_corporation", (0, 0))[1] != 0, "",
+         (u.get(("status_change", "evicted")), exp.get("housing_corporation")))
 
     # Sensitivity: each variation recomputed whole, not by the linear shortcut.
     sens = {(r[0], r[1]): (Decimal(r[2]), Decimal(r[3])) for r in k.psql(
@@ -202,6 +237,7 @@ def main():
     rnd = random.Random(seed)
     rows = v2.generate(rnd)
     add_contacts(rows, rnd)
+    add_evictions(rows, rnd)
     run = k.new_run_names("mkba")
     d = k.tempdir(c, "mkba")
     run["keyfile"], key = k.write_key_file(d)

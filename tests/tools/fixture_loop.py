@@ -5,13 +5,16 @@ run with a random pseudonymisation key (so the participants fall on other partit
 records what each run stored against what Kafka holds. Written to hunt the "66 of 67" of
 issue 16 (docs/flaky-66-of-67.md keeps the results).
 
-usage: tests/tools/fixture_loop.py [--runs N] [--first I] [--fresh-every K] [--batch-size N] [--log FILE]
+usage: tests/tools/fixture_loop.py [--runs N] [--first I] [--fresh-every K] [--batch-size N]
+                                  [--synth-x KEY=VALUE]... [--log FILE]
        tests/tools/fixture_loop.py --summarize FILE    (a Markdown table of a --log file)
   --produce-only    synth to Kafka only, and count the messages against synth's CSV
   --batch-size N    the consumer's batch size (small: each participant's events split over
                     many batches, the incremental measures' hard case)
   --fresh-every K   every K-th run gets a broker (and PostgreSQL) of its own, started with
                     scripts/services in a new state directory and stopped after the run
+  --synth-x K=V     a librdkafka property for synth; each run keeps synth's warnings and
+                    errors, and Kafka's count per partition
 Needs the services' environment (eval "$(scripts/services env)") and KOERS_BIN (the build).
 One JSON line per run on stdout (and in --log); exit 1 if any run differs from Kafka.
 """
@@ -67,7 +70,7 @@ def expected_counts():
     return total
 
 
-def one_run(i, fresh, expected, consume_args, produce_only=False):
+def one_run(i, fresh, expected, consume_args, produce_only=False, synth_x=()):
     names = e2e.new_run_names("loop")
     db, prefix, group = names["db"], names["prefix"], names["group"]
     tmp = tempfile.mkdtemp(prefix="koers-loop-")
@@ -82,7 +85,13 @@ def one_run(i, fresh, expected, consume_args, produce_only=False):
         for cohort, n, seed, start in dashfixture.COHORTS:
             r = e2e.produce("synth", "--key-file", key, "--participants", str(n), "--seed", str(seed),
                             "--cohort", cohort, "--start", start, "--months", "24",
-                            "--topic-prefix", prefix, "-b", e2e.brokers())
+                            "--topic-prefix", prefix, "-b", e2e.brokers(),
+                            *[a for x in synth_x for a in ("-X", x)])
+            # librdkafka's warnings and errors (retries, timeouts, idempotence state): the
+            # trail to follow when Kafka holds less than synth had acknowledged.
+            rec.setdefault("synth_warnings", []).extend(
+                ln for ln in e2e.log_text(r.err).splitlines()[-2000:]
+                if "level=warn" in ln or "level=error" in ln)
             if r.rc != 0:
                 rec["error"] = f"synth {cohort}: " + r.err[-500:]
                 return rec
@@ -109,6 +118,7 @@ def one_run(i, fresh, expected, consume_args, produce_only=False):
         db_rows = {t: int(e2e.psql(f"SELECT count(*) FROM koers.{t}", db)[0][0]) for t in e2e.EVENT_TYPES}
         kafka_total = {t: sum(v.values()) for t, v in kafka.items()}
         rec["kafka"] = kafka_total
+        rec["kafka_partitions"] = {t: v for t, v in kafka.items()}
         rec["kafka_short_of_synth"] = {t: expected[t] - kafka_total[t] - (-1 if t == "contact" else 0)
                                        for t in e2e.EVENT_TYPES if expected[t] + (1 if t == "contact" else 0) != kafka_total[t]}
         rec["db"] = db_rows
@@ -171,6 +181,8 @@ def main():
     ap.add_argument("--log")
     ap.add_argument("--produce-only", action="store_true",
                     help="only synth to Kafka and count the messages against synth's CSV")
+    ap.add_argument("--synth-x", action="append", default=[], metavar="KEY=VALUE",
+                    help="a librdkafka property for synth (-X), e.g. debug=eos,msg (repeatable)")
     ap.add_argument("--batch-size", type=int, default=0,
                     help="koers-consume --batch-size (default: the fixture's, the consumer's default)")
     a = ap.parse_args()
@@ -193,7 +205,7 @@ def main():
             os.environ.update(fresh_env)
         try:
             rec = one_run(i, fresh, expected, ["--batch-size", str(a.batch_size)] if a.batch_size else [],
-                          a.produce_only)
+                          a.produce_only, a.synth_x)
         except Exception:  # noqa: BLE001 - recorded, the loop goes on
             rec = {"run": i, "fresh_broker": fresh, "error": traceback.format_exc()[-1500:]}
         finally:

@@ -1,12 +1,12 @@
 /* Catalogue tests: the string rules, including the refusal of identifier-shaped values, the
  * crisis rows' rule on days and episode_ref, and coverage statements (no participant, dates,
  * covered_to on or after covered_from). */
-#include <CUnit/Basic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "koers/catalog.h"
 #include "koers/event.h"
+#include "harness.h"
 
 typedef struct {
     const char *value;
@@ -343,22 +343,19 @@ static void test_eleven_test_sample(void)
     CU_ASSERT(refused > 1000 && accepted > 10000);
 }
 
+static const unit_test_t catalog_tests[] = {
+    {"goal_ref: characters, length, identifier shapes", test_goal_ref_rules},
+    {"source: characters, length, identifier shapes", test_source_rules},
+    {"episode_ref: characters, length, identifier shapes", test_episode_ref_rules},
+    {"crisis: days or episode_ref or both", test_crisis_days_or_episode_ref},
+    {"the eleven-test on a sample of numbers", test_eleven_test_sample},
+    {"coverage: about a source, its covered types", test_coverage_catalogue},
+    {"coverage: dates, covered_to on or after covered_from", test_coverage_validate},
+    {"zrm_score, stressor, status_change: values and rules", test_instruments_validate},
+};
+
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("catalog", NULL, NULL);
-    CU_add_test(s, "goal_ref: characters, length, identifier shapes", test_goal_ref_rules);
-    CU_add_test(s, "source: characters, length, identifier shapes", test_source_rules);
-    CU_add_test(s, "episode_ref: characters, length, identifier shapes", test_episode_ref_rules);
-    CU_add_test(s, "crisis: days or episode_ref or both", test_crisis_days_or_episode_ref);
-    CU_add_test(s, "the eleven-test on a sample of numbers", test_eleven_test_sample);
-    CU_add_test(s, "coverage: about a source, its covered types", test_coverage_catalogue);
-    CU_add_test(s, "coverage: dates, covered_to on or after covered_from", test_coverage_validate);
-    CU_add_test(s, "zrm_score, stressor, status_change: values and rules", test_instruments_validate);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures != 0 || CU_get_error() != CUE_SUCCESS;
+    const unit_suite_t suite = {"catalog", NULL, NULL, UNIT_TESTS(catalog_tests)};
+    return unit_main(&suite);
 }

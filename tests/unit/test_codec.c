@@ -1,5 +1,4 @@
 /* Codec tests: round trips for every event type, bytes checked against the Avro spec by hand. */
-#include <CUnit/Basic.h>
 #include <avro.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 
 #include "koers/codec.h"
 #include "koers/schema.h"
+#include "harness.h"
 
 static koers_codec_t *codec;
 
@@ -629,35 +629,38 @@ static void test_reader_schema_refused(void)
     free(v2);
 }
 
-int main(void)
+static int codec_init(void)
 {
     char err[256];
     codec = koers_codec_new(err, sizeof err);
-    if (!codec) {
+    if (!codec)
         fprintf(stderr, "codec: %s\n", err);
-        return 1;
-    }
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("codec", NULL, NULL);
-    CU_add_test(s, "round trip of every event type", test_round_trip_every_type);
-    CU_add_test(s, "optional field absent", test_optional_absent);
-    CU_add_test(s, "bytes match the Avro specification", test_bytes_match_spec);
-    CU_add_test(s, "direct path writes and reads what Avro C does", test_direct_path_matches_avro_c);
-    CU_add_test(s, "bad messages refused with a reason", test_bad_messages);
-    CU_add_test(s, "older writer schema resolved", test_old_writer_schema);
-    CU_add_test(s, "previous crisis schema read by default", test_history_crisis_v1);
-    CU_add_test(s, "crisis stay opened and closed by episode_ref", test_crisis_episode_forms);
-    CU_add_test(s, "newer reader reads an older writer (defaults applied)",
-                test_newer_reader_reads_older_writer);
-    CU_add_test(s, "older reader reads a newer writer it was taught",
-                test_older_reader_reads_newer_writer);
-    CU_add_test(s, "writer schemas lacking reader fields", test_writer_lacking_fields);
-    CU_add_test(s, "reader schemas that cannot be used", test_reader_schema_refused);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
+    return codec ? 0 : -1;
+}
+
+static int codec_clean(void)
+{
     koers_codec_free(codec);
-    return failures != 0 || CU_get_error() != CUE_SUCCESS;
+    return 0;
+}
+
+static const unit_test_t codec_tests[] = {
+    {"round trip of every event type", test_round_trip_every_type},
+    {"optional field absent", test_optional_absent},
+    {"bytes match the Avro specification", test_bytes_match_spec},
+    {"direct path writes and reads what Avro C does", test_direct_path_matches_avro_c},
+    {"bad messages refused with a reason", test_bad_messages},
+    {"older writer schema resolved", test_old_writer_schema},
+    {"previous crisis schema read by default", test_history_crisis_v1},
+    {"crisis stay opened and closed by episode_ref", test_crisis_episode_forms},
+    {"newer reader reads an older writer (defaults applied)", test_newer_reader_reads_older_writer},
+    {"older reader reads a newer writer it was taught", test_older_reader_reads_newer_writer},
+    {"writer schemas lacking reader fields", test_writer_lacking_fields},
+    {"reader schemas that cannot be used", test_reader_schema_refused},
+};
+
+int main(void)
+{
+    const unit_suite_t suite = {"codec", codec_init, codec_clean, UNIT_TESTS(codec_tests)};
+    return unit_main(&suite);
 }

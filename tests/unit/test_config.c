@@ -4,10 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
-#include <CUnit/CUnit.h>
 
 #include "koers/config.h"
+#include "harness.h"
 
 extern char **environ;
 
@@ -16,14 +15,14 @@ static char tmpdir[] = "/tmp/koers-test-config-XXXXXX";
 static const char *const formats[] = {"logfmt", "json", NULL};
 
 static const koers_setting_t settings[] = {
-    {"brokers", "--brokers", "KOERS_TEST_BROKERS", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
-    {"group", "--group", "KOERS_TEST_GROUP", "koers", KOERS_SETTING_TEXT, 0, 0, 0, NULL},
-    {"batch.size", "--batch-size", "KOERS_TEST_BATCH_SIZE", "5000", KOERS_SETTING_INT, 1,
+    {"brokers", "KOERS_TEST_BROKERS", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"group", "KOERS_TEST_GROUP", "koers", KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"batch.size", "KOERS_TEST_BATCH_SIZE", "5000", KOERS_SETTING_INT, 1,
      1000000, 0, NULL},
-    {"log.format", "--log-format", "KOERS_TEST_LOG_FORMAT", "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
+    {"log.format", "KOERS_TEST_LOG_FORMAT", "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
      formats},
-    {"dbname", "--dbname", NULL, "", KOERS_SETTING_CONNINFO, 0, 0, 0, NULL},
-    {"session.secret", "--session-secret", NULL, NULL, KOERS_SETTING_TEXT, 0, 0, 1, NULL},
+    {"dbname", NULL, "", KOERS_SETTING_CONNINFO, 0, 0, 0, NULL},
+    {"session.secret", NULL, NULL, KOERS_SETTING_TEXT, 0, 0, 1, NULL},
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
@@ -66,6 +65,18 @@ static koers_config_t *config_new(void)
     koers_config_t *c = koers_config_new("koers-test", settings, NSETTINGS);
     CU_ASSERT_FATAL(c != NULL);
     return c;
+}
+
+/* Sets name as its flag would: from "--name" with dots as dashes, as koers_cli_parse does. */
+static int config_set_flag(koers_config_t *c, const char *name, const char *value, char *err,
+                           size_t len)
+{
+    char flag[64];
+    snprintf(flag, sizeof flag, "--%s", name);
+    for (char *p = flag; *p; p++)
+        if (*p == '.')
+            *p = '-';
+    return koers_config_set(c, name, value, KOERS_FROM_FLAG, flag, err, len);
 }
 
 static void test_config_parse_line(void)
@@ -156,7 +167,7 @@ static void test_config_precedence(void)
                                               "kafka.acks=1\n");
     koers_config_t *c = config_new();
     char err[512];
-    CU_ASSERT_EQUAL(koers_config_set_flag(c, "brokers", "flag:9092", err, sizeof err), 0);
+    CU_ASSERT_EQUAL(config_set_flag(c, "brokers", "flag:9092", err, sizeof err), 0);
     CU_ASSERT_EQUAL(koers_config_set_x(c, "linger.ms = 7", err, sizeof err), 0);
     setenv("KOERS_TEST_BROKERS", "env:9092", 1);
     setenv("KOERS_TEST_GROUP", "env-group", 1);
@@ -220,7 +231,7 @@ static void test_config_checks(void)
         config_clear_env();
         koers_config_t *c = config_new();
         char err[512];
-        CU_ASSERT_EQUAL(koers_config_set_flag(c, cases[i].name, cases[i].value, err, sizeof err), 0);
+        CU_ASSERT_EQUAL(config_set_flag(c, cases[i].name, cases[i].value, err, sizeof err), 0);
         CU_ASSERT_EQUAL(koers_config_resolve(c, NULL, err, sizeof err), -1);
         CU_ASSERT_STRING_EQUAL(err, cases[i].err);
         koers_config_free(c);
@@ -243,7 +254,7 @@ static void test_config_checks(void)
     koers_config_free(c);
     /* A connection string that libpq cannot parse. */
     c = config_new();
-    CU_ASSERT_EQUAL(koers_config_set_flag(c, "dbname", "host='unterminated", err, sizeof err), 0);
+    CU_ASSERT_EQUAL(config_set_flag(c, "dbname", "host='unterminated", err, sizeof err), 0);
     CU_ASSERT_EQUAL(koers_config_resolve(c, NULL, err, sizeof err), -1);
     CU_ASSERT(strncmp(err, "dbname (from --dbname): ", 24) == 0);
     koers_config_free(c);
@@ -251,7 +262,7 @@ static void test_config_checks(void)
     c = config_new();
     CU_ASSERT_EQUAL(koers_config_set_x(c, "linger.ms", err, sizeof err), -1);
     CU_ASSERT_STRING_EQUAL(err, "-X linger.ms: expected key=value");
-    CU_ASSERT_EQUAL(koers_config_set(c, "nope", "1", KOERS_FROM_FLAG, "--nope", err, sizeof err), -1);
+    CU_ASSERT_EQUAL(config_set_flag(c, "nope", "1", err, sizeof err), -1);
     CU_ASSERT(strncmp(err, "unknown setting 'nope'", 22) == 0);
     koers_config_free(c);
 }
@@ -276,7 +287,7 @@ static void test_config_conninfo(void)
     koers_config_free(c);
 
     c = config_new();
-    CU_ASSERT_EQUAL(koers_config_set_flag(c, "dbname", "dbname=flagdb", err, sizeof err), 0);
+    CU_ASSERT_EQUAL(config_set_flag(c, "dbname", "dbname=flagdb", err, sizeof err), 0);
     CU_ASSERT_EQUAL_FATAL(koers_config_resolve(c, path, err, sizeof err), 0);
     ci = koers_config_conninfo(c, "dbname", err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ci);
@@ -317,7 +328,7 @@ static void test_config_dump(void)
                                               "dbname=dbname=x password=pw123 host=h\n");
     koers_config_t *c = config_new();
     char err[512];
-    CU_ASSERT_EQUAL(koers_config_set_flag(c, "group", "g1", err, sizeof err), 0);
+    CU_ASSERT_EQUAL(config_set_flag(c, "group", "g1", err, sizeof err), 0);
     CU_ASSERT_EQUAL_FATAL(koers_config_resolve(c, path, err, sizeof err), 0);
     char *text = NULL;
     size_t len = 0;
@@ -348,33 +359,30 @@ static void test_config_dump(void)
     koers_config_free(c);
 }
 
-int main(void)
+static int config_init(void)
 {
-    if (mkdtemp(tmpdir) == NULL) {
-        perror("mkdtemp");
-        return 1;
-    }
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return CU_get_error();
-    CU_pSuite s = CU_add_suite("config", NULL, NULL);
-    if (s == NULL ||
-        CU_add_test(s, "the key=value parser", test_config_parse_line) == NULL ||
-        CU_add_test(s, "file errors name path:line", test_config_file_errors) == NULL ||
-        CU_add_test(s, "precedence: file < environment < flags", test_config_precedence) == NULL ||
-        CU_add_test(s, "numbers and choices checked, origin named", test_config_checks) == NULL ||
-        CU_add_test(s, "connection strings merged with PG*", test_config_conninfo) == NULL ||
-        CU_add_test(s, "secret names", test_config_secret_names) == NULL ||
-        CU_add_test(s, "dump: origins, redaction, parseable", test_config_dump) == NULL) {
-        CU_cleanup_registry();
-        return CU_get_error();
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int failed = CU_get_number_of_failures() != 0 || CU_get_error();
-    CU_cleanup_registry();
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int config_clean(void)
+{
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
-    return failed;
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static const unit_test_t config_tests[] = {
+    {"the key=value parser", test_config_parse_line},
+    {"file errors name path:line", test_config_file_errors},
+    {"precedence: file < environment < flags", test_config_precedence},
+    {"numbers and choices checked, origin named", test_config_checks},
+    {"connection strings merged with PG*", test_config_conninfo},
+    {"secret names", test_config_secret_names},
+    {"dump: origins, redaction, parseable", test_config_dump},
+};
+
+int main(void)
+{
+    const unit_suite_t suite = {"config", config_init, config_clean, UNIT_TESTS(config_tests)};
+    return unit_main(&suite);
 }

@@ -3,10 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
-#include <CUnit/CUnit.h>
 
 #include "koers/csv.h"
+#include "harness.h"
 
 /* Reads everything and renders it as "line#count:f1|f2\n" per record, "line#R:message\n" per
  * refused record, then "E:message" if the reader failed; '|', '\\', CR and LF inside fields
@@ -478,26 +477,19 @@ static void test_csv_cp1252_stream(void)
     fclose(f);
 }
 
+static const unit_test_t csv_tests[] = {
+    {"table of inputs", test_csv_table},
+    {"fmemopen stream", test_csv_fmemopen},
+    {"field count limit", test_csv_too_many_fields},
+    {"read error", test_csv_read_error},
+    {"stream larger than the buffer", test_csv_large_stream},
+    {"why records are refused", test_csv_problems},
+    {"separator and encoding settings", test_csv_settings},
+    {"windows-1252 stream over several chunks", test_csv_cp1252_stream},
+};
+
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return CU_get_error();
-    CU_pSuite s = CU_add_suite("csv", NULL, NULL);
-    if (s == NULL || CU_add_test(s, "table of inputs", test_csv_table) == NULL ||
-        CU_add_test(s, "fmemopen stream", test_csv_fmemopen) == NULL ||
-        CU_add_test(s, "field count limit", test_csv_too_many_fields) == NULL ||
-        CU_add_test(s, "read error", test_csv_read_error) == NULL ||
-        CU_add_test(s, "stream larger than the buffer", test_csv_large_stream) == NULL ||
-        CU_add_test(s, "why records are refused", test_csv_problems) == NULL ||
-        CU_add_test(s, "separator and encoding settings", test_csv_settings) == NULL ||
-        CU_add_test(s, "windows-1252 stream over several chunks", test_csv_cp1252_stream) ==
-            NULL) {
-        CU_cleanup_registry();
-        return CU_get_error();
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int failed = CU_get_number_of_failures() != 0 || CU_get_error();
-    CU_cleanup_registry();
-    return failed;
+    const unit_suite_t suite = {"csv", NULL, NULL, UNIT_TESTS(csv_tests)};
+    return unit_main(&suite);
 }

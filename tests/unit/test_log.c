@@ -6,11 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
-#include <CUnit/CUnit.h>
 #include <jansson.h>
 
 #include "koers/log.h"
+#include "harness.h"
 
 static char path[] = "/tmp/koers-test-log-XXXXXX";
 static int saved_stderr = -1;
@@ -133,28 +132,30 @@ static void test_log_json(void)
     CU_ASSERT_EQUAL(koers_log_set_format("logfmt"), 0);
 }
 
-int main(void)
+static int log_init(void)
 {
     int fd = mkstemp(path);
-    if (fd < 0) {
-        perror("mkstemp");
-        return 1;
-    }
+    if (fd < 0)
+        return -1;
     close(fd);
     saved_stderr = dup(STDERR_FILENO);
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return CU_get_error();
-    CU_pSuite s = CU_add_suite("log", NULL, NULL);
-    if (s == NULL || CU_add_test(s, "logfmt quoting and escaping", test_log_logfmt) == NULL ||
-        CU_add_test(s, "extra fields, levels, errno kept", test_log_kv_and_errno) == NULL ||
-        CU_add_test(s, "JSON lines", test_log_json) == NULL) {
-        CU_cleanup_registry();
-        return CU_get_error();
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int failed = CU_get_number_of_failures() != 0 || CU_get_error();
-    CU_cleanup_registry();
-    unlink(path);
-    return failed;
+    return saved_stderr < 0 ? -1 : 0;
+}
+
+static int log_clean(void)
+{
+    close(saved_stderr);
+    return unlink(path);
+}
+
+static const unit_test_t log_tests[] = {
+    {"logfmt quoting and escaping", test_log_logfmt},
+    {"extra fields, levels, errno kept", test_log_kv_and_errno},
+    {"JSON lines", test_log_json},
+};
+
+int main(void)
+{
+    const unit_suite_t suite = {"log", log_init, log_clean, UNIT_TESTS(log_tests)};
+    return unit_main(&suite);
 }

@@ -5,10 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
-#include <CUnit/CUnit.h>
 
 #include "koers/pseudo.h"
+#include "harness.h"
 
 #define KEY1 "koers-unit-test-key-0123456789ab" /* 32 bytes */
 #define KEY2 "another-key-for-koers-unit-tests-x" /* 34 bytes */
@@ -237,30 +236,27 @@ static void test_pseudo_load_key_refused(void)
     unlink(path);
 }
 
+static int pseudo_init(void)
+{
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int pseudo_clean(void)
+{
+    return rmdir(tmpdir);
+}
+
+static const unit_test_t pseudo_tests[] = {
+    {"participant pseudonyms (Python reference)", test_pseudo_participant_known},
+    {"event ids (Python reference)", test_pseudo_event_id_known},
+    {"stable and key-dependent", test_pseudo_stable_and_keyed},
+    {"UUID version and variant bits", test_pseudo_uuid_bits},
+    {"key files accepted", test_pseudo_load_key_good},
+    {"key files refused", test_pseudo_load_key_refused},
+};
+
 int main(void)
 {
-    if (mkdtemp(tmpdir) == NULL) {
-        perror("mkdtemp");
-        return 1;
-    }
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return CU_get_error();
-    CU_pSuite s = CU_add_suite("pseudo", NULL, NULL);
-    if (s == NULL ||
-        CU_add_test(s, "participant pseudonyms (Python reference)",
-                    test_pseudo_participant_known) == NULL ||
-        CU_add_test(s, "event ids (Python reference)", test_pseudo_event_id_known) == NULL ||
-        CU_add_test(s, "stable and key-dependent", test_pseudo_stable_and_keyed) == NULL ||
-        CU_add_test(s, "UUID version and variant bits", test_pseudo_uuid_bits) == NULL ||
-        CU_add_test(s, "key files accepted", test_pseudo_load_key_good) == NULL ||
-        CU_add_test(s, "key files refused", test_pseudo_load_key_refused) == NULL) {
-        CU_cleanup_registry();
-        return CU_get_error();
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int failed = CU_get_number_of_failures() != 0 || CU_get_error();
-    CU_cleanup_registry();
-    rmdir(tmpdir);
-    return failed;
+    const unit_suite_t suite = {"pseudo", pseudo_init, pseudo_clean, UNIT_TESTS(pseudo_tests)};
+    return unit_main(&suite);
 }

@@ -1,14 +1,13 @@
-/* Unit tests for the login throttle (dashboards/src/ratelimit.c): names that share a user's
+/* Unit tests for the login throttle (dashboards/ratelimit.c): names that share a user's
  * slot cannot reset its lock, a full limiter refuses instead of forgetting, the failure
  * budget of all names together, and waits that grow. */
 #include <stdio.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
-#include <CUnit/CUnit.h>
 #include <sodium.h>
 
 #include "dash.h"
+#include "harness.h"
 
 /* A fixed key: the test can look for colliding names as an attacker could if the key were
  * known (the server draws a random one). */
@@ -151,25 +150,21 @@ static void test_ratelimit_address(void)
     CU_ASSERT_PTR_NULL(dash_ratelimit_new(&bad, NULL));
 }
 
+static int ratelimit_init(void)
+{
+    return sodium_init() < 0 ? -1 : 0;
+}
+
+static const unit_test_t ratelimit_tests[] = {
+    {"names sharing a user's slot do not reset its lock", test_ratelimit_collisions},
+    {"full: refuses new keys, forgets no lock", test_ratelimit_full},
+    {"the failure budget of all names", test_ratelimit_global},
+    {"waits double up to the maximum", test_ratelimit_growing},
+    {"per address, not cleared by a success", test_ratelimit_address},
+};
+
 int main(void)
 {
-    if (sodium_init() < 0)
-        return 1;
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return CU_get_error();
-    CU_pSuite s = CU_add_suite("ratelimit", NULL, NULL);
-    if (s == NULL ||
-        CU_add_test(s, "names sharing a user's slot do not reset its lock", test_ratelimit_collisions) == NULL ||
-        CU_add_test(s, "full: refuses new keys, forgets no lock", test_ratelimit_full) == NULL ||
-        CU_add_test(s, "the failure budget of all names", test_ratelimit_global) == NULL ||
-        CU_add_test(s, "waits double up to the maximum", test_ratelimit_growing) == NULL ||
-        CU_add_test(s, "per address, not cleared by a success", test_ratelimit_address) == NULL) {
-        CU_cleanup_registry();
-        return CU_get_error();
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int failed = CU_get_number_of_failures() != 0 || CU_get_error();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    const unit_suite_t suite = {"ratelimit", ratelimit_init, NULL, UNIT_TESTS(ratelimit_tests)};
+    return unit_main(&suite);
 }

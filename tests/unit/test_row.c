@@ -1,13 +1,13 @@
 /* CSV row tests: a row of crisis.csv to an event, with days, episode_ref, both or neither;
  * a row of coverage.csv (no client_id, dates, covered_to on or after covered_from), and a
  * correction of a coverage statement. */
-#include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "koers/pseudo.h"
 #include "produce.h"
+#include "harness.h"
 
 typedef struct {
     const char *name;
@@ -198,20 +198,16 @@ static void test_correction_of_coverage(void)
     CU_ASSERT_STRING_EQUAL(ev.v[0].s, want);
 }
 
+static const unit_test_t row_tests[] = {
+    {"crisis.csv columns, episode_ref last", test_crisis_columns},
+    {"crisis rows: days, episode_ref, both or neither", test_crisis_rows},
+    {"coverage.csv columns: no client_id", test_coverage_columns},
+    {"coverage rows: dates, open-ended, covered_to before covered_from", test_coverage_rows},
+    {"a correction of a coverage statement", test_correction_of_coverage},
+};
+
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("row", NULL, NULL);
-    CU_add_test(s, "crisis.csv columns, episode_ref last", test_crisis_columns);
-    CU_add_test(s, "crisis rows: days, episode_ref, both or neither", test_crisis_rows);
-    CU_add_test(s, "coverage.csv columns: no client_id", test_coverage_columns);
-    CU_add_test(s, "coverage rows: dates, open-ended, covered_to before covered_from",
-                test_coverage_rows);
-    CU_add_test(s, "a correction of a coverage statement", test_correction_of_coverage);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures != 0 || CU_get_error() != CUE_SUCCESS;
+    const unit_suite_t suite = {"row", NULL, NULL, UNIT_TESTS(row_tests)};
+    return unit_main(&suite);
 }

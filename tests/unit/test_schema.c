@@ -1,5 +1,4 @@
 /* Unit tests for lib/schema.c: Parsing Canonical Form, CRC-64-AVRO and the embedded schemas. */
-#include <CUnit/Basic.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -7,6 +6,7 @@
 #include <string.h>
 
 #include "koers/schema.h"
+#include "harness.h"
 
 typedef struct {
     const char *id;
@@ -393,24 +393,18 @@ static void test_jansson_alloc_failures(void)
     CU_ASSERT(alloc_fail_at > 2);
 }
 
+static const unit_test_t schema_tests[] = {
+    {"Avro specification vectors", test_spec_vectors},
+    {"fullnames, strip, escapes, unions", test_own_cases},
+    {"errors", test_errors},
+    {"error buffers", test_error_buffers},
+    {"CRC-64-AVRO table", test_crc64},
+    {"embedded schemas", test_embedded},
+    {"jansson allocation failures", test_jansson_alloc_failures},
+};
+
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return CU_get_error();
-    CU_pSuite s = CU_add_suite("schema", NULL, NULL);
-    if (!s || !CU_add_test(s, "Avro specification vectors", test_spec_vectors)
-        || !CU_add_test(s, "fullnames, strip, escapes, unions", test_own_cases)
-        || !CU_add_test(s, "errors", test_errors)
-        || !CU_add_test(s, "error buffers", test_error_buffers)
-        || !CU_add_test(s, "CRC-64-AVRO table", test_crc64)
-        || !CU_add_test(s, "embedded schemas", test_embedded)
-        || !CU_add_test(s, "jansson allocation failures", test_jansson_alloc_failures)) {
-        CU_cleanup_registry();
-        return CU_get_error();
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int failed = CU_get_number_of_failures() != 0 || CU_get_error();
-    CU_cleanup_registry();
-    return failed;
+    const unit_suite_t suite = {"schema", NULL, NULL, UNIT_TESTS(schema_tests)};
+    return unit_main(&suite);
 }

@@ -4,10 +4,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <CUnit/Basic.h>
-#include <CUnit/CUnit.h>
 
 #include "koers/timeutil.h"
+#include "harness.h"
 
 /* Expected ms from Python, e.g. for a date in Europe/Amsterdam:
  *   (datetime.fromisoformat(s).replace(tzinfo=ZoneInfo("Europe/Amsterdam"))
@@ -309,29 +308,27 @@ static void test_time_now(void)
     CU_ASSERT(now >= before && now <= after);
 }
 
-int main(void)
+static int time_init(void)
 {
     char err[256];
-    if (koers_time_set_zone(KOERS_DEFAULT_TIME_ZONE, err, sizeof err) < 0) {
-        fprintf(stderr, "test_time: %s\n", err);
-        return 1;
-    }
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return CU_get_error();
-    CU_pSuite s = CU_add_suite("time", NULL, NULL);
-    if (s == NULL || CU_add_test(s, "valid forms", test_time_parse_valid) == NULL ||
-        CU_add_test(s, "invalid forms and their errors", test_time_parse_invalid) == NULL ||
-        CU_add_test(s, "length-bounded input", test_time_parse_length_bounded) == NULL ||
-        CU_add_test(s, "time zone", test_time_zone) == NULL ||
-        CU_add_test(s, "formatting and round trip", test_time_format) == NULL ||
-        CU_add_test(s, "day-first dates", test_time_parse_dmy) == NULL ||
-        CU_add_test(s, "clock", test_time_now) == NULL) {
-        CU_cleanup_registry();
-        return CU_get_error();
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int failed = CU_get_number_of_failures() != 0 || CU_get_error();
-    CU_cleanup_registry();
-    return failed;
+    if (koers_time_set_zone(KOERS_DEFAULT_TIME_ZONE, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "test_time: %s\n", err);
+    return -1;
+}
+
+static const unit_test_t time_tests[] = {
+    {"valid forms", test_time_parse_valid},
+    {"invalid forms and their errors", test_time_parse_invalid},
+    {"length-bounded input", test_time_parse_length_bounded},
+    {"time zone", test_time_zone},
+    {"formatting and round trip", test_time_format},
+    {"day-first dates", test_time_parse_dmy},
+    {"clock", test_time_now},
+};
+
+int main(void)
+{
+    const unit_suite_t suite = {"time", time_init, NULL, UNIT_TESTS(time_tests)};
+    return unit_main(&suite);
 }

@@ -18,41 +18,6 @@ struct dash_pool {
     int *busy;
 };
 
-static void db_copy_error(dash_dberr_t *err, const PGresult *res, PGconn *conn)
-{
-    if (!err)
-        return;
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    snprintf(err->sqlstate, sizeof err->sqlstate, "%s", state ? state : "");
-    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    snprintf(err->message, sizeof err->message, "%s",
-             primary ? primary : (conn ? PQerrorMessage(conn) : "no connection"));
-    size_t n = strlen(err->message);
-    while (n > 0 && (err->message[n - 1] == '\n' || err->message[n - 1] == ' '))
-        err->message[--n] = '\0';
-}
-
-PGresult *dash_db_exec(PGconn *conn, const char *sql, int n, const char *const *params,
-                       ExecStatusType want, dash_dberr_t *err)
-{
-    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != want) {
-        db_copy_error(err, res, conn);
-        PQclear(res);
-        return NULL;
-    }
-    return res;
-}
-
-int dash_db_command(PGconn *conn, const char *sql, dash_dberr_t *err)
-{
-    PGresult *res = dash_db_exec(conn, sql, 0, NULL, PGRES_COMMAND_OK, err);
-    if (!res)
-        return -1;
-    PQclear(res);
-    return 0;
-}
-
 /* Opens one connection and checks who it is: koers-dash refuses to run as a superuser. */
 static PGconn *db_connect(const char *conninfo, char *errstr, size_t errlen)
 {
@@ -62,14 +27,14 @@ static PGconn *db_connect(const char *conninfo, char *errstr, size_t errlen)
         PQfinish(conn);
         return NULL;
     }
-    dash_dberr_t err;
-    PGresult *res = dash_db_exec(conn,
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn,
                                  "SELECT r.rolsuper, pg_has_role(current_user, 'koers_funder', 'MEMBER'),"
                                  " current_user, set_config('application_name', 'koers-dash', false)"
                                  " FROM pg_roles r WHERE r.rolname = current_user",
                                  0, NULL, PGRES_TUPLES_OK, &err);
     if (!res) {
-        snprintf(errstr, errlen, "checking the database role: %s", err.message);
+        snprintf(errstr, errlen, "checking the database role: %s", err.primary);
         PQfinish(conn);
         return NULL;
     }
@@ -170,15 +135,15 @@ void dash_pool_release(dash_pool_t *p, PGconn *c)
     if (!c)
         return;
     if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE) {
-        dash_dberr_t err;
-        if (dash_db_command(c, "ROLLBACK", &err) != 0)
-            koers_log_warn("rollback on release: %s", err.message);
+        koers_pg_error_t err;
+        if (koers_pg_command(c, "ROLLBACK", &err) != 0)
+            koers_log_warn("rollback on release: %s", err.primary);
     }
     /* A connection must never keep a role or a session setting from its last request. */
     if (PQstatus(c) == CONNECTION_OK) {
-        dash_dberr_t err;
-        if (dash_db_command(c, "RESET ROLE", &err) != 0)
-            koers_log_warn("reset role on release: %s", err.message);
+        koers_pg_error_t err;
+        if (koers_pg_command(c, "RESET ROLE", &err) != 0)
+            koers_log_warn("reset role on release: %s", err.primary);
     }
     pthread_mutex_lock(&p->lock);
     for (int i = 0; i < p->size; i++)

@@ -14,10 +14,14 @@
 #include "koers/kafka.h"
 #include "koers/log.h"
 
-static const char *const metrics_routes[] = {"page", "static", "api", "api_microdata",
-                                             "api_admin", "login", "logout", "metrics",
-                                             "healthz", "other"};
-#define METRICS_NROUTES (sizeof metrics_routes / sizeof *metrics_routes)
+/* The route label of each dash_route_t. */
+static const char *const metrics_routes[DASH_ROUTES] = {
+    [DASH_ROUTE_PAGE] = "page",           [DASH_ROUTE_STATIC] = "static",
+    [DASH_ROUTE_API] = "api",             [DASH_ROUTE_API_MICRODATA] = "api_microdata",
+    [DASH_ROUTE_API_ADMIN] = "api_admin", [DASH_ROUTE_LOGIN] = "login",
+    [DASH_ROUTE_LOGOUT] = "logout",       [DASH_ROUTE_METRICS] = "metrics",
+    [DASH_ROUTE_HEALTHZ] = "healthz",     [DASH_ROUTE_OTHER] = "other"};
+#define METRICS_NROUTES DASH_ROUTES
 static const double metrics_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define METRICS_NBUCKETS (sizeof metrics_buckets / sizeof *metrics_buckets)
 #define METRICS_NCODES 12
@@ -68,12 +72,9 @@ void dash_metrics_free(void)
     }
 }
 
-void dash_metrics_observe(const char *route, int status, double seconds)
+void dash_metrics_observe(dash_route_t route, int status, double seconds)
 {
-    size_t r = METRICS_NROUTES - 1;
-    for (size_t i = 0; i < METRICS_NROUTES; i++)
-        if (strcmp(metrics_routes[i], route) == 0)
-            r = i;
+    size_t r = route < DASH_ROUTES ? route : DASH_ROUTE_OTHER;
     pthread_mutex_lock(&metrics_lock);
     metrics_route_t *m = &metrics_data[r];
     for (size_t b = 0; b < METRICS_NBUCKETS; b++)
@@ -224,11 +225,11 @@ char *dash_metrics_render(PGconn *conn, size_t *len)
     b.p[0] = '\0';
     metrics_requests(&b);
 
-    dash_dberr_t err;
-    PGresult *res = dash_db_exec(conn, "SELECT metric, l1, l2, l3, value FROM dash.metrics()", 0, NULL,
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn, "SELECT metric, l1, l2, l3, value FROM dash.metrics()", 0, NULL,
                                  PGRES_TUPLES_OK, &err);
     if (!res) {
-        koers_log_error("metrics: %s", err.message);
+        koers_log_error("metrics: %s", err.primary);
         metrics_printf(&b, "# koers_up: the database did not answer\nkoers_dash_database_up 0\n");
     } else {
         metrics_printf(&b, "# HELP koers_dash_database_up Whether PostgreSQL answered.\n"

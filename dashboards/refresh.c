@@ -47,15 +47,15 @@ static void refresh_once(dash_refresh_t *r)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int done = 0;
     while (!stop) {
-        dash_dberr_t err;
-        PGresult *res = dash_db_exec(conn, "SELECT cache_key, error FROM dash.cache_refresh()", 0,
+        koers_pg_error_t err;
+        PGresult *res = koers_pg_exec(conn, "SELECT cache_key, error FROM dash.cache_refresh()", 0,
                                      NULL, PGRES_TUPLES_OK, &err);
         pthread_mutex_lock(&r->lock);
         stop = r->stop;
         pthread_mutex_unlock(&r->lock);
         if (!res) {
             if (!stop)
-                koers_log_warn("refreshing the dashboard cache: %s (SQLSTATE %s)", err.message,
+                koers_log_warn("refreshing the dashboard cache: %s (SQLSTATE %s)", err.primary,
                                err.sqlstate);
             break;
         }

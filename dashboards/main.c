@@ -1,7 +1,6 @@
 /* koers-dash: the dashboards for evaluators, funders and partner organisations (HTTP server),
  * and `koers-dash user ...` to manage their users. */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include <microhttpd.h>
 
 #include "dash.h"
+#include "koers/cli.h"
 #include "koers/config.h"
 #include "koers/log.h"
 
@@ -107,53 +107,6 @@ static const char *main_static_dir(const char *given, char *buf)
     return KOERS_DASH_STATIC_SOURCE;
 }
 
-static void main_usage(FILE *out)
-{
-    fprintf(out,
-            "Usage: koers-dash [OPTION]...\n"
-            "       koers-dash [-d CONNINFO] user add|passwd|disable|enable|delete|list ...\n"
-            "Serve koers' dashboards (pages and a JSON/CSV API over schema dash) to logged-in\n"
-            "evaluators, funders, partner organisations and admins. PostgreSQL decides what each\n"
-            "role may read and suppresses small cells; koers-dash connects as koers_dash.\n"
-            "\n"
-            "Options ([the key in a --config file]):\n"
-            "  -c, --config FILE          key=value settings (default: $KOERS_CONFIG)\n"
-            "      --dump-config          print the effective settings (secrets redacted) and exit\n"
-            "  -d, --dbname CONNINFO      libpq connection string [dbname] (default: PG* environment);\n"
-            "                             the role must be koers_dash, never a superuser\n"
-            "      --listen ADDR:PORT     address to serve on [listen] (127.0.0.1:8080; [::1]:8080)\n"
-            "      --static-dir DIR       pages and scripts [static.dir] (default: share/koers/dashboards/\n"
-            "                             static beside the program's bin/, else the source tree)\n"
-            "      --session-ttl SECONDS  a session's lifetime [session.ttl] (28800: 8 hours)\n"
-            "      --session-idle SECONDS idle time that ends a session [session.idle] (1800)\n"
-            "      --max-connections N    concurrent HTTP connections [max.connections] (64)\n"
-            "      --max-connections-per-address N\n"
-            "                             of those, from one client address\n"
-            "                             [max.connections.per.address] (8; behind a reverse\n"
-            "                             proxy, most of them: every client has its address)\n"
-            "      --request-deadline SECONDS\n"
-            "                             close a connection that has not sent its whole request\n"
-            "                             (headers and body) by then [request.deadline] (10)\n"
-            "      --db-connections N     PostgreSQL connections [db.connections] (4)\n"
-            "      --cache-refresh SECONDS recompute cached answers whose data changed, in the\n"
-            "                             background, this often [cache.refresh] (30; 0: never)\n"
-            "      --secure-cookies       Secure cookies and HSTS, behind TLS [secure.cookies=true]\n"
-            "      --metrics-token-file F /metrics needs 'Authorization: Bearer <token in F>'\n"
-            "                             [metrics.token.file] (default: $KOERS_DASH_METRICS_TOKEN_FILE);\n"
-            "                             without a token there is no /metrics (404)\n"
-            "  -b, --brokers LIST         Kafka brokers, for consumer lag in /metrics [brokers]\n"
-            "                             (default: $KOERS_BROKERS; without them, no lag)\n"
-            "  -g, --group GROUP          consumer group whose lag is shown [group] (koers)\n"
-            "  -X KEY=VALUE               librdkafka property for the lag query [kafka.KEY]\n"
-            "      --log-format FORMAT    logfmt or json [log.format]\n"
-            "  -h, --help                 show this help\n"
-            "  -V, --version              show the version\n"
-            "\n"
-            "koers-dash user --help tells how to manage users.\n"
-            "Exit status: 0 stopped by SIGINT or SIGTERM; 1 could not start; 2 usage or\n"
-            "configuration error.\n");
-}
-
 /* ADDR:PORT, [IPv6]:PORT. */
 static int main_listen(const char *s, dash_config_t *cfg)
 {
@@ -184,95 +137,117 @@ static const char *const main_bools[] = {"true", "false", NULL};
 
 /* What a configuration file (-c), the environment or a flag may set; see --dump-config. */
 static const koers_setting_t main_settings[] = {
-    {"dbname", "--dbname", NULL, "", KOERS_SETTING_CONNINFO, 0, 0, 0, NULL},
-    {"listen", "--listen", "KOERS_DASH_LISTEN", "127.0.0.1:8080", KOERS_SETTING_TEXT, 0, 0, 0, NULL},
-    {"static.dir", "--static-dir", "KOERS_DASH_STATIC_DIR", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
-    {"session.ttl", "--session-ttl", NULL, "28800", KOERS_SETTING_INT, 60, 86400, 0, NULL},
-    {"session.idle", "--session-idle", NULL, "1800", KOERS_SETTING_INT, 60, 86400, 0, NULL},
-    {"max.connections", "--max-connections", NULL, "64", KOERS_SETTING_INT, 1, 1024, 0, NULL},
-    {"max.connections.per.address", "--max-connections-per-address", NULL, "8", KOERS_SETTING_INT,
+    {"dbname", NULL, "", KOERS_SETTING_CONNINFO, 0, 0, 0, NULL},
+    {"listen", "KOERS_DASH_LISTEN", "127.0.0.1:8080", KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"static.dir", "KOERS_DASH_STATIC_DIR", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"session.ttl", NULL, "28800", KOERS_SETTING_INT, 60, 86400, 0, NULL},
+    {"session.idle", NULL, "1800", KOERS_SETTING_INT, 60, 86400, 0, NULL},
+    {"max.connections", NULL, "64", KOERS_SETTING_INT, 1, 1024, 0, NULL},
+    {"max.connections.per.address", NULL, "8", KOERS_SETTING_INT,
      1, 1024, 0, NULL},
-    {"request.deadline", "--request-deadline", NULL, "10", KOERS_SETTING_INT, 1, 300, 0, NULL},
-    {"db.connections", "--db-connections", NULL, "4", KOERS_SETTING_INT, 1, 64, 0, NULL},
-    {"cache.refresh", "--cache-refresh", NULL, "30", KOERS_SETTING_INT, 0, 86400, 0, NULL},
-    {"secure.cookies", "--secure-cookies", NULL, "false", KOERS_SETTING_TEXT, 0, 0, 0, main_bools},
-    {"metrics.token.file", "--metrics-token-file", "KOERS_DASH_METRICS_TOKEN_FILE", NULL,
+    {"request.deadline", NULL, "10", KOERS_SETTING_INT, 1, 300, 0, NULL},
+    {"db.connections", NULL, "4", KOERS_SETTING_INT, 1, 64, 0, NULL},
+    {"cache.refresh", NULL, "30", KOERS_SETTING_INT, 0, 86400, 0, NULL},
+    {"secure.cookies", NULL, "false", KOERS_SETTING_TEXT, 0, 0, 0, main_bools},
+    {"metrics.token.file", "KOERS_DASH_METRICS_TOKEN_FILE", NULL,
      KOERS_SETTING_TEXT, 0, 0, 0, NULL},
-    {"brokers", "--brokers", "KOERS_BROKERS", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
-    {"group", "--group", "KOERS_GROUP", "koers", KOERS_SETTING_TEXT, 0, 0, 0, NULL},
-    {"log.format", "--log-format", KOERS_LOG_FORMAT_ENV, "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
+    {"brokers", "KOERS_BROKERS", NULL, KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"group", "KOERS_GROUP", "koers", KOERS_SETTING_TEXT, 0, 0, 0, NULL},
+    {"log.format", KOERS_LOG_FORMAT_ENV, "logfmt", KOERS_SETTING_TEXT, 0, 0, 0,
      koers_log_formats},
 };
 
-enum { O_LISTEN = 256, O_STATIC, O_TTL, O_IDLE, O_MAXCONN, O_DBCONN, O_SECURE, O_TOKEN, O_DUMP,
-       O_LOGFMT, O_REFRESH, O_MAXCONN_ADDR, O_DEADLINE };
+/* Every option once: getopt_long's tables and the usage are made from it. */
+static const koers_option_t main_options[] = {
+    {"config", 'c', "FILE", KOERS_OPT_CONFIG, NULL, NULL,
+     "key=value settings (default: $KOERS_CONFIG).", "Options:"},
+    {"dump-config", 0, NULL, KOERS_OPT_DUMP, NULL, NULL,
+     "print the effective settings (secrets redacted) and exit", NULL},
+    {"dbname", 'd', "CONNINFO", KOERS_OPT_SETTING, "dbname", NULL,
+     "libpq connection string (default: PG* environment); the role must be koers_dash, never a "
+     "superuser", NULL},
+    {"listen", 0, "ADDR:PORT", KOERS_OPT_SETTING, "listen", NULL,
+     "address to serve on, e.g. 127.0.0.1:8080 or [::1]:8080", NULL},
+    {"static-dir", 0, "DIR", KOERS_OPT_SETTING, "static.dir", NULL,
+     "pages and scripts; when not set, share/koers/dashboards/static beside the program's "
+     "bin/, else the source tree", NULL},
+    {"session-ttl", 0, "SECONDS", KOERS_OPT_SETTING, "session.ttl", NULL,
+     "a session's lifetime", NULL},
+    {"session-idle", 0, "SECONDS", KOERS_OPT_SETTING, "session.idle", NULL,
+     "idle time that ends a session", NULL},
+    {"max-connections", 0, "N", KOERS_OPT_SETTING, "max.connections", NULL,
+     "concurrent HTTP connections", NULL},
+    {"max-connections-per-address", 0, "N", KOERS_OPT_SETTING, "max.connections.per.address",
+     NULL, "of those, from one client address (behind a reverse proxy, most of them: every "
+     "client has its address)", NULL},
+    {"request-deadline", 0, "SECONDS", KOERS_OPT_SETTING, "request.deadline", NULL,
+     "close a connection that has not sent its whole request (headers and body) by then", NULL},
+    {"db-connections", 0, "N", KOERS_OPT_SETTING, "db.connections", NULL,
+     "PostgreSQL connections", NULL},
+    {"cache-refresh", 0, "SECONDS", KOERS_OPT_SETTING, "cache.refresh", NULL,
+     "recompute cached answers whose data changed, in the background, this often (0: never)",
+     NULL},
+    {"secure-cookies", 0, NULL, KOERS_OPT_SETTING, "secure.cookies", "true",
+     "Secure cookies and HSTS, behind TLS", NULL},
+    {"metrics-token-file", 0, "F", KOERS_OPT_SETTING, "metrics.token.file", NULL,
+     "/metrics needs 'Authorization: Bearer <token in F>'; without a token there is no "
+     "/metrics (404)", NULL},
+    {"brokers", 'b', "LIST", KOERS_OPT_SETTING, "brokers", NULL,
+     "Kafka brokers, for consumer lag in /metrics (without them, no lag)", NULL},
+    {"group", 'g', "GROUP", KOERS_OPT_SETTING, "group", NULL, "consumer group whose lag is shown",
+     NULL},
+    {NULL, 'X', "KEY=VALUE", KOERS_OPT_X, NULL, NULL,
+     "librdkafka property for the lag query (kafka.KEY in a --config file)", NULL},
+    {"log-format", 0, "FORMAT", KOERS_OPT_SETTING, "log.format", NULL, "logfmt or json", NULL},
+    {"help", 'h', NULL, KOERS_OPT_HELP, NULL, NULL, "show this help", NULL},
+    {"version", 'V', NULL, KOERS_OPT_VERSION, NULL, NULL, "show the version", NULL},
+};
 
-/* Parses the command line into settings. Returns -1 to go on, or an exit status. */
-static int main_options(int argc, char **argv, koers_config_t *settings, const char **config_path,
-                        int *dump)
+static void main_usage(FILE *out)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"dump-config", no_argument, NULL, O_DUMP},
-        {"dbname", required_argument, NULL, 'd'},
-        {"listen", required_argument, NULL, O_LISTEN},
-        {"static-dir", required_argument, NULL, O_STATIC},
-        {"session-ttl", required_argument, NULL, O_TTL},
-        {"session-idle", required_argument, NULL, O_IDLE},
-        {"max-connections", required_argument, NULL, O_MAXCONN},
-        {"max-connections-per-address", required_argument, NULL, O_MAXCONN_ADDR},
-        {"request-deadline", required_argument, NULL, O_DEADLINE},
-        {"db-connections", required_argument, NULL, O_DBCONN},
-        {"cache-refresh", required_argument, NULL, O_REFRESH},
-        {"secure-cookies", no_argument, NULL, O_SECURE},
-        {"metrics-token-file", required_argument, NULL, O_TOKEN},
-        {"brokers", required_argument, NULL, 'b'},
-        {"group", required_argument, NULL, 'g'},
-        {"log-format", required_argument, NULL, O_LOGFMT},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
+    fprintf(out,
+            "Usage: koers-dash [OPTION]...\n"
+            "       koers-dash [-d CONNINFO] user add|passwd|disable|enable|delete|list ...\n"
+            "Serve koers' dashboards (pages and a JSON/CSV API over schema dash) to logged-in\n"
+            "evaluators, funders, partner organisations and admins. PostgreSQL decides what each\n"
+            "role may read and suppresses small cells; koers-dash connects as koers_dash.\n"
+            "\n");
+    koers_cli_usage(out, main_options, KOERS_CLI_N(main_options), main_settings,
+                    KOERS_CLI_N(main_settings));
+    fprintf(out,
+            "\n"
+            "koers-dash user --help tells how to manage users.\n"
+            "Exit status: 0 stopped by SIGINT or SIGTERM; 1 could not start; 2 usage or\n"
+            "configuration error.\n");
+}
+
+static int main_no_own(void *ctx, int id, const char *arg, char *errstr, size_t errlen)
+{
+    (void)ctx;
+    (void)arg;
+    snprintf(errstr, errlen, "option %d has no handler", id);
+    return -1;
+}
+
+/* Parses the command line into settings, stopping at the first word that is not an option
+ * (the user command). Returns -1 to go on, or an exit status. */
+static int main_parse(int argc, char **argv, koers_config_t *settings, koers_cli_t *cli)
+{
     char errstr[512];
-    int c;
-    /* "+": stop at the first word that is not an option (the user command). */
-    while ((c = getopt_long(argc, argv, "+c:d:b:g:X:hV", opts, NULL)) != -1) {
-        const char *name = NULL, *value = optarg;
-        switch (c) {
-        case 'c': *config_path = optarg; break;
-        case O_DUMP: *dump = 1; break;
-        case 'd': name = "dbname"; break;
-        case O_LISTEN: name = "listen"; break;
-        case O_STATIC: name = "static.dir"; break;
-        case O_TTL: name = "session.ttl"; break;
-        case O_IDLE: name = "session.idle"; break;
-        case O_MAXCONN: name = "max.connections"; break;
-        case O_MAXCONN_ADDR: name = "max.connections.per.address"; break;
-        case O_DEADLINE: name = "request.deadline"; break;
-        case O_DBCONN: name = "db.connections"; break;
-        case O_REFRESH: name = "cache.refresh"; break;
-        case O_SECURE: name = "secure.cookies"; value = "true"; break;
-        case O_TOKEN: name = "metrics.token.file"; break;
-        case 'b': name = "brokers"; break;
-        case 'g': name = "group"; break;
-        case O_LOGFMT: name = "log.format"; break;
-        case 'X':
-            if (koers_config_set_x(settings, optarg, errstr, sizeof errstr) != 0) {
-                koers_log_error("%s", errstr);
-                return 2;
-            }
-            break;
-        case 'h': main_usage(stdout); return 0;
-        case 'V':
-            printf("koers-dash %s (libmicrohttpd %s, libsodium %s, libpq %d)\n", KOERS_VERSION,
-                   MHD_get_version(), sodium_version_string(), PQlibVersion());
-            return 0;
-        default: main_usage(stderr); return 2;
-        }
-        if (name && koers_config_set_flag(settings, name, value, errstr, sizeof errstr) != 0) {
-            koers_log_error("%s", errstr);
-            return 2;
-        }
+    if (koers_cli_parse(argc, argv, main_options, KOERS_CLI_N(main_options), 1, settings, cli,
+                        main_no_own, NULL, errstr, sizeof errstr) < 0) {
+        koers_log_error("%s", errstr);
+        fprintf(stderr, "Try 'koers-dash --help'.\n");
+        return 2;
+    }
+    if (cli->help) {
+        main_usage(stdout);
+        return 0;
+    }
+    if (cli->version) {
+        printf("koers-dash %s (libmicrohttpd %s, libsodium %s, libpq %d)\n", KOERS_VERSION,
+               MHD_get_version(), sodium_version_string(), PQlibVersion());
+        return 0;
     }
     return -1;
 }
@@ -351,17 +326,16 @@ static int main_serve(dash_config_t *cfg, const char *static_dir)
 int main(int argc, char **argv)
 {
     char errstr[1024];
-    const char *config_path = NULL;
-    int dump = 0;
+    koers_cli_t cli;
     koers_config_t *settings = koers_config_new("koers-dash", main_settings,
-                                                sizeof main_settings / sizeof main_settings[0]);
+                                                KOERS_CLI_N(main_settings));
     if (!settings) {
         koers_log_error("out of memory");
         return 1;
     }
-    int rc = main_options(argc, argv, settings, &config_path, &dump);
+    int rc = main_parse(argc, argv, settings, &cli);
     char *conninfo = NULL;
-    if (rc < 0 && (koers_config_resolve(settings, config_path, errstr, sizeof errstr) != 0 ||
+    if (rc < 0 && (koers_config_resolve(settings, cli.config_path, errstr, sizeof errstr) != 0 ||
                    !(conninfo = koers_config_conninfo(settings, "dbname", errstr, sizeof errstr)))) {
         koers_log_error("%s", errstr);
         rc = 2;
@@ -377,12 +351,12 @@ int main(int argc, char **argv)
         if (strcmp(argv[optind], "user") == 0) {
             rc = dash_user_main(argc - optind, argv + optind, conninfo);
         } else {
-            fprintf(stderr, "koers-dash: unknown command %s\n", argv[optind]);
-            main_usage(stderr);
+            koers_log_error("unknown command %s", argv[optind]);
+            fprintf(stderr, "Try 'koers-dash --help'.\n");
             rc = 2;
         }
     }
-    if (rc < 0 && dump)
+    if (rc < 0 && cli.dump)
         rc = koers_config_dump(settings, stdout) == 0 ? 0 : 1;
     if (rc < 0) {
         dash_config_t cfg = {

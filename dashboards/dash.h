@@ -4,8 +4,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <libpq-fe.h>
+
+#include "koers/pg.h"
 
 #define DASH_COOKIE "koers_session"
 #define DASH_TOKEN_BYTES 32
@@ -46,11 +49,6 @@ typedef struct {
 
 typedef struct dash_pool dash_pool_t;
 
-typedef struct {
-    char sqlstate[6];
-    char message[512];
-} dash_dberr_t;
-
 /* Opens size connections with conninfo and checks that they are not a superuser's (the
  * database decides what each role may read only when koers-dash is an ordinary role).
  * Returns NULL with errstr on failure. Free with dash_pool_free(). */
@@ -61,12 +59,6 @@ void dash_pool_free(dash_pool_t *pool);
 PGconn *dash_pool_acquire(dash_pool_t *pool, int timeout_ms);
 void dash_pool_release(dash_pool_t *pool, PGconn *conn);
 
-/* Runs sql with n text parameters and expects status want. Returns the result (the caller
- * clears it), or NULL with err filled (SQLSTATE and the server's message). */
-PGresult *dash_db_exec(PGconn *conn, const char *sql, int n, const char *const *params,
-                       ExecStatusType want, dash_dberr_t *err);
-/* BEGIN / COMMIT / ROLLBACK; 0 or -1 with err. */
-int dash_db_command(PGconn *conn, const char *sql, dash_dberr_t *err);
 
 /* ---- refresh.c: recomputes the cached answers whose data changed, in the background. */
 
@@ -77,18 +69,6 @@ typedef struct dash_refresh dash_refresh_t;
 dash_refresh_t *dash_refresh_start(dash_pool_t *pool, int interval, char *errstr, size_t errlen);
 /* Stops it, cancelling a refresh that is running. */
 void dash_refresh_stop(dash_refresh_t *r);
-
-/* ---- render.c: query results as JSON or CSV. */
-
-/* Appends the rows of res as a JSON array of objects (column name: value; numbers as
- * numbers, booleans, NULL as null) to a jansson array it returns (caller decrefs), or NULL
- * when out of memory. */
-struct json_t;
-struct json_t *dash_render_json_rows(const PGresult *res);
-/* The rows of res as RFC 4180 CSV with a header row; rows where filter_col (if >= 0) does
- * not equal filter_val are skipped. Returns a malloc'd string (caller frees) with *len, or
- * NULL when out of memory. */
-char *dash_render_csv(const PGresult *res, int filter_col, const char *filter_val, size_t *len);
 
 /* ---- ratelimit.c: login throttling per client address, per user name and in all. */
 
@@ -130,6 +110,9 @@ typedef struct {
     char token_hash_hex[2 * 32 + 1];
 } dash_user_t;
 
+/* DASH_ROLE_* of a role's name (koers.dash_user.role), or 0 for none of them. */
+unsigned dash_role_bit(const char *role);
+
 int dash_session_init(void); /* libsodium and the dummy hash; 0 or -1 */
 /* Hashes a password for storage (Argon2id, crypto_pwhash_str). 0 or -1. */
 int dash_session_hash_password(const char *password, char *out, size_t outlen);
@@ -146,7 +129,7 @@ void dash_session_failed(PGconn *conn, const char *user, const char *client);
 /* Starts the request's transaction as the user: BEGIN, the session and client settings,
  * SET ROLE to the user's database role. 0 or -1 with err (rolled back). */
 int dash_session_begin(PGconn *conn, const dash_user_t *who, const char *client,
-                       dash_dberr_t *err);
+                       koers_pg_error_t *err);
 
 /* ---- assets.c: the pages, scripts and styles, from a fixed list read at start-up. */
 
@@ -164,7 +147,7 @@ int dash_assets_load(const char *static_dir, char *errstr, size_t errlen);
 void dash_assets_free(void);
 const dash_asset_t *dash_assets_find(const char *path);
 
-/* ---- http.c: the HTTP server. */
+/* ---- request.c: a request's parameters, and the response being built. */
 
 typedef struct dash_resp {
     int status;
@@ -179,12 +162,44 @@ typedef struct dash_resp {
     int cacheable;            /* static assets: may be cached briefly */
 } dash_resp_t;
 
-typedef struct dash_req dash_req_t;
+/* What a request was, for /metrics' route label (metrics.c names them). */
+typedef enum {
+    DASH_ROUTE_OTHER, /* calloc's zero: a request not (yet) routed */
+    DASH_ROUTE_PAGE,
+    DASH_ROUTE_STATIC,
+    DASH_ROUTE_API,
+    DASH_ROUTE_API_MICRODATA,
+    DASH_ROUTE_API_ADMIN,
+    DASH_ROUTE_LOGIN,
+    DASH_ROUTE_LOGOUT,
+    DASH_ROUTE_METRICS,
+    DASH_ROUTE_HEALTHZ,
+    DASH_ROUTES
+} dash_route_t;
+
+struct MHD_Connection;
+typedef struct dash_req {
+    struct MHD_Connection *conn;
+    struct timespec start;
+    dash_route_t route; /* what the request was, for /metrics */
+    int status;
+    char client[64];
+    char *body;
+    size_t body_len;
+    int body_too_big;
+} dash_req_t;
+
 /* A query parameter of the request (NULL when absent). */
 const char *dash_req_arg(dash_req_t *req, const char *name);
 /* 0 if every query parameter is in allowed (NULL-terminated) and short enough; else -1 and
  * a reason in why. */
 int dash_req_check_args(dash_req_t *req, const char *const *allowed, char *why, size_t whylen);
+
+/* Response helpers (the body is copied). */
+void dash_resp_text(dash_resp_t *r, int status, const char *content_type, const char *text);
+void dash_resp_json_error(dash_resp_t *r, int status, const char *code, const char *message);
+
+/* ---- http.c: the HTTP server. */
 
 /* Serves cfg with pool; rl throttles logins (both must outlive dash_http_stop()). 0, or -1
  * with errstr. */
@@ -192,9 +207,16 @@ int dash_http_start(const dash_config_t *cfg, dash_pool_t *pool, dash_ratelimit_
                     size_t errlen);
 void dash_http_stop(void);
 
-/* Response helpers (the body is copied). */
-void dash_resp_text(dash_resp_t *r, int status, const char *content_type, const char *text);
-void dash_resp_json_error(dash_resp_t *r, int status, const char *code, const char *message);
+/* ---- params.c: the API's parameter values. 1 when valid, else 0. */
+
+/* A cohort or organisation name: [a-z0-9_-]{1,32}. */
+int dash_param_name(const char *s);
+/* YYYY-MM, 2000-01..2099-12; out gets YYYY-MM-01. */
+int dash_param_month(const char *s, char *out, size_t outlen);
+/* A chart id: page.chart, lower case and underscores, 3..48 characters. */
+int dash_param_chart(const char *s);
+/* Decimal digits only (at most 9), within lo..hi; *out gets the value. */
+int dash_param_int(const char *s, long lo, long hi, long *out);
 
 /* ---- api.c: the JSON and CSV API over schema dash. */
 
@@ -206,8 +228,8 @@ void dash_api_handle(PGconn *conn, const dash_user_t *who, const char *client, c
 
 void dash_metrics_init(const dash_config_t *cfg);
 void dash_metrics_free(void);
-/* Records one request: a route label (from a fixed set), its status and its duration. */
-void dash_metrics_observe(const char *route, int status, double seconds);
+/* Records one request: what it was, its status and its duration. */
+void dash_metrics_observe(dash_route_t route, int status, double seconds);
 void dash_metrics_login_failure(void);
 /* The exposition (text format 0.0.4); malloc'd, caller frees; NULL on failure. */
 char *dash_metrics_render(PGconn *conn, size_t *len);

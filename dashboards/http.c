@@ -20,23 +20,11 @@
 
 #define HTTP_POOL_WAIT_MS 10000
 #define HTTP_URL_MAX 256
-#define HTTP_ARGS_MAX 16
 
 /* No inline script or style anywhere: the pages load their code and styles from 'self'. */
 #define HTTP_CSP                                                                                   \
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "             \
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-
-struct dash_req {
-    struct MHD_Connection *conn;
-    struct timespec start;
-    const char *route; /* metrics label: a constant string */
-    int status;
-    char client[64];
-    char *body;
-    size_t body_len;
-    int body_too_big;
-};
 
 /* A connection while it is open: the guard thread shuts down the socket of one that has not
  * sent its whole request (headers and body) within --request-deadline seconds, however
@@ -72,36 +60,6 @@ static long http_now_ms(void)
 }
 
 /* ------------------------------------------------------------------ responses */
-
-void dash_resp_text(dash_resp_t *r, int status, const char *content_type, const char *text)
-{
-    free(r->body);
-    r->status = status;
-    r->content_type = content_type;
-    r->static_body = NULL;
-    r->body = strdup(text);
-    r->len = r->body ? strlen(r->body) : 0;
-}
-
-void dash_resp_json_error(dash_resp_t *r, int status, const char *code, const char *message)
-{
-    char buf[1024], esc[700];
-    size_t j = 0;
-    for (const char *s = message; *s && j + 7 < sizeof esc; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            esc[j++] = '\\';
-            esc[j++] = (char)ch;
-        } else if (ch < 0x20) {
-            j += (size_t)snprintf(esc + j, sizeof esc - j, "\\u%04x", ch);
-        } else {
-            esc[j++] = (char)ch;
-        }
-    }
-    esc[j] = '\0';
-    snprintf(buf, sizeof buf, "{\"error\":\"%s\",\"message\":\"%s\"}", code, esc);
-    dash_resp_text(r, status, "application/json; charset=utf-8", buf);
-}
 
 static void http_redirect(dash_resp_t *r, const char *location)
 {
@@ -151,52 +109,6 @@ static enum MHD_Result http_queue(dash_req_t *req, dash_resp_t *r)
 }
 
 /* ------------------------------------------------------------------ request helpers */
-
-const char *dash_req_arg(dash_req_t *req, const char *name)
-{
-    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-typedef struct {
-    const char *const *allowed;
-    char *why;
-    size_t whylen;
-    int count, bad;
-} http_argcheck_t;
-
-static enum MHD_Result http_check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      const char *value)
-{
-    (void)kind;
-    http_argcheck_t *c = cls;
-    if (++c->count > HTTP_ARGS_MAX) {
-        snprintf(c->why, c->whylen, "too many parameters");
-        c->bad = 1;
-        return MHD_NO;
-    }
-    int known = 0;
-    for (const char *const *a = c->allowed; *a; a++)
-        if (strcmp(*a, key) == 0)
-            known = 1;
-    if (!known) {
-        snprintf(c->why, c->whylen, "unknown parameter");
-        c->bad = 1;
-        return MHD_NO;
-    }
-    if (value && strlen(value) > DASH_PARAM_MAX) {
-        snprintf(c->why, c->whylen, "parameter %.32s is too long", key);
-        c->bad = 1;
-        return MHD_NO;
-    }
-    return MHD_YES;
-}
-
-int dash_req_check_args(dash_req_t *req, const char *const *allowed, char *why, size_t whylen)
-{
-    http_argcheck_t c = {allowed, why, whylen, 0, 0};
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, http_check_arg, &c);
-    return c.bad ? -1 : 0;
-}
 
 static void http_client(struct MHD_Connection *conn, char *out, size_t outlen)
 {
@@ -429,23 +341,23 @@ static void http_route(dash_req_t *req, const char *url, const char *method, das
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     int post = strcmp(method, "POST") == 0;
     if (strlen(url) > HTTP_URL_MAX) {
-        req->route = "other";
+        req->route = DASH_ROUTE_OTHER;
         dash_resp_text(resp, 414, "text/plain; charset=utf-8", "URI too long\n");
         return;
     }
     if (strcmp(url, "/healthz") == 0) {
-        req->route = "healthz";
+        req->route = DASH_ROUTE_HEALTHZ;
         dash_resp_text(resp, 200, "text/plain; charset=utf-8", "ok\n");
         return;
     }
     if (strcmp(url, "/metrics") == 0 && get) {
-        req->route = "metrics";
+        req->route = DASH_ROUTE_METRICS;
         http_metrics(req, resp);
         return;
     }
     if ((strcmp(url, "/login") == 0 && post) || (strcmp(url, "/logout") == 0 && post)) {
         int login = strcmp(url, "/login") == 0;
-        req->route = login ? "login" : "logout";
+        req->route = login ? DASH_ROUTE_LOGIN : DASH_ROUTE_LOGOUT;
         if (!http_same_origin(req)) {
             dash_resp_text(resp, 403, "text/plain; charset=utf-8", "cross-site request refused\n");
             return;
@@ -459,7 +371,9 @@ static void http_route(dash_req_t *req, const char *url, const char *method, das
 
     int api = strncmp(url, "/api/", 5) == 0;
     const dash_asset_t *asset = api ? NULL : dash_assets_find(url);
-    req->route = api ? "api" : asset ? (strncmp(url, "/static/", 8) == 0 ? "static" : "page") : "other";
+    req->route = api     ? DASH_ROUTE_API
+                 : asset ? (strncmp(url, "/static/", 8) == 0 ? DASH_ROUTE_STATIC : DASH_ROUTE_PAGE)
+                         : DASH_ROUTE_OTHER;
     if (!api && !asset) {
         dash_resp_text(resp, 404, "text/plain; charset=utf-8", "Not Found\n");
         return;
@@ -496,10 +410,10 @@ static void http_route(dash_req_t *req, const char *url, const char *method, das
     }
     if (api) {
         if (strncmp(url + 5, "users", 5) == 0 || strncmp(url + 5, "audit", 5) == 0)
-            req->route = "api_admin";
+            req->route = DASH_ROUTE_API_ADMIN;
         else if (strncmp(url + 5, "timeline", 8) == 0 || strncmp(url + 5, "participants", 12) == 0
                  || strncmp(url + 5, "paired", 6) == 0)
-            req->route = "api_microdata";
+            req->route = DASH_ROUTE_API_MICRODATA;
         dash_api_handle(conn, &who, req->client, url + 5, req, resp);
     } else if (!(asset->roles & who.role_bit)) {
         const dash_asset_t *denied = dash_assets_find("/denied");
@@ -695,7 +609,7 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, cons
         if (!req)
             return MHD_NO;
         req->conn = conn;
-        req->route = "other";
+        req->route = DASH_ROUTE_OTHER;
         clock_gettime(CLOCK_MONOTONIC, &req->start);
         http_client(conn, req->client, sizeof req->client);
         *con_cls = req;

@@ -48,16 +48,18 @@ static int session_verify(const char *hash, const char *password)
     return ok;
 }
 
-static unsigned session_role_bit(const char *role)
+/* The dashboard's roles, as koers.dash_user.role names them. */
+static const struct {
+    const char *name;
+    unsigned bit;
+} session_roles[] = {{"evaluator", DASH_ROLE_EVALUATOR}, {"funder", DASH_ROLE_FUNDER},
+                     {"partner", DASH_ROLE_PARTNER},     {"admin", DASH_ROLE_ADMIN}};
+
+unsigned dash_role_bit(const char *role)
 {
-    if (strcmp(role, "evaluator") == 0)
-        return DASH_ROLE_EVALUATOR;
-    if (strcmp(role, "funder") == 0)
-        return DASH_ROLE_FUNDER;
-    if (strcmp(role, "partner") == 0)
-        return DASH_ROLE_PARTNER;
-    if (strcmp(role, "admin") == 0)
-        return DASH_ROLE_ADMIN;
+    for (size_t i = 0; i < sizeof session_roles / sizeof session_roles[0]; i++)
+        if (strcmp(role, session_roles[i].name) == 0)
+            return session_roles[i].bit;
     return 0;
 }
 
@@ -83,20 +85,20 @@ static void session_fill(dash_user_t *who, const PGresult *res, const char *hash
     snprintf(who->organisation, sizeof who->organisation, "%s", PQgetvalue(res, 0, 2));
     snprintf(who->db_role, sizeof who->db_role, "%s", PQgetvalue(res, 0, 3));
     snprintf(who->token_hash_hex, sizeof who->token_hash_hex, "%s", hash_hex);
-    who->role_bit = session_role_bit(who->role);
+    who->role_bit = dash_role_bit(who->role);
 }
 
 int dash_session_login(PGconn *conn, const dash_config_t *cfg, const char *user,
                        const char *password, const char *client, char *token_out,
                        dash_user_t *who)
 {
-    dash_dberr_t err;
+    koers_pg_error_t err;
     const char *p1[1] = {user};
-    PGresult *res = dash_db_exec(conn, "SELECT password_hash, role, organisation, db_role"
+    PGresult *res = koers_pg_exec(conn, "SELECT password_hash, role, organisation, db_role"
                                        " FROM dash.auth_user($1)",
                                  1, p1, PGRES_TUPLES_OK, &err);
     if (!res) {
-        koers_log_error("login: %s", err.message);
+        koers_log_error("login: %s", err.primary);
         return -1;
     }
     int known = PQntuples(res) == 1;
@@ -117,11 +119,11 @@ int dash_session_login(PGconn *conn, const dash_config_t *cfg, const char *user,
     snprintf(ttl, sizeof ttl, "%d", cfg->session_ttl);
     snprintf(idle, sizeof idle, "%d", cfg->session_idle);
     const char *p5[5] = {user, bytea, ttl, idle, client};
-    res = dash_db_exec(conn, "SELECT dash.auth_session_create($1, $2::bytea, $3::integer,"
+    res = koers_pg_exec(conn, "SELECT dash.auth_session_create($1, $2::bytea, $3::integer,"
                              " $4::integer, $5)",
                        5, p5, PGRES_TUPLES_OK, &err);
     if (!res) {
-        koers_log_error("creating a session: %s", err.message);
+        koers_log_error("creating a session: %s", err.primary);
         return -1;
     }
     PQclear(res);
@@ -135,12 +137,12 @@ int dash_session_lookup(PGconn *conn, const char *token_hex, dash_user_t *who)
         return 1;
     snprintf(bytea, sizeof bytea, "\\x%s", hash_hex);
     const char *p[1] = {bytea};
-    dash_dberr_t err;
-    PGresult *res = dash_db_exec(conn, "SELECT user_name, role, coalesce(organisation, ''), db_role"
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn, "SELECT user_name, role, coalesce(organisation, ''), db_role"
                                        " FROM dash.auth_session($1::bytea)",
                                  1, p, PGRES_TUPLES_OK, &err);
     if (!res) {
-        koers_log_error("looking up a session: %s", err.message);
+        koers_log_error("looking up a session: %s", err.primary);
         return -1;
     }
     int found = PQntuples(res) == 1;
@@ -157,39 +159,39 @@ void dash_session_logout(PGconn *conn, const char *token_hex, const char *client
         return;
     snprintf(bytea, sizeof bytea, "\\x%s", hash_hex);
     const char *p[2] = {bytea, client};
-    dash_dberr_t err;
-    PGresult *res = dash_db_exec(conn, "SELECT dash.auth_session_end($1::bytea, $2)", 2, p,
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn, "SELECT dash.auth_session_end($1::bytea, $2)", 2, p,
                                  PGRES_TUPLES_OK, &err);
     if (!res)
-        koers_log_error("ending a session: %s", err.message);
+        koers_log_error("ending a session: %s", err.primary);
     PQclear(res);
 }
 
 void dash_session_failed(PGconn *conn, const char *user, const char *client)
 {
     const char *p[2] = {user, client};
-    dash_dberr_t err;
-    PGresult *res = dash_db_exec(conn, "SELECT dash.auth_failed($1, $2)", 2, p, PGRES_TUPLES_OK, &err);
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn, "SELECT dash.auth_failed($1, $2)", 2, p, PGRES_TUPLES_OK, &err);
     if (!res)
-        koers_log_error("auditing a failed login: %s", err.message);
+        koers_log_error("auditing a failed login: %s", err.primary);
     PQclear(res);
 }
 
 int dash_session_begin(PGconn *conn, const dash_user_t *who, const char *client,
-                       dash_dberr_t *err)
+                       koers_pg_error_t *err)
 {
-    if (dash_db_command(conn, "BEGIN", err) != 0)
+    if (koers_pg_command(conn, "BEGIN", err) != 0)
         return -1;
     /* The database checks that the session is live and that the role is its user's. */
     const char *p[3] = {who->token_hash_hex, client, who->db_role};
-    PGresult *res = dash_db_exec(conn,
+    PGresult *res = koers_pg_exec(conn,
                                  "SELECT set_config('koers.dash_session', $1, true),"
                                  " set_config('koers.dash_client', $2, true),"
                                  " set_config('role', $3, true)",
                                  3, p, PGRES_TUPLES_OK, err);
     if (!res) {
-        dash_dberr_t ignored;
-        dash_db_command(conn, "ROLLBACK", &ignored);
+        koers_pg_error_t ignored;
+        koers_pg_command(conn, "ROLLBACK", &ignored);
         return -1;
     }
     PQclear(res);

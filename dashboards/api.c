@@ -68,60 +68,6 @@ static const api_endpoint_t api_endpoints[] = {
  * setting mkba_window's shipped value, sql/0015_mkba.sql). */
 static const char *const api_windows[] = {"per_protocol", "intention_to_treat", "follow_up"};
 
-/* [a-z0-9_-]{1,32}: a cohort or source name. */
-static int api_valid_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 32)
-        return 0;
-    for (; *s; s++)
-        if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_' || *s == '-'))
-            return 0;
-    return 1;
-}
-
-/* YYYY-MM (2000..2099) into out as YYYY-MM-01. */
-static int api_valid_month(const char *s, char *out, size_t outlen)
-{
-    if (strlen(s) != 7 || s[4] != '-')
-        return 0;
-    for (int i = 0; i < 7; i++)
-        if (i != 4 && !isdigit((unsigned char)s[i]))
-            return 0;
-    int year = atoi(s), month = atoi(s + 5);
-    if (year < 2000 || year > 2099 || month < 1 || month > 12)
-        return 0;
-    snprintf(out, outlen, "%.7s-01", s);
-    return 1;
-}
-
-/* A chart name: page.chart, lower case and underscores. */
-static int api_valid_chart(const char *s)
-{
-    size_t n = strlen(s);
-    const char *dot = strchr(s, '.');
-    if (n < 3 || n > 48 || !dot || dot == s || !dot[1] || strchr(dot + 1, '.'))
-        return 0;
-    for (; *s; s++)
-        if (!(islower((unsigned char)*s) || *s == '_' || *s == '.'))
-            return 0;
-    return 1;
-}
-
-static int api_valid_int(const char *s, long lo, long hi, long *out)
-{
-    if (!*s || strlen(s) > 9)
-        return 0;
-    for (const char *p = s; *p; p++)
-        if (!isdigit((unsigned char)*p))
-            return 0;
-    long v = strtol(s, NULL, 10);
-    if (v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
-}
-
 typedef struct {
     const char *cohort, *organisation, *chart, *window;
     char from[16], to[16], offset[16], limit[16];
@@ -134,27 +80,27 @@ static int api_params(dash_req_t *req, const api_endpoint_t *ep, api_params_t *p
     memset(p, 0, sizeof *p);
     const char *v;
     if ((v = dash_req_arg(req, "cohort")) && *v) {
-        if (!api_valid_name(v))
+        if (!dash_param_name(v))
             goto bad;
         p->cohort = v;
     }
     if ((v = dash_req_arg(req, "organisation")) && *v) {
-        if (!api_valid_name(v))
+        if (!dash_param_name(v))
             goto bad;
         p->organisation = v;
     }
     if ((v = dash_req_arg(req, "from")) && *v) {
-        if (!api_valid_month(v, p->from, sizeof p->from))
+        if (!dash_param_month(v, p->from, sizeof p->from))
             goto bad;
         p->has_from = 1;
     }
     if ((v = dash_req_arg(req, "to")) && *v) {
-        if (!api_valid_month(v, p->to, sizeof p->to))
+        if (!dash_param_month(v, p->to, sizeof p->to))
             goto bad;
         p->has_to = 1;
     }
     if ((v = dash_req_arg(req, "chart")) && *v) {
-        if (!api_valid_chart(v))
+        if (!dash_param_chart(v))
             goto bad;
         p->chart = v;
     }
@@ -172,11 +118,11 @@ static int api_params(dash_req_t *req, const api_endpoint_t *ep, api_params_t *p
     }
     long n;
     v = dash_req_arg(req, "offset");
-    if (v && *v && !api_valid_int(v, 0, 1000000, &n))
+    if (v && *v && !dash_param_int(v, 0, 1000000, &n))
         goto bad;
     snprintf(p->offset, sizeof p->offset, "%s", v && *v ? v : "0");
     v = dash_req_arg(req, "limit");
-    if (v && *v && !api_valid_int(v, 1, ep->limit_max, &n)) {
+    if (v && *v && !dash_param_int(v, 1, ep->limit_max, &n)) {
         char why[64];
         snprintf(why, sizeof why, "limit is a number 1..%ld", ep->limit_max);
         dash_resp_json_error(resp, 400, "bad_parameter", why);
@@ -192,7 +138,7 @@ bad:
 }
 
 /* Maps a database error to a response, by SQLSTATE. */
-static void api_db_error(dash_resp_t *resp, const dash_dberr_t *err, const char *what)
+static void api_db_error(dash_resp_t *resp, const koers_pg_error_t *err, const char *what)
 {
     if (strcmp(err->sqlstate, "KS001") == 0) {
         /* One text for every reason: which check refused (too few, or too few apart from a
@@ -204,9 +150,9 @@ static void api_db_error(dash_resp_t *resp, const dash_dberr_t *err, const char 
     } else if (strncmp(err->sqlstate, "28", 2) == 0) {
         dash_resp_json_error(resp, 401, "no_session", "log in first");
     } else if (strncmp(err->sqlstate, "22", 2) == 0) {
-        dash_resp_json_error(resp, 400, "bad_parameter", err->message);
+        dash_resp_json_error(resp, 400, "bad_parameter", err->primary);
     } else {
-        koers_log_error("%s: %s (SQLSTATE %s)", what, err->message, err->sqlstate);
+        koers_log_error("%s: %s (SQLSTATE %s)", what, err->primary, err->sqlstate);
         dash_resp_json_error(resp, 500, "internal", "the database could not answer");
     }
 }
@@ -229,7 +175,7 @@ static void api_csv(dash_resp_t *resp, const PGresult *res, int filter_col, cons
                     const char *filename)
 {
     size_t len = 0;
-    char *csv = dash_render_csv(res, filter_col, filter_val, &len);
+    char *csv = koers_pg_csv(res, filter_col, filter_val, &len);
     if (!csv) {
         dash_resp_json_error(resp, 500, "internal", "out of memory");
         return;
@@ -246,14 +192,14 @@ static void api_csv(dash_resp_t *resp, const PGresult *res, int filter_col, cons
 static json_t *api_row_object(PGconn *conn, const char *sql, const char *what, dash_resp_t *resp,
                               int *failed)
 {
-    dash_dberr_t err;
-    PGresult *res = dash_db_exec(conn, sql, 0, NULL, PGRES_TUPLES_OK, &err);
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn, sql, 0, NULL, PGRES_TUPLES_OK, &err);
     if (!res) {
         api_db_error(resp, &err, what);
         *failed = 1;
         return NULL;
     }
-    json_t *rows = dash_render_json_rows(res);
+    json_t *rows = koers_pg_json_rows(res);
     json_t *obj = rows && json_array_size(rows) == 1 ? json_incref(json_array_get(rows, 0)) : NULL;
     json_decref(rows);
     PQclear(res);
@@ -268,8 +214,8 @@ static void api_me(PGconn *conn, dash_resp_t *resp)
                                        " FROM dash.whoami()", "whoami", resp, &failed);
     if (failed)
         return;
-    dash_dberr_t err;
-    PGresult *f = dash_db_exec(conn, "SELECT name, value FROM dash.filters()", 0, NULL,
+    koers_pg_error_t err;
+    PGresult *f = koers_pg_exec(conn, "SELECT name, value FROM dash.filters()", 0, NULL,
                                PGRES_TUPLES_OK, &err);
     if (!f) {
         json_decref(doc);
@@ -309,8 +255,8 @@ static void api_cells(PGconn *conn, const char *name, int with_window, int csv,
              name, with_window ? ", $5" : ""); /* name is one of api_endpoints[] */
     const char *params[5] = {p->cohort, p->organisation, p->has_from ? p->from : NULL,
                              p->has_to ? p->to : NULL, p->window};
-    dash_dberr_t err;
-    PGresult *res = dash_db_exec(conn, sql, with_window ? 5 : 4, params, PGRES_TUPLES_OK, &err);
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn, sql, with_window ? 5 : 4, params, PGRES_TUPLES_OK, &err);
     if (!res) {
         api_db_error(resp, &err, name);
         return;
@@ -329,7 +275,7 @@ static void api_cells(PGconn *conn, const char *name, int with_window, int csv,
         PQclear(res);
         return;
     }
-    json_t *rows = dash_render_json_rows(res);
+    json_t *rows = koers_pg_json_rows(res);
     if (doc && rows) {
         json_object_set_new(doc, "page", json_string(name));
         if (with_window)
@@ -348,8 +294,8 @@ static void api_cells(PGconn *conn, const char *name, int with_window, int csv,
 static void api_rows(PGconn *conn, const char *what, const char *sql, int n,
                      const char *const *params, int csv, const char *file, dash_resp_t *resp)
 {
-    dash_dberr_t err;
-    PGresult *res = dash_db_exec(conn, sql, n, params, PGRES_TUPLES_OK, &err);
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn, sql, n, params, PGRES_TUPLES_OK, &err);
     if (!res) {
         api_db_error(resp, &err, what);
         return;
@@ -358,7 +304,7 @@ static void api_rows(PGconn *conn, const char *what, const char *sql, int n,
         api_csv(resp, res, -1, NULL, file);
     } else {
         json_t *doc = json_object();
-        json_t *rows = dash_render_json_rows(res);
+        json_t *rows = koers_pg_json_rows(res);
         if (doc && rows) {
             json_object_set_new(doc, "rows", rows);
         } else {
@@ -376,8 +322,8 @@ static void api_timeline(PGconn *conn, int csv, const api_params_t *p, dash_resp
     const char *params[7] = {p->cohort, p->organisation, p->has_from ? p->from : NULL,
                              p->has_to ? p->to : NULL, p->offset, p->limit,
                              csv ? "export" : "page"};
-    dash_dberr_t err;
-    PGresult *res = dash_db_exec(conn,
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn,
                                  "SELECT lane, participant, cohort_name AS cohort, item, detail,"
                                  " start_day, end_day, events, days FROM dash.timeline($1, $2,"
                                  " $3::date, $4::date, $5::integer, $6::integer, $7)",
@@ -392,7 +338,7 @@ static void api_timeline(PGconn *conn, int csv, const api_params_t *p, dash_resp
         return;
     }
     const char *p3[3] = {p->cohort, p->organisation, p->has_to ? p->to : NULL};
-    PGresult *n = dash_db_exec(conn, "SELECT dash.timeline_lanes($1, $2, $3::date),"
+    PGresult *n = koers_pg_exec(conn, "SELECT dash.timeline_lanes($1, $2, $3::date),"
                                      " (SELECT as_of FROM dash.whoami())",
                                3, p3, PGRES_TUPLES_OK, &err);
     if (!n) {
@@ -401,7 +347,7 @@ static void api_timeline(PGconn *conn, int csv, const api_params_t *p, dash_resp
         return;
     }
     json_t *doc = json_object();
-    json_t *rows = dash_render_json_rows(res);
+    json_t *rows = koers_pg_json_rows(res);
     if (doc && rows) {
         json_object_set_new(doc, "lanes_total", json_integer(atoi(PQgetvalue(n, 0, 0))));
         json_object_set_new(doc, "offset", json_integer(atoi(p->offset)));
@@ -449,7 +395,7 @@ void dash_api_handle(PGconn *conn, const dash_user_t *who, const char *client, c
     if (api_params(req, ep, &p, resp) != 0)
         return;
 
-    dash_dberr_t err;
+    koers_pg_error_t err;
     if (dash_session_begin(conn, who, client, &err) != 0) {
         api_db_error(resp, &err, "starting the request");
         return;
@@ -505,13 +451,13 @@ void dash_api_handle(PGconn *conn, const dash_user_t *who, const char *client, c
     /* Commit what the functions wrote (the audit rows of micro-data); on a failed request,
      * roll back. */
     if (resp->status == 200) {
-        if (dash_db_command(conn, "COMMIT", &err) != 0) {
-            koers_log_error("commit: %s", err.message);
+        if (koers_pg_command(conn, "COMMIT", &err) != 0) {
+            koers_log_error("commit: %s", err.primary);
             free(resp->body);
             resp->body = NULL;
             dash_resp_json_error(resp, 500, "internal", "the database could not answer");
         }
     } else {
-        dash_db_command(conn, "ROLLBACK", &err);
+        koers_pg_command(conn, "ROLLBACK", &err);
     }
 }

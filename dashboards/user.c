@@ -56,10 +56,10 @@ static void user_generate(char *out, size_t outlen)
 static int user_exec(PGconn *conn, const char *sql, int n, const char *const *params,
                      ExecStatusType want, PGresult **out)
 {
-    dash_dberr_t err;
-    PGresult *res = dash_db_exec(conn, sql, n, params, want, &err);
+    koers_pg_error_t err;
+    PGresult *res = koers_pg_exec(conn, sql, n, params, want, &err);
     if (!res) {
-        koers_log_error("%s", err.message);
+        koers_log_error("%s", err.primary);
         return -1;
     }
     if (out)
@@ -129,8 +129,7 @@ int dash_user_main(int argc, char **argv, const char *conninfo)
         return 2;
     }
     if (is_add) {
-        if (!role || (strcmp(role, "evaluator") && strcmp(role, "funder") && strcmp(role, "partner") &&
-                      strcmp(role, "admin"))) {
+        if (!role || !dash_role_bit(role)) {
             fprintf(stderr, "koers-dash user add: --role is evaluator, funder, partner or admin\n");
             return 2;
         }
