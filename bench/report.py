@@ -74,6 +74,18 @@ def main():
         w(f"| PostgreSQL CPU per event (backend CPU time, independent of load) | "
           f"{cons_us:.1f} µs | bare COPY {copy_us:.1f} µs | {copy_us / cons_us:.2f}× | | | "
           f"{r['consume_load']} |")
+    if r.get("consume_wal_bytes") and r.get("bare_copy_wal_bytes"):
+        cons_wal = f("consume_wal_bytes") / f("consume_stored")
+        copy_wal = f("bare_copy_wal_bytes") / f("bare_copy_rows")
+        w(f"| WAL per event (pg_stat_wal, the whole instance) | {cons_wal:,.0f} bytes | "
+          f"bare COPY {copy_wal:,.0f} bytes | {copy_wal / cons_wal:.2f}× | | | {r['consume_load']} |")
+    if r.get("consume_prepared_rows"):
+        w(f"| prepared rows written per event (inserted, updated or deleted, from "
+          f"pg_stat_user_tables) | {f('consume_prepared_rows') / f('consume_stored'):.2f} | | | | | "
+          f"{r['consume_load']} |")
+    if r.get("consume_cpu"):
+        w(f"| consumer's own CPU per event (user and system, librdkafka's threads included) | "
+          f"{f('consume_cpu') / f('consume_stored') * 1e6:.1f} µs | | | | | {r['consume_load']} |")
     w(f"| consumer peak resident memory, catching up on {fmt(f('consume_stored'))} events | "
       f"{rss_mib:.1f} MiB | | | ≤ 64 MiB | {met(rss_mib <= 64)} | {r['consume_load']} |")
     if "topup_rss_kb" in r:

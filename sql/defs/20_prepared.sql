@@ -1,6 +1,6 @@
 -- koers definitions, prepared tables: how participant, enrolment_span, daily_use,
--- participant_month_count, goal_history, open_stay and event_lateness are built from the
--- events, by the full rebuild (koers.refresh_all) and by the consumer's hook per batch
+-- participant_month_count, goal_history, open_stay, registration_month and lateness_histogram
+-- are built from the events, by the full rebuild (koers.refresh_all) and by the consumer's hook per batch
 -- (koers.apply_staged), which call the same rule functions. A change here rebuilds them.
 -- koers-defs: rebuild
 
@@ -29,9 +29,10 @@ BEGIN
     IF ps IS NULL THEN
         RETURN 0;
     END IF;
-    -- Serialise work on the same participants across consumers (buckets in ascending order,
-    -- so no deadlock); after the wait, READ COMMITTED statements see the other's rows.
-    FOR b IN SELECT DISTINCT abs(hashtext(x) % 64) FROM unnest(ps) AS x ORDER BY 1 LOOP
+    -- Serialise with every consumer's hook (buckets in ascending order, so no deadlock): the
+    -- lateness histogram, rebuilt whole, holds every participant's events. After the wait,
+    -- READ COMMITTED statements see the others' rows.
+    FOR b IN 0..63 LOOP
         PERFORM pg_advisory_xact_lock(7012342, b);
     END LOOP;
     PERFORM koers.rebuild_participants(ps);
@@ -41,8 +42,9 @@ $fn$;
 COMMENT ON FUNCTION koers.refresh_participants(text[]) IS
     'The consumer''s hook, called in every batch transaction after the rows are inserted, with '
     'the distinct participants of the batch (corrections'' included): rebuilds those '
-    'participants'' prepared rows from the raw tables, voided events left out. Must run at READ '
-    'COMMITTED (the default). Returns the number of participants refreshed.';
+    'participants'' prepared rows, and the whole lateness histogram, from the raw tables, '
+    'voided events left out. Waits for every consumer''s batch. Must run at READ COMMITTED (the '
+    'default). Returns the number of participants refreshed.';
 
 ------------------------------------------------------------------------------------------
 -- The consumer's batch, staged: the session's temporary tables stage_<event type> (LIKE
@@ -341,6 +343,59 @@ COMMENT ON FUNCTION koers.daily_use_build(text[], text) IS
     'Internal: the daily_use rows of the participants from the raw tables (voided events left '
     'out), unlabelled (koers.use_labelled gives the period).';
 
+-- Lateness in buckets whose lower edges are the figures the quality page shows: every minute
+-- below an hour, then every tenth of an hour below a day, every hour below a week, every day
+-- beyond. A fixed set of rows per source, type and month, however many events: a percentile
+-- read from the histogram is the lower edge of its bucket (docs/measures.md, measure 7).
+CREATE OR REPLACE FUNCTION koers.lateness_bucket(minutes integer) RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT CASE WHEN minutes < 60 THEN minutes
+                WHEN minutes < 1440 THEN minutes - minutes % 6
+                WHEN minutes < 10080 THEN minutes - minutes % 60
+                ELSE minutes - minutes % 1440 END
+    $$;
+COMMENT ON FUNCTION koers.lateness_bucket(integer) IS
+    'The lateness bucket (its lower edge, minutes) of a lateness of whole minutes: exact below '
+    '60, then multiples of 6 below 1440 (a day), of 60 below 10080 (a week), of 1440 beyond.';
+
+-- The stored events of participants ps (NULL: everyone) per source, type, local month,
+-- voided or not and lateness bucket; skip leaves out those events and does not count those
+-- corrections (the hook's view of a participant before its batch).
+CREATE OR REPLACE FUNCTION koers.registrations_build(ps text[], tz text, skip uuid[])
+    RETURNS TABLE (participant text, source text, event_type text, month date, voided boolean,
+                   bucket_min integer, events bigint)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT e.participant, e.source, e.event_type,
+           date_trunc('month', e.occurred_at AT TIME ZONE tz)::date,
+           EXISTS (SELECT 1 FROM koers.correction c
+                   WHERE c.target_event_id = e.event_id AND c.event_id <> ALL (skip)),
+           koers.lateness_bucket(e.lateness_min), count(*)
+    FROM (SELECT e.*, floor(extract(epoch FROM e.recorded_at - e.occurred_at) / 60)::integer AS lateness_min
+    FROM (
+        SELECT 'enrolment' AS event_type, participant, source, occurred_at, recorded_at, event_id
+        FROM koers.enrolment WHERE ps IS NULL OR participant = ANY (ps)
+        UNION ALL SELECT 'contact', participant, source, occurred_at, recorded_at, event_id
+        FROM koers.contact WHERE ps IS NULL OR participant = ANY (ps)
+        UNION ALL SELECT 'crisis', participant, source, occurred_at, recorded_at, event_id
+        FROM koers.crisis WHERE ps IS NULL OR participant = ANY (ps)
+        UNION ALL SELECT 'goal_change', participant, source, occurred_at, recorded_at, event_id
+        FROM koers.goal_change WHERE ps IS NULL OR participant = ANY (ps)
+        UNION ALL SELECT 'police_call', participant, source, occurred_at, recorded_at, event_id
+        FROM koers.police_call WHERE ps IS NULL OR participant = ANY (ps)
+        UNION ALL SELECT 'correction', participant, source, occurred_at, recorded_at, event_id
+        FROM koers.correction WHERE ps IS NULL OR participant = ANY (ps)
+    ) e) e
+    WHERE e.event_id <> ALL (skip)
+    GROUP BY 1, 2, 3, 4, 5, 6
+    $$;
+COMMENT ON FUNCTION koers.registrations_build(text[], text, uuid[]) IS
+    'Internal: the rows of koers.registration_month and koers.lateness_histogram before they '
+    'are added up: stored events of the participants (NULL: all) per participant, source, type, '
+    'local month, voided and lateness bucket; the events skip names left out, as events and as '
+    'corrections.';
+
 CREATE OR REPLACE FUNCTION koers.rebuild_participants(ps text[]) RETURNS void
     LANGUAGE plpgsql
     AS $fn$
@@ -353,7 +408,7 @@ BEGIN
     DELETE FROM koers.open_stay WHERE participant = ANY (ps);
     DELETE FROM koers.participant_month_count WHERE participant = ANY (ps);
     DELETE FROM koers.goal_history WHERE participant = ANY (ps);
-    DELETE FROM koers.event_lateness WHERE participant = ANY (ps);
+    DELETE FROM koers.registration_month WHERE participant = ANY (ps);
 
     INSERT INTO koers.enrolment_span SELECT * FROM koers.spans_build(ps, tz);
     -- Labelled one participant at a time: a full rebuild's rows would not fit one array.
@@ -371,33 +426,30 @@ BEGIN
     INSERT INTO koers.goal_history SELECT * FROM koers.goal_history_build(ps, NULL);
     INSERT INTO koers.participant SELECT * FROM koers.participant_build(ps, tz);
 
-    INSERT INTO koers.event_lateness
-    SELECT e.participant, e.source, e.event_type,
-           date_trunc('month', e.occurred_at AT TIME ZONE tz)::date,
-           EXISTS (SELECT 1 FROM koers.correction c WHERE c.target_event_id = e.event_id),
-           floor(extract(epoch FROM e.recorded_at - e.occurred_at) / 60)::integer,
-           count(*)
+    INSERT INTO koers.registration_month
+    SELECT participant, source, event_type, month, coalesce(sum(events) FILTER (WHERE NOT voided), 0),
+           coalesce(sum(events) FILTER (WHERE voided), 0)
+    FROM koers.registrations_build(ps, tz, '{}')
+    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
+    -- The histogram has no participant: rebuilt whole (the callers hold every lock).
+    DELETE FROM koers.lateness_histogram;
+    INSERT INTO koers.lateness_histogram
+    SELECT source, event_type, month, cohort, voided, array_agg(bucket_min ORDER BY bucket_min),
+           array_agg(events ORDER BY bucket_min)
     FROM (
-        SELECT 'enrolment' AS event_type, participant, source, occurred_at, recorded_at, event_id
-        FROM koers.enrolment WHERE participant = ANY (ps)
-        UNION ALL SELECT 'contact', participant, source, occurred_at, recorded_at, event_id
-        FROM koers.contact WHERE participant = ANY (ps)
-        UNION ALL SELECT 'crisis', participant, source, occurred_at, recorded_at, event_id
-        FROM koers.crisis WHERE participant = ANY (ps)
-        UNION ALL SELECT 'goal_change', participant, source, occurred_at, recorded_at, event_id
-        FROM koers.goal_change WHERE participant = ANY (ps)
-        UNION ALL SELECT 'police_call', participant, source, occurred_at, recorded_at, event_id
-        FROM koers.police_call WHERE participant = ANY (ps)
-        UNION ALL SELECT 'correction', participant, source, occurred_at, recorded_at, event_id
-        FROM koers.correction WHERE participant = ANY (ps)
-    ) e
-    GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6;
+        SELECT r.source, r.event_type, r.month, coalesce(p.cohort, '') AS cohort, r.voided,
+               r.bucket_min, sum(r.events)::integer AS events
+        FROM koers.registrations_build(NULL, tz, '{}') r
+        LEFT JOIN koers.participant p ON p.participant = r.participant
+        GROUP BY 1, 2, 3, 4, 5, 6
+    ) b
+    GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5;
 END
 $fn$;
 COMMENT ON FUNCTION koers.rebuild_participants(text[]) IS
-    'Internal: deletes and rebuilds the prepared rows of the participants ps from the raw '
-    'tables, voided events left out. Takes no locks: callers hold the participants'' advisory '
-    'locks (see refresh_participants).';
+    'Internal: deletes and rebuilds the prepared rows of the participants ps, and the whole '
+    'lateness histogram, from the raw tables, voided events left out. Takes no locks: callers '
+    'hold every advisory lock of the hooks (see refresh_participants).';
 
 CREATE OR REPLACE FUNCTION koers.refresh_all() RETURNS integer
     LANGUAGE plpgsql
@@ -409,7 +461,8 @@ BEGIN
         PERFORM pg_advisory_xact_lock(7012342, b);
     END LOOP;
     TRUNCATE koers.participant, koers.enrolment_span, koers.daily_use, koers.open_stay,
-             koers.participant_month_count, koers.goal_history, koers.event_lateness;
+             koers.participant_month_count, koers.goal_history, koers.registration_month,
+             koers.lateness_histogram;
     SELECT array_agg(participant) INTO ps FROM (
         SELECT participant FROM koers.enrolment
         UNION SELECT participant FROM koers.contact
@@ -750,18 +803,41 @@ CREATE OR REPLACE FUNCTION koers.staged_voids()
       AND NOT EXISTS (SELECT 1 FROM pg_temp.stage_correction x WHERE x.event_id = t.event_id)
     $$;
 
--- Lateness: the batch's rows (voided or not), and the newly voided ones (v_id) move over. A
--- valid event in a month after the participant's last event day starts a new row.
-CREATE OR REPLACE FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[], tz text)
+-- Registrations and lateness: the batch's rows (voided or not) added, the stored events it
+-- voids (v_id) moved over; one delta per table, applied in key order (the histogram's rows
+-- are shared by every consumer: one ordered statement cannot deadlock with another), a
+-- histogram row's buckets merged with the batch's. A
+-- participant who had registrations before the batch (old_p, with their cohort then, old_c)
+-- and whose cohort changed has every event moved in the histogram: out as they stood before
+-- the batch, in as they stand now, from the raw tables (enrolment changes are rare). known:
+-- the participants with registrations before the batch (the others' keys are all new).
+CREATE OR REPLACE FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[],
+                                                 known text[], old_p text[], old_c text[], tz text)
     RETURNS void
-    LANGUAGE sql VOLATILE
-    AS $$
+    LANGUAGE plpgsql
+    AS $fn$
+DECLARE
+    moved text[];   -- participants whose cohort changed
+    skip  uuid[] := '{}';   -- the batch's events: their view before it
+    z     koers.lateness_histogram[];
+BEGIN
+    moved := ARRAY(SELECT o.p FROM unnest(old_p, old_c) AS o(p, c)
+                   LEFT JOIN koers.participant q ON q.participant = o.p
+                   WHERE coalesce(q.cohort, '') <> o.c);
+    IF cardinality(moved) > 0 THEN
+        skip := ARRAY(
+            SELECT event_id FROM pg_temp.stage_enrolment WHERE participant = ANY (moved)
+            UNION ALL SELECT event_id FROM pg_temp.stage_contact WHERE participant = ANY (moved)
+            UNION ALL SELECT event_id FROM pg_temp.stage_crisis WHERE participant = ANY (moved)
+            UNION ALL SELECT event_id FROM pg_temp.stage_goal_change WHERE participant = ANY (moved)
+            UNION ALL SELECT event_id FROM pg_temp.stage_police_call WHERE participant = ANY (moved)
+            UNION ALL SELECT event_id FROM pg_temp.stage_correction);
+    END IF;
     WITH e AS (
         SELECT e.participant, e.source, e.event_type,
                date_trunc('month', e.occurred_at AT TIME ZONE tz)::date AS month,
                e.event_id = ANY (void_new) AS voided,
-               floor(extract(epoch FROM e.recorded_at - e.occurred_at) / 60)::integer AS lateness_min,
-               count(*) AS n
+               floor(extract(epoch FROM e.recorded_at - e.occurred_at) / 60)::integer AS lateness_min
         FROM (
             SELECT 'enrolment' AS event_type, participant, source, occurred_at, recorded_at, event_id
             FROM pg_temp.stage_enrolment
@@ -776,28 +852,10 @@ CREATE OR REPLACE FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], o
             UNION ALL SELECT 'correction', participant, source, occurred_at, recorded_at, event_id
             FROM pg_temp.stage_correction
         ) e
-        GROUP BY 1, 2, 3, 4, 5, 6
-    ), f AS (
-        SELECT e.*, e.event_type <> 'correction' AND NOT e.voided
-                    AND (q.last_event_day IS NULL
-                         OR e.month > date_trunc('month', q.last_event_day)::date) AS fresh
-        FROM e LEFT JOIN koers.participant q ON q.participant = e.participant
-    ), fresh AS (
-        INSERT INTO koers.event_lateness
-        SELECT participant, source, event_type, month, voided, lateness_min, n FROM f
-        WHERE fresh ORDER BY 1, 2, 3, 4, 5, 6
-    )
-    INSERT INTO koers.event_lateness AS l
-    SELECT participant, source, event_type, month, voided, lateness_min, n FROM f
-    WHERE NOT fresh ORDER BY 1, 2, 3, 4, 5, 6
-    ON CONFLICT (participant, source, event_type, month, voided, lateness_min)
-    DO UPDATE SET events = l.events + excluded.events;
-
-    WITH t AS (
+    ), v AS (
         SELECT participant, source, event_type,
                date_trunc('month', occurred_at AT TIME ZONE tz)::date AS month,
-               floor(extract(epoch FROM recorded_at - occurred_at) / 60)::integer AS lateness_min,
-               count(*) AS n
+               floor(extract(epoch FROM recorded_at - occurred_at) / 60)::integer AS lateness_min
         FROM (
             SELECT 'enrolment' AS event_type, participant, source, occurred_at, recorded_at
             FROM koers.enrolment WHERE event_id = ANY (v_id)
@@ -811,26 +869,73 @@ CREATE OR REPLACE FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], o
             FROM koers.police_call WHERE event_id = ANY (v_id)
             UNION ALL SELECT 'correction', participant, source, occurred_at, recorded_at
             FROM koers.correction WHERE event_id = ANY (v_id)
-        ) e
+        ) x
         WHERE participant = ANY (owners)
-        GROUP BY 1, 2, 3, 4, 5
-    ), gone AS (
-        DELETE FROM koers.event_lateness l USING t
-        WHERE l.participant = t.participant AND l.source = t.source
-          AND l.event_type = t.event_type AND l.month = t.month AND NOT l.voided
-          AND l.lateness_min = t.lateness_min AND l.events = t.n
-    ), dec AS (
-        UPDATE koers.event_lateness l SET events = l.events - t.n
-        FROM t
-        WHERE l.participant = t.participant AND l.source = t.source
-          AND l.event_type = t.event_type AND l.month = t.month AND NOT l.voided
-          AND l.lateness_min = t.lateness_min AND l.events > t.n
+    ), rd AS (
+        SELECT participant, source, event_type, month, sum(de)::integer AS de, sum(dv)::integer AS dv
+        FROM (
+            SELECT participant, source, event_type, month, (NOT voided)::integer AS de,
+                   voided::integer AS dv FROM e
+            UNION ALL SELECT participant, source, event_type, month, -1, 1 FROM v
+        ) d
+        GROUP BY 1, 2, 3, 4
+    ), reg_new AS (
+        -- A participant without registrations before the batch has only new keys.
+        INSERT INTO koers.registration_month
+        SELECT * FROM rd WHERE participant NOT IN (SELECT unnest(known)) ORDER BY 1, 2, 3, 4
+    ), reg AS (
+        INSERT INTO koers.registration_month AS r
+        SELECT * FROM rd WHERE participant IN (SELECT unnest(known)) ORDER BY 1, 2, 3, 4
+        ON CONFLICT (participant, source, event_type, month)
+        DO UPDATE SET events = r.events + excluded.events, voided = r.voided + excluded.voided
+    ), h AS (
+        INSERT INTO koers.lateness_histogram AS h
+        SELECT source, event_type, month, cohort, voided, array_agg(bucket_min ORDER BY bucket_min),
+               array_agg(n ORDER BY bucket_min)
+        FROM (
+        SELECT source, event_type, month, cohort, voided, bucket_min, sum(n)::integer AS n FROM (
+            SELECT e.source, e.event_type, e.month, coalesce(q.cohort, '') AS cohort, e.voided,
+                   koers.lateness_bucket(e.lateness_min) AS bucket_min, 1 AS n
+            FROM e LEFT JOIN koers.participant q ON q.participant = e.participant
+            WHERE e.participant <> ALL (moved)
+            UNION ALL
+            SELECT v.source, v.event_type, v.month, coalesce(q.cohort, ''), m.voided,
+                   koers.lateness_bucket(v.lateness_min), m.n
+            FROM v LEFT JOIN koers.participant q ON q.participant = v.participant
+            CROSS JOIN (VALUES (false, -1), (true, 1)) m(voided, n)
+            WHERE v.participant <> ALL (moved)
+            UNION ALL
+            SELECT r.source, r.event_type, r.month, o.c, r.voided, r.bucket_min, -r.events
+            FROM koers.registrations_build(moved, tz, skip) r
+            JOIN unnest(old_p, old_c) AS o(p, c) ON o.p = r.participant
+            WHERE cardinality(moved) > 0
+            UNION ALL
+            SELECT r.source, r.event_type, r.month, coalesce(q.cohort, ''), r.voided, r.bucket_min, r.events
+            FROM koers.registrations_build(moved, tz, '{}') r
+            LEFT JOIN koers.participant q ON q.participant = r.participant
+            WHERE cardinality(moved) > 0
+        ) d
+        GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(n) <> 0
+        ) g
+        GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+        ON CONFLICT (source, event_type, month, cohort, voided)
+        DO UPDATE SET (bucket_min, events) = (
+            SELECT coalesce(array_agg(x.b ORDER BY x.b), '{}'), coalesce(array_agg(x.n ORDER BY x.b), '{}')
+            FROM (SELECT b, sum(n)::integer AS n
+                  FROM unnest(h.bucket_min || excluded.bucket_min, h.events || excluded.events) AS u(b, n)
+                  GROUP BY b HAVING sum(n) <> 0) x)
+        RETURNING h.*
     )
-    INSERT INTO koers.event_lateness AS l
-    SELECT participant, source, event_type, month, true, lateness_min, n FROM t
-    ON CONFLICT (participant, source, event_type, month, voided, lateness_min)
-    DO UPDATE SET events = l.events + excluded.events;
-    $$;
+    SELECT array_agg(ROW(h.source, h.event_type, h.month, h.cohort, h.voided, h.bucket_min,
+                         h.events)::koers.lateness_histogram)
+    INTO z FROM h WHERE cardinality(h.bucket_min) = 0;
+    IF z IS NOT NULL THEN
+        DELETE FROM koers.lateness_histogram h USING unnest(z) AS g
+        WHERE (h.source, h.event_type, h.month, h.cohort, h.voided)
+            = (g.source, g.event_type, g.month, g.cohort, g.voided);
+    END IF;
+END
+$fn$;
 
 -- Participants: a new valid event can only widen first/last_event_day; participants whose
 -- spans or stays were redone, and owners of voided events on their first or last day, are
@@ -899,6 +1004,9 @@ DECLARE
     delta    koers.daily_use[];  -- every change to daily_use, for the monthly counts
     g_p      text[];          -- goals whose history is rebuilt
     g_ref    text[];
+    known    text[];          -- participants with registrations before the batch
+    old_p    text[];          -- of those, the ones whose cohort may change
+    old_c    text[];          -- and their cohort then
     b        integer;
 BEGIN
     -- Counted first: a batch of coverage statements alone has no participant.
@@ -949,6 +1057,19 @@ BEGIN
     cp := ARRAY(SELECT unnest(span_ps)
                 UNION SELECT participant FROM pg_temp.stage_crisis WHERE episode_ref IS NOT NULL
                 UNION SELECT o FROM unnest(v_owner, v_type) AS v(o, t) WHERE t = 'crisis');
+    -- Before anything changes: the participants with registrations (a participant row comes
+    -- from some), and the cohort then of those whose participant row this batch may make or
+    -- remake (koers.staged_participants), for the lateness histogram.
+    SELECT coalesce(array_agg(u.x), '{}'),
+           coalesce(array_agg(u.x) FILTER (WHERE q.participant IS NULL OR u.x = ANY (span_ps)
+                                           OR u.x = ANY (cp) OR u.x = ANY (owners)), '{}'),
+           coalesce(array_agg(coalesce(q.cohort, '')) FILTER (WHERE q.participant IS NULL
+                        OR u.x = ANY (span_ps) OR u.x = ANY (cp) OR u.x = ANY (owners)), '{}')
+    INTO known, old_p, old_c
+    FROM (SELECT unnest(ps) UNION SELECT unnest(owners)) u(x)
+    LEFT JOIN koers.participant q ON q.participant = u.x
+    WHERE q.participant IS NOT NULL
+       OR EXISTS (SELECT 1 FROM koers.registration_month r WHERE r.participant = u.x);
     IF cardinality(span_ps) > 0 THEN
         PERFORM koers.spans_relabel(span_ps, tz);
     END IF;
@@ -970,8 +1091,6 @@ BEGIN
     END IF;
     PERFORM koers.month_count_apply(delta);
 
-    PERFORM koers.staged_lateness(void_new, v_id, owners, tz);
-
     -- Goals: rebuild the history of every goal with a new valid change or a voided one.
     SELECT array_agg(participant), array_agg(goal_ref) INTO g_p, g_ref FROM (
         SELECT participant, goal_ref FROM pg_temp.stage_goal_change WHERE event_id <> ALL (void_new)
@@ -985,6 +1104,8 @@ BEGIN
     END IF;
 
     PERFORM koers.staged_participants(nu, void_new, span_ps || cp, v_id, owners, tz);
+    -- After the participants: the histogram keeps each event under its participant's cohort.
+    PERFORM koers.staged_lateness(void_new, v_id, owners, known, old_p, old_c, tz);
     RETURN cardinality(ps);
 END
 $fn$;

@@ -7,34 +7,35 @@
 
 CREATE OR REPLACE VIEW koers.data_quality AS
     WITH h AS (
-        SELECT source, month, coalesce(event_type, 'all') AS event_type, lateness_min,
-               coalesce(sum(events) FILTER (WHERE NOT voided), 0) AS n,
-               coalesce(sum(events) FILTER (WHERE voided), 0) AS v
-        FROM koers.event_lateness
-        GROUP BY GROUPING SETS ((source, month, event_type, lateness_min), (source, month, lateness_min))
+        SELECT l.source, l.month, coalesce(l.event_type, 'all') AS event_type, u.b AS bucket_min,
+               coalesce(sum(u.n) FILTER (WHERE NOT l.voided), 0) AS n,
+               coalesce(sum(u.n) FILTER (WHERE l.voided), 0) AS v
+        FROM koers.lateness_histogram l, unnest(l.bucket_min, l.events) AS u(b, n)
+        GROUP BY GROUPING SETS ((l.source, l.month, l.event_type, u.b), (l.source, l.month, u.b))
     ), c AS (
-        SELECT h.*, sum(n) OVER (PARTITION BY source, month, event_type ORDER BY lateness_min) AS cum,
+        SELECT h.*, sum(n) OVER (PARTITION BY source, month, event_type ORDER BY bucket_min) AS cum,
                sum(n) OVER (PARTITION BY source, month, event_type) AS total
         FROM h
     )
     SELECT source, month, event_type, max(total)::bigint AS events, sum(v)::bigint AS voided,
-           round(min(lateness_min) FILTER (WHERE n > 0 AND cum >= 0.5 * total) / 60.0, 2) AS lateness_p50_hours,
-           round(min(lateness_min) FILTER (WHERE n > 0 AND cum >= 0.9 * total) / 60.0, 2) AS lateness_p90_hours,
-           round(min(lateness_min) FILTER (WHERE n > 0 AND cum >= 0.99 * total) / 60.0, 2) AS lateness_p99_hours,
-           round(max(lateness_min) FILTER (WHERE n > 0) / 60.0, 2) AS lateness_max_hours
+           round(min(bucket_min) FILTER (WHERE n > 0 AND cum >= 0.5 * total) / 60.0, 2) AS lateness_p50_hours,
+           round(min(bucket_min) FILTER (WHERE n > 0 AND cum >= 0.9 * total) / 60.0, 2) AS lateness_p90_hours,
+           round(min(bucket_min) FILTER (WHERE n > 0 AND cum >= 0.99 * total) / 60.0, 2) AS lateness_p99_hours,
+           round(max(bucket_min) FILTER (WHERE n > 0) / 60.0, 2) AS lateness_max_hours
     FROM c GROUP BY source, month, event_type;
 COMMENT ON VIEW koers.data_quality IS
     'Measure 7: stored events per source, local month of occurred_at and event type (and all '
-    'types), with lateness percentiles over the events not voided.';
+    'types), with lateness percentiles over the events not voided, read from '
+    'koers.lateness_histogram: each is the lower edge of the bucket that holds it.';
 COMMENT ON COLUMN koers.data_quality.source IS 'Organisation that registered the events.';
 COMMENT ON COLUMN koers.data_quality.month IS 'Local month of occurred_at.';
 COMMENT ON COLUMN koers.data_quality.event_type IS 'Event type (correction included), or all.';
 COMMENT ON COLUMN koers.data_quality.events IS 'Events stored and not voided (duplicates once).';
 COMMENT ON COLUMN koers.data_quality.voided IS 'Events stored and voided by a correction.';
-COMMENT ON COLUMN koers.data_quality.lateness_p50_hours IS 'Median lateness (recorded_at - occurred_at), nearest rank over whole minutes, in hours (2 decimals).';
-COMMENT ON COLUMN koers.data_quality.lateness_p90_hours IS '90th percentile of lateness, nearest rank, hours.';
-COMMENT ON COLUMN koers.data_quality.lateness_p99_hours IS '99th percentile of lateness, nearest rank, hours.';
-COMMENT ON COLUMN koers.data_quality.lateness_max_hours IS 'Greatest lateness, hours.';
+COMMENT ON COLUMN koers.data_quality.lateness_p50_hours IS 'Median lateness (recorded_at - occurred_at), nearest rank over whole minutes, in hours (2 decimals), as the lower edge of its bucket (koers.lateness_bucket: exact below 1 hour, then to 0.1 hour below 24 hours, to the hour below 7 days, to the day beyond).';
+COMMENT ON COLUMN koers.data_quality.lateness_p90_hours IS '90th percentile of lateness, nearest rank, hours, bucket''s lower edge.';
+COMMENT ON COLUMN koers.data_quality.lateness_p99_hours IS '99th percentile of lateness, nearest rank, hours, bucket''s lower edge.';
+COMMENT ON COLUMN koers.data_quality.lateness_max_hours IS 'Greatest lateness, hours, bucket''s lower edge.';
 
 CREATE OR REPLACE VIEW koers.data_quality_rejected AS
     SELECT koers.local_month(rejected_at) AS month, topic, reason, count(*) AS messages

@@ -207,10 +207,9 @@ CREATE OR REPLACE FUNCTION koers.dash_contrib_quality(as_of date, own_org text)
     LANGUAGE sql STABLE
     AS $$
     WITH ev AS (
-        SELECT l.participant, l.source, l.event_type, l.month, sum(l.events) AS events
-        FROM koers.event_lateness l
-        WHERE NOT l.voided AND l.month <= as_of
-        GROUP BY 1, 2, 3, 4
+        SELECT r.participant, r.source, r.event_type, r.month, r.events
+        FROM koers.registration_month r
+        WHERE r.events > 0 AND r.month <= as_of
     ), months AS (
         SELECT to_char(g, 'YYYY-MM') AS m
         FROM generate_series((SELECT min(month) FROM ev), date_trunc('month', as_of::timestamp),
@@ -260,9 +259,9 @@ CREATE OR REPLACE FUNCTION koers.dash_lanes(p_cohort text, p_org text, as_of dat
            e.participant, e.cohort, e.first_enrolled
     FROM koers.exposure(as_of) e
     WHERE (p_cohort IS NULL OR e.cohort = p_cohort)
-      AND (p_org IS NULL OR EXISTS (SELECT 1 FROM koers.event_lateness l
-                                    WHERE l.participant = e.participant AND l.source = p_org
-                                      AND NOT l.voided AND l.event_type <> 'correction'))
+      AND (p_org IS NULL OR EXISTS (SELECT 1 FROM koers.registration_month r
+                                    WHERE r.participant = e.participant AND r.source = p_org
+                                      AND r.events > 0 AND r.event_type <> 'correction'))
     $$;
 
 CREATE OR REPLACE FUNCTION koers.data_version() RETURNS text
@@ -384,7 +383,8 @@ END
 $$;
 
 -- Lateness per source (recorded_at - occurred_at, hours): nearest-rank percentiles over the
--- events not voided of the period; suppressed under k participants (no relations).
+-- events not voided of the period, each the lower edge of its bucket in
+-- koers.lateness_histogram; suppressed under k participants (no relations).
 CREATE OR REPLACE FUNCTION koers.dash_lateness(c koers.dash_caller_row, p_cohort text, p_org text,
                                     period_from date, period_to date, as_of date)
     RETURNS koers.dash_cell[]
@@ -403,25 +403,35 @@ BEGIN
         RETURN e.cells;
     END IF;
     c := ROW(NULL, NULL, c.organisation, c.suppress); -- what decides the answer, no user
+    -- The histogram's cohort is the participant's (empty for none, which no filter names).
     WITH l AS (
-        SELECT l.source, l.participant, l.lateness_min, l.events
-        FROM koers.event_lateness l LEFT JOIN koers.participant p ON p.participant = l.participant
+        SELECT l.source, u.bucket_min, u.events
+        FROM koers.lateness_histogram l, unnest(l.bucket_min, l.events) AS u(bucket_min, events)
         WHERE NOT l.voided AND l.month <= as_of
-          AND (p_cohort IS NULL OR p.cohort = p_cohort)
+          AND (p_cohort IS NULL OR l.cohort = p_cohort)
           AND (p_org IS NULL OR l.source = p_org)
           AND (period_from IS NULL OR l.month >= date_trunc('month', period_from))
           AND (period_to IS NULL OR l.month <= period_to)
     ), cum AS (
-        SELECT source, lateness_min,
-               sum(events) OVER (PARTITION BY source ORDER BY lateness_min) AS upto,
+        SELECT source, bucket_min,
+               sum(events) OVER (PARTITION BY source ORDER BY bucket_min) AS upto,
                sum(events) OVER (PARTITION BY source) AS total
         FROM l
     ), s AS (
-        SELECT source, min(lateness_min) FILTER (WHERE upto >= 0.5 * total) AS p50,
-               min(lateness_min) FILTER (WHERE upto >= 0.9 * total) AS p90,
-               max(lateness_min) AS pmax
+        SELECT source, min(bucket_min) FILTER (WHERE upto >= 0.5 * total) AS p50,
+               min(bucket_min) FILTER (WHERE upto >= 0.9 * total) AS p90,
+               max(bucket_min) AS pmax
         FROM cum GROUP BY source
-    ), n AS (SELECT source, count(DISTINCT participant) AS n FROM l GROUP BY source)
+    ), n AS (
+        -- The participants behind each source's figures, for the suppression.
+        SELECT r.source, count(DISTINCT r.participant) AS n
+        FROM koers.registration_month r LEFT JOIN koers.participant p ON p.participant = r.participant
+        WHERE r.events > 0 AND r.month <= as_of
+          AND (p_cohort IS NULL OR p.cohort = p_cohort)
+          AND (p_org IS NULL OR r.source = p_org)
+          AND (period_from IS NULL OR r.month >= date_trunc('month', period_from))
+          AND (period_to IS NULL OR r.month <= period_to)
+        GROUP BY r.source)
     SELECT coalesce(array_agg(ROW('quality.lateness', s.source, y.q,
                                   CASE WHEN c.suppress AND n.n < k THEN NULL ELSE round(y.v / 60.0, 2) END,
                                   c.suppress AND n.n < k)::koers.dash_cell ORDER BY s.source, y.q), '{}')
@@ -537,9 +547,9 @@ CREATE OR REPLACE FUNCTION koers.dash_filter_flags(p_cohort text, p_org text, as
     AS $$
     SELECT e.participant, (p_cohort IS NULL OR e.cohort = p_cohort),
            (p_org IS NULL OR EXISTS (
-                SELECT 1 FROM koers.event_lateness l
-                WHERE l.participant = e.participant AND l.source = p_org AND NOT l.voided
-                  AND l.event_type <> 'correction'))
+                SELECT 1 FROM koers.registration_month r
+                WHERE r.participant = e.participant AND r.source = p_org AND r.events > 0
+                  AND r.event_type <> 'correction'))
     FROM koers.exposure(as_of) e
     $$;
 COMMENT ON FUNCTION koers.dash_filter_flags(text, text, date) IS

@@ -3238,6 +3238,9 @@ DECLARE
     delta    koers.daily_use[];  -- every change to daily_use, for the monthly counts
     g_p      text[];          -- goals whose history is rebuilt
     g_ref    text[];
+    known    text[];          -- participants with registrations before the batch
+    old_p    text[];          -- of those, the ones whose cohort may change
+    old_c    text[];          -- and their cohort then
     b        integer;
 BEGIN
     -- Counted first: a batch of coverage statements alone has no participant.
@@ -3288,6 +3291,19 @@ BEGIN
     cp := ARRAY(SELECT unnest(span_ps)
                 UNION SELECT participant FROM pg_temp.stage_crisis WHERE episode_ref IS NOT NULL
                 UNION SELECT o FROM unnest(v_owner, v_type) AS v(o, t) WHERE t = 'crisis');
+    -- Before anything changes: the participants with registrations (a participant row comes
+    -- from some), and the cohort then of those whose participant row this batch may make or
+    -- remake (koers.staged_participants), for the lateness histogram.
+    SELECT coalesce(array_agg(u.x), '{}'),
+           coalesce(array_agg(u.x) FILTER (WHERE q.participant IS NULL OR u.x = ANY (span_ps)
+                                           OR u.x = ANY (cp) OR u.x = ANY (owners)), '{}'),
+           coalesce(array_agg(coalesce(q.cohort, '')) FILTER (WHERE q.participant IS NULL
+                        OR u.x = ANY (span_ps) OR u.x = ANY (cp) OR u.x = ANY (owners)), '{}')
+    INTO known, old_p, old_c
+    FROM (SELECT unnest(ps) UNION SELECT unnest(owners)) u(x)
+    LEFT JOIN koers.participant q ON q.participant = u.x
+    WHERE q.participant IS NOT NULL
+       OR EXISTS (SELECT 1 FROM koers.registration_month r WHERE r.participant = u.x);
     IF cardinality(span_ps) > 0 THEN
         PERFORM koers.spans_relabel(span_ps, tz);
     END IF;
@@ -3309,8 +3325,6 @@ BEGIN
     END IF;
     PERFORM koers.month_count_apply(delta);
 
-    PERFORM koers.staged_lateness(void_new, v_id, owners, tz);
-
     -- Goals: rebuild the history of every goal with a new valid change or a voided one.
     SELECT array_agg(participant), array_agg(goal_ref) INTO g_p, g_ref FROM (
         SELECT participant, goal_ref FROM pg_temp.stage_goal_change WHERE event_id <> ALL (void_new)
@@ -3324,6 +3338,8 @@ BEGIN
     END IF;
 
     PERFORM koers.staged_participants(nu, void_new, span_ps || cp, v_id, owners, tz);
+    -- After the participants: the histogram keeps each event under its participant's cohort.
+    PERFORM koers.staged_lateness(void_new, v_id, owners, known, old_p, old_c, tz);
     RETURN cardinality(ps);
 END
 $$;
@@ -4808,10 +4824,9 @@ CREATE FUNCTION koers.dash_contrib_quality(as_of date, own_org text) RETURNS SET
     LANGUAGE sql STABLE
     AS $$
     WITH ev AS (
-        SELECT l.participant, l.source, l.event_type, l.month, sum(l.events) AS events
-        FROM koers.event_lateness l
-        WHERE NOT l.voided AND l.month <= as_of
-        GROUP BY 1, 2, 3, 4
+        SELECT r.participant, r.source, r.event_type, r.month, r.events
+        FROM koers.registration_month r
+        WHERE r.events > 0 AND r.month <= as_of
     ), months AS (
         SELECT to_char(g, 'YYYY-MM') AS m
         FROM generate_series((SELECT min(month) FROM ev), date_trunc('month', as_of::timestamp),
@@ -5073,9 +5088,9 @@ CREATE FUNCTION koers.dash_filter_flags(p_cohort text, p_org text, as_of date) R
     AS $$
     SELECT e.participant, (p_cohort IS NULL OR e.cohort = p_cohort),
            (p_org IS NULL OR EXISTS (
-                SELECT 1 FROM koers.event_lateness l
-                WHERE l.participant = e.participant AND l.source = p_org AND NOT l.voided
-                  AND l.event_type <> 'correction'))
+                SELECT 1 FROM koers.registration_month r
+                WHERE r.participant = e.participant AND r.source = p_org AND r.events > 0
+                  AND r.event_type <> 'correction'))
     FROM koers.exposure(as_of) e
     $$;
 
@@ -5167,9 +5182,9 @@ CREATE FUNCTION koers.dash_lanes(p_cohort text, p_org text, as_of date) RETURNS 
            e.participant, e.cohort, e.first_enrolled
     FROM koers.exposure(as_of) e
     WHERE (p_cohort IS NULL OR e.cohort = p_cohort)
-      AND (p_org IS NULL OR EXISTS (SELECT 1 FROM koers.event_lateness l
-                                    WHERE l.participant = e.participant AND l.source = p_org
-                                      AND NOT l.voided AND l.event_type <> 'correction'))
+      AND (p_org IS NULL OR EXISTS (SELECT 1 FROM koers.registration_month r
+                                    WHERE r.participant = e.participant AND r.source = p_org
+                                      AND r.events > 0 AND r.event_type <> 'correction'))
     $$;
 
 
@@ -5291,25 +5306,35 @@ BEGIN
         RETURN e.cells;
     END IF;
     c := ROW(NULL, NULL, c.organisation, c.suppress); -- what decides the answer, no user
+    -- The histogram's cohort is the participant's (empty for none, which no filter names).
     WITH l AS (
-        SELECT l.source, l.participant, l.lateness_min, l.events
-        FROM koers.event_lateness l LEFT JOIN koers.participant p ON p.participant = l.participant
+        SELECT l.source, u.bucket_min, u.events
+        FROM koers.lateness_histogram l, unnest(l.bucket_min, l.events) AS u(bucket_min, events)
         WHERE NOT l.voided AND l.month <= as_of
-          AND (p_cohort IS NULL OR p.cohort = p_cohort)
+          AND (p_cohort IS NULL OR l.cohort = p_cohort)
           AND (p_org IS NULL OR l.source = p_org)
           AND (period_from IS NULL OR l.month >= date_trunc('month', period_from))
           AND (period_to IS NULL OR l.month <= period_to)
     ), cum AS (
-        SELECT source, lateness_min,
-               sum(events) OVER (PARTITION BY source ORDER BY lateness_min) AS upto,
+        SELECT source, bucket_min,
+               sum(events) OVER (PARTITION BY source ORDER BY bucket_min) AS upto,
                sum(events) OVER (PARTITION BY source) AS total
         FROM l
     ), s AS (
-        SELECT source, min(lateness_min) FILTER (WHERE upto >= 0.5 * total) AS p50,
-               min(lateness_min) FILTER (WHERE upto >= 0.9 * total) AS p90,
-               max(lateness_min) AS pmax
+        SELECT source, min(bucket_min) FILTER (WHERE upto >= 0.5 * total) AS p50,
+               min(bucket_min) FILTER (WHERE upto >= 0.9 * total) AS p90,
+               max(bucket_min) AS pmax
         FROM cum GROUP BY source
-    ), n AS (SELECT source, count(DISTINCT participant) AS n FROM l GROUP BY source)
+    ), n AS (
+        -- The participants behind each source's figures, for the suppression.
+        SELECT r.source, count(DISTINCT r.participant) AS n
+        FROM koers.registration_month r LEFT JOIN koers.participant p ON p.participant = r.participant
+        WHERE r.events > 0 AND r.month <= as_of
+          AND (p_cohort IS NULL OR p.cohort = p_cohort)
+          AND (p_org IS NULL OR r.source = p_org)
+          AND (period_from IS NULL OR r.month >= date_trunc('month', period_from))
+          AND (period_to IS NULL OR r.month <= period_to)
+        GROUP BY r.source)
     SELECT coalesce(array_agg(ROW('quality.lateness', s.source, y.q,
                                   CASE WHEN c.suppress AND n.n < k THEN NULL ELSE round(y.v / 60.0, 2) END,
                                   c.suppress AND n.n < k)::koers.dash_cell ORDER BY s.source, y.q), '{}')
@@ -6135,6 +6160,27 @@ COMMENT ON FUNCTION koers.goal_summary(as_of date) IS 'Measure 1 per cohort, per
 CREATE FUNCTION koers.known_days(t text) RETURNS datemultirange
     LANGUAGE sql STABLE
     AS $$ SELECT coalesce(koers.covered_days(t), '{(,)}'::datemultirange) $$;
+
+
+--
+-- Name: lateness_bucket(integer); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.lateness_bucket(minutes integer) RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT CASE WHEN minutes < 60 THEN minutes
+                WHEN minutes < 1440 THEN minutes - minutes % 6
+                WHEN minutes < 10080 THEN minutes - minutes % 60
+                ELSE minutes - minutes % 1440 END
+    $$;
+
+
+--
+-- Name: FUNCTION lateness_bucket(minutes integer); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.lateness_bucket(minutes integer) IS 'The lateness bucket (its lower edge, minutes) of a lateness of whole minutes: exact below 60, then multiples of 6 below 1440 (a day), of 60 below 10080 (a week), of 1440 beyond.';
 
 
 --
@@ -7114,7 +7160,7 @@ BEGIN
     DELETE FROM koers.open_stay WHERE participant = ANY (ps);
     DELETE FROM koers.participant_month_count WHERE participant = ANY (ps);
     DELETE FROM koers.goal_history WHERE participant = ANY (ps);
-    DELETE FROM koers.event_lateness WHERE participant = ANY (ps);
+    DELETE FROM koers.registration_month WHERE participant = ANY (ps);
 
     INSERT INTO koers.enrolment_span SELECT * FROM koers.spans_build(ps, tz);
     -- Labelled one participant at a time: a full rebuild's rows would not fit one array.
@@ -7132,27 +7178,24 @@ BEGIN
     INSERT INTO koers.goal_history SELECT * FROM koers.goal_history_build(ps, NULL);
     INSERT INTO koers.participant SELECT * FROM koers.participant_build(ps, tz);
 
-    INSERT INTO koers.event_lateness
-    SELECT e.participant, e.source, e.event_type,
-           date_trunc('month', e.occurred_at AT TIME ZONE tz)::date,
-           EXISTS (SELECT 1 FROM koers.correction c WHERE c.target_event_id = e.event_id),
-           floor(extract(epoch FROM e.recorded_at - e.occurred_at) / 60)::integer,
-           count(*)
+    INSERT INTO koers.registration_month
+    SELECT participant, source, event_type, month, coalesce(sum(events) FILTER (WHERE NOT voided), 0),
+           coalesce(sum(events) FILTER (WHERE voided), 0)
+    FROM koers.registrations_build(ps, tz, '{}')
+    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
+    -- The histogram has no participant: rebuilt whole (the callers hold every lock).
+    DELETE FROM koers.lateness_histogram;
+    INSERT INTO koers.lateness_histogram
+    SELECT source, event_type, month, cohort, voided, array_agg(bucket_min ORDER BY bucket_min),
+           array_agg(events ORDER BY bucket_min)
     FROM (
-        SELECT 'enrolment' AS event_type, participant, source, occurred_at, recorded_at, event_id
-        FROM koers.enrolment WHERE participant = ANY (ps)
-        UNION ALL SELECT 'contact', participant, source, occurred_at, recorded_at, event_id
-        FROM koers.contact WHERE participant = ANY (ps)
-        UNION ALL SELECT 'crisis', participant, source, occurred_at, recorded_at, event_id
-        FROM koers.crisis WHERE participant = ANY (ps)
-        UNION ALL SELECT 'goal_change', participant, source, occurred_at, recorded_at, event_id
-        FROM koers.goal_change WHERE participant = ANY (ps)
-        UNION ALL SELECT 'police_call', participant, source, occurred_at, recorded_at, event_id
-        FROM koers.police_call WHERE participant = ANY (ps)
-        UNION ALL SELECT 'correction', participant, source, occurred_at, recorded_at, event_id
-        FROM koers.correction WHERE participant = ANY (ps)
-    ) e
-    GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6;
+        SELECT r.source, r.event_type, r.month, coalesce(p.cohort, '') AS cohort, r.voided,
+               r.bucket_min, sum(r.events)::integer AS events
+        FROM koers.registrations_build(NULL, tz, '{}') r
+        LEFT JOIN koers.participant p ON p.participant = r.participant
+        GROUP BY 1, 2, 3, 4, 5, 6
+    ) b
+    GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5;
 END
 $$;
 
@@ -7161,7 +7204,7 @@ $$;
 -- Name: FUNCTION rebuild_participants(ps text[]); Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON FUNCTION koers.rebuild_participants(ps text[]) IS 'Internal: deletes and rebuilds the prepared rows of the participants ps from the raw tables, voided events left out. Takes no locks: callers hold the participants'' advisory locks (see refresh_participants).';
+COMMENT ON FUNCTION koers.rebuild_participants(ps text[]) IS 'Internal: deletes and rebuilds the prepared rows of the participants ps, and the whole lateness histogram, from the raw tables, voided events left out. Takes no locks: callers hold every advisory lock of the hooks (see refresh_participants).';
 
 
 --
@@ -7178,7 +7221,8 @@ BEGIN
         PERFORM pg_advisory_xact_lock(7012342, b);
     END LOOP;
     TRUNCATE koers.participant, koers.enrolment_span, koers.daily_use, koers.open_stay,
-             koers.participant_month_count, koers.goal_history, koers.event_lateness;
+             koers.participant_month_count, koers.goal_history, koers.registration_month,
+             koers.lateness_histogram;
     SELECT array_agg(participant) INTO ps FROM (
         SELECT participant FROM koers.enrolment
         UNION SELECT participant FROM koers.contact
@@ -7228,9 +7272,10 @@ BEGIN
     IF ps IS NULL THEN
         RETURN 0;
     END IF;
-    -- Serialise work on the same participants across consumers (buckets in ascending order,
-    -- so no deadlock); after the wait, READ COMMITTED statements see the other's rows.
-    FOR b IN SELECT DISTINCT abs(hashtext(x) % 64) FROM unnest(ps) AS x ORDER BY 1 LOOP
+    -- Serialise with every consumer's hook (buckets in ascending order, so no deadlock): the
+    -- lateness histogram, rebuilt whole, holds every participant's events. After the wait,
+    -- READ COMMITTED statements see the others' rows.
+    FOR b IN 0..63 LOOP
         PERFORM pg_advisory_xact_lock(7012342, b);
     END LOOP;
     PERFORM koers.rebuild_participants(ps);
@@ -7243,7 +7288,46 @@ $$;
 -- Name: FUNCTION refresh_participants(participants text[]); Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON FUNCTION koers.refresh_participants(participants text[]) IS 'The consumer''s hook, called in every batch transaction after the rows are inserted, with the distinct participants of the batch (corrections'' included): rebuilds those participants'' prepared rows from the raw tables, voided events left out. Must run at READ COMMITTED (the default). Returns the number of participants refreshed.';
+COMMENT ON FUNCTION koers.refresh_participants(participants text[]) IS 'The consumer''s hook, called in every batch transaction after the rows are inserted, with the distinct participants of the batch (corrections'' included): rebuilds those participants'' prepared rows, and the whole lateness histogram, from the raw tables, voided events left out. Waits for every consumer''s batch. Must run at READ COMMITTED (the default). Returns the number of participants refreshed.';
+
+
+--
+-- Name: registrations_build(text[], text, uuid[]); Type: FUNCTION; Schema: koers; Owner: -
+--
+
+CREATE FUNCTION koers.registrations_build(ps text[], tz text, skip uuid[]) RETURNS TABLE(participant text, source text, event_type text, month date, voided boolean, bucket_min integer, events bigint)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT e.participant, e.source, e.event_type,
+           date_trunc('month', e.occurred_at AT TIME ZONE tz)::date,
+           EXISTS (SELECT 1 FROM koers.correction c
+                   WHERE c.target_event_id = e.event_id AND c.event_id <> ALL (skip)),
+           koers.lateness_bucket(e.lateness_min), count(*)
+    FROM (SELECT e.*, floor(extract(epoch FROM e.recorded_at - e.occurred_at) / 60)::integer AS lateness_min
+    FROM (
+        SELECT 'enrolment' AS event_type, participant, source, occurred_at, recorded_at, event_id
+        FROM koers.enrolment WHERE ps IS NULL OR participant = ANY (ps)
+        UNION ALL SELECT 'contact', participant, source, occurred_at, recorded_at, event_id
+        FROM koers.contact WHERE ps IS NULL OR participant = ANY (ps)
+        UNION ALL SELECT 'crisis', participant, source, occurred_at, recorded_at, event_id
+        FROM koers.crisis WHERE ps IS NULL OR participant = ANY (ps)
+        UNION ALL SELECT 'goal_change', participant, source, occurred_at, recorded_at, event_id
+        FROM koers.goal_change WHERE ps IS NULL OR participant = ANY (ps)
+        UNION ALL SELECT 'police_call', participant, source, occurred_at, recorded_at, event_id
+        FROM koers.police_call WHERE ps IS NULL OR participant = ANY (ps)
+        UNION ALL SELECT 'correction', participant, source, occurred_at, recorded_at, event_id
+        FROM koers.correction WHERE ps IS NULL OR participant = ANY (ps)
+    ) e) e
+    WHERE e.event_id <> ALL (skip)
+    GROUP BY 1, 2, 3, 4, 5, 6
+    $$;
+
+
+--
+-- Name: FUNCTION registrations_build(ps text[], tz text, skip uuid[]); Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON FUNCTION koers.registrations_build(ps text[], tz text, skip uuid[]) IS 'Internal: the rows of koers.registration_month and koers.lateness_histogram before they are added up: stored events of the participants (NULL: all) per participant, source, type, local month, voided and lateness bucket; the events skip names left out, as events and as corrections.';
 
 
 --
@@ -7548,18 +7632,34 @@ CREATE FUNCTION koers.staged_count_months(tz text) RETURNS void
 
 
 --
--- Name: staged_lateness(uuid[], uuid[], text[], text); Type: FUNCTION; Schema: koers; Owner: -
+-- Name: staged_lateness(uuid[], uuid[], text[], text[], text[], text[], text); Type: FUNCTION; Schema: koers; Owner: -
 --
 
-CREATE FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[], tz text) RETURNS void
-    LANGUAGE sql
+CREATE FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[], known text[], old_p text[], old_c text[], tz text) RETURNS void
+    LANGUAGE plpgsql
     AS $$
+DECLARE
+    moved text[];   -- participants whose cohort changed
+    skip  uuid[] := '{}';   -- the batch's events: their view before it
+    z     koers.lateness_histogram[];
+BEGIN
+    moved := ARRAY(SELECT o.p FROM unnest(old_p, old_c) AS o(p, c)
+                   LEFT JOIN koers.participant q ON q.participant = o.p
+                   WHERE coalesce(q.cohort, '') <> o.c);
+    IF cardinality(moved) > 0 THEN
+        skip := ARRAY(
+            SELECT event_id FROM pg_temp.stage_enrolment WHERE participant = ANY (moved)
+            UNION ALL SELECT event_id FROM pg_temp.stage_contact WHERE participant = ANY (moved)
+            UNION ALL SELECT event_id FROM pg_temp.stage_crisis WHERE participant = ANY (moved)
+            UNION ALL SELECT event_id FROM pg_temp.stage_goal_change WHERE participant = ANY (moved)
+            UNION ALL SELECT event_id FROM pg_temp.stage_police_call WHERE participant = ANY (moved)
+            UNION ALL SELECT event_id FROM pg_temp.stage_correction);
+    END IF;
     WITH e AS (
         SELECT e.participant, e.source, e.event_type,
                date_trunc('month', e.occurred_at AT TIME ZONE tz)::date AS month,
                e.event_id = ANY (void_new) AS voided,
-               floor(extract(epoch FROM e.recorded_at - e.occurred_at) / 60)::integer AS lateness_min,
-               count(*) AS n
+               floor(extract(epoch FROM e.recorded_at - e.occurred_at) / 60)::integer AS lateness_min
         FROM (
             SELECT 'enrolment' AS event_type, participant, source, occurred_at, recorded_at, event_id
             FROM pg_temp.stage_enrolment
@@ -7574,28 +7674,10 @@ CREATE FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[
             UNION ALL SELECT 'correction', participant, source, occurred_at, recorded_at, event_id
             FROM pg_temp.stage_correction
         ) e
-        GROUP BY 1, 2, 3, 4, 5, 6
-    ), f AS (
-        SELECT e.*, e.event_type <> 'correction' AND NOT e.voided
-                    AND (q.last_event_day IS NULL
-                         OR e.month > date_trunc('month', q.last_event_day)::date) AS fresh
-        FROM e LEFT JOIN koers.participant q ON q.participant = e.participant
-    ), fresh AS (
-        INSERT INTO koers.event_lateness
-        SELECT participant, source, event_type, month, voided, lateness_min, n FROM f
-        WHERE fresh ORDER BY 1, 2, 3, 4, 5, 6
-    )
-    INSERT INTO koers.event_lateness AS l
-    SELECT participant, source, event_type, month, voided, lateness_min, n FROM f
-    WHERE NOT fresh ORDER BY 1, 2, 3, 4, 5, 6
-    ON CONFLICT (participant, source, event_type, month, voided, lateness_min)
-    DO UPDATE SET events = l.events + excluded.events;
-
-    WITH t AS (
+    ), v AS (
         SELECT participant, source, event_type,
                date_trunc('month', occurred_at AT TIME ZONE tz)::date AS month,
-               floor(extract(epoch FROM recorded_at - occurred_at) / 60)::integer AS lateness_min,
-               count(*) AS n
+               floor(extract(epoch FROM recorded_at - occurred_at) / 60)::integer AS lateness_min
         FROM (
             SELECT 'enrolment' AS event_type, participant, source, occurred_at, recorded_at
             FROM koers.enrolment WHERE event_id = ANY (v_id)
@@ -7609,26 +7691,73 @@ CREATE FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[
             FROM koers.police_call WHERE event_id = ANY (v_id)
             UNION ALL SELECT 'correction', participant, source, occurred_at, recorded_at
             FROM koers.correction WHERE event_id = ANY (v_id)
-        ) e
+        ) x
         WHERE participant = ANY (owners)
-        GROUP BY 1, 2, 3, 4, 5
-    ), gone AS (
-        DELETE FROM koers.event_lateness l USING t
-        WHERE l.participant = t.participant AND l.source = t.source
-          AND l.event_type = t.event_type AND l.month = t.month AND NOT l.voided
-          AND l.lateness_min = t.lateness_min AND l.events = t.n
-    ), dec AS (
-        UPDATE koers.event_lateness l SET events = l.events - t.n
-        FROM t
-        WHERE l.participant = t.participant AND l.source = t.source
-          AND l.event_type = t.event_type AND l.month = t.month AND NOT l.voided
-          AND l.lateness_min = t.lateness_min AND l.events > t.n
+    ), rd AS (
+        SELECT participant, source, event_type, month, sum(de)::integer AS de, sum(dv)::integer AS dv
+        FROM (
+            SELECT participant, source, event_type, month, (NOT voided)::integer AS de,
+                   voided::integer AS dv FROM e
+            UNION ALL SELECT participant, source, event_type, month, -1, 1 FROM v
+        ) d
+        GROUP BY 1, 2, 3, 4
+    ), reg_new AS (
+        -- A participant without registrations before the batch has only new keys.
+        INSERT INTO koers.registration_month
+        SELECT * FROM rd WHERE participant NOT IN (SELECT unnest(known)) ORDER BY 1, 2, 3, 4
+    ), reg AS (
+        INSERT INTO koers.registration_month AS r
+        SELECT * FROM rd WHERE participant IN (SELECT unnest(known)) ORDER BY 1, 2, 3, 4
+        ON CONFLICT (participant, source, event_type, month)
+        DO UPDATE SET events = r.events + excluded.events, voided = r.voided + excluded.voided
+    ), h AS (
+        INSERT INTO koers.lateness_histogram AS h
+        SELECT source, event_type, month, cohort, voided, array_agg(bucket_min ORDER BY bucket_min),
+               array_agg(n ORDER BY bucket_min)
+        FROM (
+        SELECT source, event_type, month, cohort, voided, bucket_min, sum(n)::integer AS n FROM (
+            SELECT e.source, e.event_type, e.month, coalesce(q.cohort, '') AS cohort, e.voided,
+                   koers.lateness_bucket(e.lateness_min) AS bucket_min, 1 AS n
+            FROM e LEFT JOIN koers.participant q ON q.participant = e.participant
+            WHERE e.participant <> ALL (moved)
+            UNION ALL
+            SELECT v.source, v.event_type, v.month, coalesce(q.cohort, ''), m.voided,
+                   koers.lateness_bucket(v.lateness_min), m.n
+            FROM v LEFT JOIN koers.participant q ON q.participant = v.participant
+            CROSS JOIN (VALUES (false, -1), (true, 1)) m(voided, n)
+            WHERE v.participant <> ALL (moved)
+            UNION ALL
+            SELECT r.source, r.event_type, r.month, o.c, r.voided, r.bucket_min, -r.events
+            FROM koers.registrations_build(moved, tz, skip) r
+            JOIN unnest(old_p, old_c) AS o(p, c) ON o.p = r.participant
+            WHERE cardinality(moved) > 0
+            UNION ALL
+            SELECT r.source, r.event_type, r.month, coalesce(q.cohort, ''), r.voided, r.bucket_min, r.events
+            FROM koers.registrations_build(moved, tz, '{}') r
+            LEFT JOIN koers.participant q ON q.participant = r.participant
+            WHERE cardinality(moved) > 0
+        ) d
+        GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(n) <> 0
+        ) g
+        GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+        ON CONFLICT (source, event_type, month, cohort, voided)
+        DO UPDATE SET (bucket_min, events) = (
+            SELECT coalesce(array_agg(x.b ORDER BY x.b), '{}'), coalesce(array_agg(x.n ORDER BY x.b), '{}')
+            FROM (SELECT b, sum(n)::integer AS n
+                  FROM unnest(h.bucket_min || excluded.bucket_min, h.events || excluded.events) AS u(b, n)
+                  GROUP BY b HAVING sum(n) <> 0) x)
+        RETURNING h.*
     )
-    INSERT INTO koers.event_lateness AS l
-    SELECT participant, source, event_type, month, true, lateness_min, n FROM t
-    ON CONFLICT (participant, source, event_type, month, voided, lateness_min)
-    DO UPDATE SET events = l.events + excluded.events;
-    $$;
+    SELECT array_agg(ROW(h.source, h.event_type, h.month, h.cohort, h.voided, h.bucket_min,
+                         h.events)::koers.lateness_histogram)
+    INTO z FROM h WHERE cardinality(h.bucket_min) = 0;
+    IF z IS NOT NULL THEN
+        DELETE FROM koers.lateness_histogram h USING unnest(z) AS g
+        WHERE (h.source, h.event_type, h.month, h.cohort, h.voided)
+            = (g.source, g.event_type, g.month, g.cohort, g.voided);
+    END IF;
+END
+$$;
 
 
 --
@@ -9288,25 +9417,74 @@ COMMENT ON TABLE koers.dash_user IS 'Dashboard users (koers-dash user add|passwd
 
 
 --
--- Name: event_lateness; Type: TABLE; Schema: koers; Owner: -
+-- Name: lateness_histogram; Type: TABLE; Schema: koers; Owner: -
 --
 
-CREATE TABLE koers.event_lateness (
-    participant text NOT NULL,
+CREATE TABLE koers.lateness_histogram (
     source text NOT NULL,
     event_type text NOT NULL,
     month date NOT NULL,
+    cohort text NOT NULL,
     voided boolean NOT NULL,
-    lateness_min integer NOT NULL,
-    events integer NOT NULL
+    bucket_min integer[] NOT NULL,
+    events integer[] NOT NULL
 );
 
 
 --
--- Name: TABLE event_lateness; Type: COMMENT; Schema: koers; Owner: -
+-- Name: TABLE lateness_histogram; Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON TABLE koers.event_lateness IS 'Prepared: stored events (corrections included) per participant, source, type, local month of occurred_at, voided or not, and lateness floor((recorded_at - occurred_at) in minutes).';
+COMMENT ON TABLE koers.lateness_histogram IS 'Prepared: stored events (corrections included) per source, type, local month of occurred_at, the participant''s cohort and voided or not: one row, whose arrays hold the events per lateness bucket (koers.lateness_bucket of floor((recorded_at - occurred_at) in minutes)), however many events. No participant: the participants behind a figure are counted in koers.registration_month.';
+
+
+--
+-- Name: COLUMN lateness_histogram.source; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.lateness_histogram.source IS 'Organisation that registered the events.';
+
+
+--
+-- Name: COLUMN lateness_histogram.event_type; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.lateness_histogram.event_type IS 'Event type (correction included).';
+
+
+--
+-- Name: COLUMN lateness_histogram.month; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.lateness_histogram.month IS 'Local month of occurred_at.';
+
+
+--
+-- Name: COLUMN lateness_histogram.cohort; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.lateness_histogram.cohort IS 'koers.participant.cohort of the events'' participant now; empty when there is none (no enrolment stored yet).';
+
+
+--
+-- Name: COLUMN lateness_histogram.voided; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.lateness_histogram.voided IS 'Voided by a stored correction.';
+
+
+--
+-- Name: COLUMN lateness_histogram.bucket_min; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.lateness_histogram.bucket_min IS 'Lower edges of the lateness buckets that hold events, ascending, minutes: every minute below 1 hour, every 6 minutes below 24 hours, every hour below 7 days, every day beyond.';
+
+
+--
+-- Name: COLUMN lateness_histogram.events; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.lateness_histogram.events IS 'Events in each bucket of bucket_min (the same position), never 0.';
 
 
 --
@@ -9315,22 +9493,23 @@ COMMENT ON TABLE koers.event_lateness IS 'Prepared: stored events (corrections i
 
 CREATE VIEW koers.data_quality AS
  WITH h AS (
-         SELECT event_lateness.source,
-            event_lateness.month,
-            COALESCE(event_lateness.event_type, 'all'::text) AS event_type,
-            event_lateness.lateness_min,
-            COALESCE(sum(event_lateness.events) FILTER (WHERE (NOT event_lateness.voided)), (0)::bigint) AS n,
-            COALESCE(sum(event_lateness.events) FILTER (WHERE event_lateness.voided), (0)::bigint) AS v
-           FROM koers.event_lateness
-          GROUP BY GROUPING SETS ((event_lateness.source, event_lateness.month, event_lateness.event_type, event_lateness.lateness_min), (event_lateness.source, event_lateness.month, event_lateness.lateness_min))
+         SELECT l.source,
+            l.month,
+            COALESCE(l.event_type, 'all'::text) AS event_type,
+            u.b AS bucket_min,
+            COALESCE(sum(u.n) FILTER (WHERE (NOT l.voided)), (0)::bigint) AS n,
+            COALESCE(sum(u.n) FILTER (WHERE l.voided), (0)::bigint) AS v
+           FROM koers.lateness_histogram l,
+            LATERAL UNNEST(l.bucket_min, l.events) u(b, n)
+          GROUP BY GROUPING SETS ((l.source, l.month, l.event_type, u.b), (l.source, l.month, u.b))
         ), c AS (
          SELECT h.source,
             h.month,
             h.event_type,
-            h.lateness_min,
+            h.bucket_min,
             h.n,
             h.v,
-            sum(h.n) OVER (PARTITION BY h.source, h.month, h.event_type ORDER BY h.lateness_min) AS cum,
+            sum(h.n) OVER (PARTITION BY h.source, h.month, h.event_type ORDER BY h.bucket_min) AS cum,
             sum(h.n) OVER (PARTITION BY h.source, h.month, h.event_type) AS total
            FROM h
         )
@@ -9339,10 +9518,10 @@ CREATE VIEW koers.data_quality AS
     c.event_type,
     (max(c.total))::bigint AS events,
     (sum(c.v))::bigint AS voided,
-    round(((min(c.lateness_min) FILTER (WHERE ((c.n > 0) AND (c.cum >= (0.5 * c.total)))))::numeric / 60.0), 2) AS lateness_p50_hours,
-    round(((min(c.lateness_min) FILTER (WHERE ((c.n > 0) AND (c.cum >= (0.9 * c.total)))))::numeric / 60.0), 2) AS lateness_p90_hours,
-    round(((min(c.lateness_min) FILTER (WHERE ((c.n > 0) AND (c.cum >= (0.99 * c.total)))))::numeric / 60.0), 2) AS lateness_p99_hours,
-    round(((max(c.lateness_min) FILTER (WHERE (c.n > 0)))::numeric / 60.0), 2) AS lateness_max_hours
+    round(((min(c.bucket_min) FILTER (WHERE ((c.n > 0) AND (c.cum >= (0.5 * c.total)))))::numeric / 60.0), 2) AS lateness_p50_hours,
+    round(((min(c.bucket_min) FILTER (WHERE ((c.n > 0) AND (c.cum >= (0.9 * c.total)))))::numeric / 60.0), 2) AS lateness_p90_hours,
+    round(((min(c.bucket_min) FILTER (WHERE ((c.n > 0) AND (c.cum >= (0.99 * c.total)))))::numeric / 60.0), 2) AS lateness_p99_hours,
+    round(((max(c.bucket_min) FILTER (WHERE (c.n > 0)))::numeric / 60.0), 2) AS lateness_max_hours
    FROM c
   GROUP BY c.source, c.month, c.event_type;
 
@@ -9351,7 +9530,7 @@ CREATE VIEW koers.data_quality AS
 -- Name: VIEW data_quality; Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON VIEW koers.data_quality IS 'Measure 7: stored events per source, local month of occurred_at and event type (and all types), with lateness percentiles over the events not voided.';
+COMMENT ON VIEW koers.data_quality IS 'Measure 7: stored events per source, local month of occurred_at and event type (and all types), with lateness percentiles over the events not voided, read from koers.lateness_histogram: each is the lower edge of the bucket that holds it.';
 
 
 --
@@ -9393,28 +9572,28 @@ COMMENT ON COLUMN koers.data_quality.voided IS 'Events stored and voided by a co
 -- Name: COLUMN data_quality.lateness_p50_hours; Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON COLUMN koers.data_quality.lateness_p50_hours IS 'Median lateness (recorded_at - occurred_at), nearest rank over whole minutes, in hours (2 decimals).';
+COMMENT ON COLUMN koers.data_quality.lateness_p50_hours IS 'Median lateness (recorded_at - occurred_at), nearest rank over whole minutes, in hours (2 decimals), as the lower edge of its bucket (koers.lateness_bucket: exact below 1 hour, then to 0.1 hour below 24 hours, to the hour below 7 days, to the day beyond).';
 
 
 --
 -- Name: COLUMN data_quality.lateness_p90_hours; Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON COLUMN koers.data_quality.lateness_p90_hours IS '90th percentile of lateness, nearest rank, hours.';
+COMMENT ON COLUMN koers.data_quality.lateness_p90_hours IS '90th percentile of lateness, nearest rank, hours, bucket''s lower edge.';
 
 
 --
 -- Name: COLUMN data_quality.lateness_p99_hours; Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON COLUMN koers.data_quality.lateness_p99_hours IS '99th percentile of lateness, nearest rank, hours.';
+COMMENT ON COLUMN koers.data_quality.lateness_p99_hours IS '99th percentile of lateness, nearest rank, hours, bucket''s lower edge.';
 
 
 --
 -- Name: COLUMN data_quality.lateness_max_hours; Type: COMMENT; Schema: koers; Owner: -
 --
 
-COMMENT ON COLUMN koers.data_quality.lateness_max_hours IS 'Greatest lateness, hours.';
+COMMENT ON COLUMN koers.data_quality.lateness_max_hours IS 'Greatest lateness, hours, bucket''s lower edge.';
 
 
 --
@@ -10500,6 +10679,69 @@ COMMENT ON COLUMN koers.price_index.source IS 'Where the figure comes from.';
 
 
 --
+-- Name: registration_month; Type: TABLE; Schema: koers; Owner: -
+--
+
+CREATE TABLE koers.registration_month (
+    participant text NOT NULL,
+    source text NOT NULL,
+    event_type text NOT NULL,
+    month date NOT NULL,
+    events integer NOT NULL,
+    voided integer NOT NULL
+);
+
+
+--
+-- Name: TABLE registration_month; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON TABLE koers.registration_month IS 'Prepared: stored events (corrections included) per participant, source, type and local month of occurred_at: who an organisation registered, for the quality page''s counts and the participants that its small-cell suppression and organisation filter count.';
+
+
+--
+-- Name: COLUMN registration_month.participant; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.registration_month.participant IS 'Pseudonym.';
+
+
+--
+-- Name: COLUMN registration_month.source; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.registration_month.source IS 'Organisation that registered the events.';
+
+
+--
+-- Name: COLUMN registration_month.event_type; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.registration_month.event_type IS 'Event type (correction included).';
+
+
+--
+-- Name: COLUMN registration_month.month; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.registration_month.month IS 'Local month of occurred_at.';
+
+
+--
+-- Name: COLUMN registration_month.events; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.registration_month.events IS 'Events stored and not voided.';
+
+
+--
+-- Name: COLUMN registration_month.voided; Type: COMMENT; Schema: koers; Owner: -
+--
+
+COMMENT ON COLUMN koers.registration_month.voided IS 'Events stored and voided by a correction.';
+
+
+--
 -- Name: schema_definition; Type: TABLE; Schema: koers; Owner: -
 --
 
@@ -10796,14 +11038,6 @@ ALTER TABLE ONLY koers.event_count_month
 
 
 --
--- Name: event_lateness event_lateness_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
---
-
-ALTER TABLE ONLY koers.event_lateness
-    ADD CONSTRAINT event_lateness_pkey PRIMARY KEY (participant, source, event_type, month, voided, lateness_min);
-
-
---
 -- Name: goal_change goal_change_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
 --
 
@@ -10817,6 +11051,14 @@ ALTER TABLE ONLY koers.goal_change
 
 ALTER TABLE ONLY koers.goal_history
     ADD CONSTRAINT goal_history_pkey PRIMARY KEY (participant, goal_ref, seq);
+
+
+--
+-- Name: lateness_histogram lateness_histogram_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
+--
+
+ALTER TABLE ONLY koers.lateness_histogram
+    ADD CONSTRAINT lateness_histogram_pkey PRIMARY KEY (source, event_type, month, cohort, voided);
 
 
 --
@@ -10865,6 +11107,14 @@ ALTER TABLE ONLY koers.police_call
 
 ALTER TABLE ONLY koers.price_index
     ADD CONSTRAINT price_index_pkey PRIMARY KEY (year);
+
+
+--
+-- Name: registration_month registration_month_pkey; Type: CONSTRAINT; Schema: koers; Owner: -
+--
+
+ALTER TABLE ONLY koers.registration_month
+    ADD CONSTRAINT registration_month_pkey PRIMARY KEY (participant, source, event_type, month);
 
 
 --
@@ -12107,6 +12357,17 @@ GRANT ALL ON FUNCTION koers.known_days(t text) TO koers_analyst;
 
 
 --
+-- Name: FUNCTION lateness_bucket(minutes integer); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.lateness_bucket(minutes integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.lateness_bucket(minutes integer) TO koers_reader;
+GRANT ALL ON FUNCTION koers.lateness_bucket(minutes integer) TO koers_auth;
+GRANT ALL ON FUNCTION koers.lateness_bucket(minutes integer) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.lateness_bucket(minutes integer) TO koers_analyst;
+
+
+--
 -- Name: FUNCTION local_day(ts timestamp with time zone); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -12428,6 +12689,17 @@ GRANT ALL ON FUNCTION koers.refresh_participants(participants text[]) TO koers_c
 
 
 --
+-- Name: FUNCTION registrations_build(ps text[], tz text, skip uuid[]); Type: ACL; Schema: koers; Owner: -
+--
+
+REVOKE ALL ON FUNCTION koers.registrations_build(ps text[], tz text, skip uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.registrations_build(ps text[], tz text, skip uuid[]) TO koers_reader;
+GRANT ALL ON FUNCTION koers.registrations_build(ps text[], tz text, skip uuid[]) TO koers_auth;
+GRANT ALL ON FUNCTION koers.registrations_build(ps text[], tz text, skip uuid[]) TO koers_consumer;
+GRANT ALL ON FUNCTION koers.registrations_build(ps text[], tz text, skip uuid[]) TO koers_analyst;
+
+
+--
 -- Name: TABLE enrolment_span; Type: ACL; Schema: koers; Owner: -
 --
 
@@ -12510,13 +12782,13 @@ GRANT ALL ON FUNCTION koers.staged_count_months(tz text) TO koers_consumer;
 
 
 --
--- Name: FUNCTION staged_lateness(void_new uuid[], v_id uuid[], owners text[], tz text); Type: ACL; Schema: koers; Owner: -
+-- Name: FUNCTION staged_lateness(void_new uuid[], v_id uuid[], owners text[], known text[], old_p text[], old_c text[], tz text); Type: ACL; Schema: koers; Owner: -
 --
 
-REVOKE ALL ON FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[], tz text) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[], tz text) TO koers_reader;
-GRANT ALL ON FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[], tz text) TO koers_auth;
-GRANT ALL ON FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[], tz text) TO koers_consumer;
+REVOKE ALL ON FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[], known text[], old_p text[], old_c text[], tz text) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[], known text[], old_p text[], old_c text[], tz text) TO koers_reader;
+GRANT ALL ON FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[], known text[], old_p text[], old_c text[], tz text) TO koers_auth;
+GRANT ALL ON FUNCTION koers.staged_lateness(void_new uuid[], v_id uuid[], owners text[], known text[], old_p text[], old_c text[], tz text) TO koers_consumer;
 
 
 --
@@ -13095,12 +13367,12 @@ GRANT UPDATE(last_login_at) ON TABLE koers.dash_user TO koers_auth;
 
 
 --
--- Name: TABLE event_lateness; Type: ACL; Schema: koers; Owner: -
+-- Name: TABLE lateness_histogram; Type: ACL; Schema: koers; Owner: -
 --
 
-GRANT SELECT ON TABLE koers.event_lateness TO koers_reader;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE koers.event_lateness TO koers_consumer;
-GRANT SELECT ON TABLE koers.event_lateness TO koers_analyst;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE koers.lateness_histogram TO koers_consumer;
+GRANT SELECT ON TABLE koers.lateness_histogram TO koers_analyst;
+GRANT SELECT ON TABLE koers.lateness_histogram TO koers_reader;
 
 
 --
@@ -13258,6 +13530,15 @@ GRANT SELECT ON TABLE koers.police_call_valid TO koers_consumer;
 GRANT SELECT ON TABLE koers.price_index TO koers_reader;
 GRANT SELECT ON TABLE koers.price_index TO koers_consumer;
 GRANT SELECT ON TABLE koers.price_index TO koers_analyst;
+
+
+--
+-- Name: TABLE registration_month; Type: ACL; Schema: koers; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE koers.registration_month TO koers_consumer;
+GRANT SELECT ON TABLE koers.registration_month TO koers_analyst;
+GRANT SELECT ON TABLE koers.registration_month TO koers_reader;
 
 
 --

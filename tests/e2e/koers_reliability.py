@@ -193,7 +193,7 @@ def stored_progress(db, group):
 
 
 PREPARED = ("participant", "enrolment_span", "daily_use", "open_stay", "participant_month_count",
-            "goal_history", "event_lateness")
+            "goal_history", "registration_month", "lateness_histogram")
 
 
 def prepared_mismatches(db):

@@ -218,8 +218,14 @@ def checks(c, fx):
     c.ok("partner: cohort zuid (24 participants) is allowed", ok, "rows", out)
     for org in ("politie", "huisarts", "opvang"):
         n = e2e.psql("SELECT count(*) FILTER (WHERE f), count(*) FILTER (WHERE NOT f) FROM ("
-                     " SELECT EXISTS (SELECT 1 FROM koers.event_lateness l WHERE l.participant = p.participant"
-                     f" AND l.source = '{org}' AND NOT l.voided AND l.event_type <> 'correction') AS f"
+                     # From the raw events: a registration of the organisation, not voided.
+                     " SELECT EXISTS (SELECT 1 FROM (SELECT participant, source, event_id FROM koers.enrolment"
+                     " UNION ALL SELECT participant, source, event_id FROM koers.contact"
+                     " UNION ALL SELECT participant, source, event_id FROM koers.crisis"
+                     " UNION ALL SELECT participant, source, event_id FROM koers.goal_change"
+                     " UNION ALL SELECT participant, source, event_id FROM koers.police_call) e"
+                     f" WHERE e.participant = p.participant AND e.source = '{org}'"
+                     " AND NOT EXISTS (SELECT 1 FROM koers.correction c WHERE c.target_event_id = e.event_id)) AS f"
                      f" FROM koers.participant p WHERE p.first_enrolled <= '{as_of}') x", db)[0]
         inside, outside = int(n[0]), int(n[1])
         want_refused = inside < k or 0 < outside < k

@@ -399,13 +399,15 @@ def run(hook):
               "after the correction, abandoned goals left out: 67.63",
               tscore(A, "2025-06-30", False))
         snapshot = psql("SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM koers.daily_use t;"
-                        "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM koers.event_lateness t;")
+                        "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM koers.registration_month t;"
+                        "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM koers.lateness_histogram t;")
         # Re-import of the first file: the same event ids, recorded again 10 days later.
         psql(batch_sql(BATCH1, extra_late=10 * 1440))
         # And a redelivered batch.
         psql(batch_sql(BATCH4))
         again = psql("SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM koers.daily_use t;"
-                     "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM koers.event_lateness t;")
+                     "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM koers.registration_month t;"
+                     "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM koers.lateness_histogram t;")
         check(snapshot == again, "a re-import and a redelivered batch change no prepared row")
         check(one("SELECT count(*) FROM koers.contact") == str(sum(e[0] == "contact" for e in BATCH1 + BATCH2)),
               "the re-import stored no second copy")

@@ -401,7 +401,8 @@ CREATE TEMP TABLE s_use AS SELECT * FROM koers.daily_use;
 CREATE TEMP TABLE s_open AS SELECT * FROM koers.open_stay;
 CREATE TEMP TABLE s_month AS SELECT * FROM koers.participant_month_count;
 CREATE TEMP TABLE s_goal AS SELECT * FROM koers.goal_history;
-CREATE TEMP TABLE s_late AS SELECT * FROM koers.event_lateness;
+CREATE TEMP TABLE s_reg AS SELECT * FROM koers.registration_month;
+CREATE TEMP TABLE s_late AS SELECT * FROM koers.lateness_histogram;
 SELECT is(koers.refresh_all(), 4, 'refresh_all rebuilds 4 participants');
 SELECT bag_eq('SELECT * FROM koers.participant', 'SELECT * FROM s_participant', 'refresh_all = incremental: participant');
 SELECT bag_eq('SELECT * FROM koers.enrolment_span', 'SELECT * FROM s_span', 'refresh_all = incremental: enrolment_span');
@@ -409,7 +410,8 @@ SELECT bag_eq('SELECT * FROM koers.daily_use', 'SELECT * FROM s_use', 'refresh_a
 SELECT bag_eq('SELECT * FROM koers.open_stay', 'SELECT * FROM s_open', 'refresh_all = incremental: open_stay');
 SELECT bag_eq('SELECT * FROM koers.participant_month_count', 'SELECT * FROM s_month', 'refresh_all = incremental: participant_month_count');
 SELECT bag_eq('SELECT * FROM koers.goal_history', 'SELECT * FROM s_goal', 'refresh_all = incremental: goal_history');
-SELECT bag_eq('SELECT * FROM koers.event_lateness', 'SELECT * FROM s_late', 'refresh_all = incremental: event_lateness');
+SELECT bag_eq('SELECT * FROM koers.registration_month', 'SELECT * FROM s_reg', 'refresh_all = incremental: registration_month');
+SELECT bag_eq('SELECT * FROM koers.lateness_histogram', 'SELECT * FROM s_late', 'refresh_all = incremental: lateness_histogram');
 SELECT isnt((SELECT count(*)::int FROM s_use), 0, 'the compared tables are not empty');
 
 SELECT * FROM finish();

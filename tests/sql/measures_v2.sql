@@ -323,14 +323,16 @@ CREATE TEMP TABLE s_open AS SELECT * FROM koers.open_stay;
 CREATE TEMP TABLE s_month AS SELECT * FROM koers.participant_month_count;
 CREATE TEMP TABLE s_participant AS SELECT * FROM koers.participant;
 CREATE TEMP TABLE s_goal AS SELECT * FROM koers.goal_history;
-CREATE TEMP TABLE s_late AS SELECT * FROM koers.event_lateness;
+CREATE TEMP TABLE s_reg AS SELECT * FROM koers.registration_month;
+CREATE TEMP TABLE s_late AS SELECT * FROM koers.lateness_histogram;
 SELECT ok(koers.refresh_all() >= 4, 'refresh_all');
 SELECT bag_eq('SELECT * FROM koers.daily_use', 'SELECT * FROM s_use', 'v2: refresh_all = hook: daily_use');
 SELECT bag_eq('SELECT * FROM koers.open_stay', 'SELECT * FROM s_open', 'v2: refresh_all = hook: open_stay');
 SELECT bag_eq('SELECT * FROM koers.participant_month_count', 'SELECT * FROM s_month', 'v2: refresh_all = hook: participant_month_count');
 SELECT bag_eq('SELECT * FROM koers.participant', 'SELECT * FROM s_participant', 'v2: refresh_all = hook: participant');
 SELECT bag_eq('SELECT * FROM koers.goal_history', 'SELECT * FROM s_goal', 'v2: refresh_all = hook: goal_history');
-SELECT bag_eq('SELECT * FROM koers.event_lateness', 'SELECT * FROM s_late', 'v2: refresh_all = hook: event_lateness');
+SELECT bag_eq('SELECT * FROM koers.registration_month', 'SELECT * FROM s_reg', 'v2: refresh_all = hook: registration_month');
+SELECT bag_eq('SELECT * FROM koers.lateness_histogram', 'SELECT * FROM s_late', 'v2: refresh_all = hook: lateness_histogram');
 
 SELECT * FROM finish();
 ROLLBACK;
