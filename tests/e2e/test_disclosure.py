@@ -520,12 +520,15 @@ def checks(c, fx, name):
         print(f"# {role}: facts by {time.monotonic() - t0:.0f}s")
         extras = [e for s in true for e in complements(got, true, s)]
         disclosed, narrow, checked = attack(c, role, k, got, true, fs, extras)
-        kinds = defaultdict(list)
-        for what, iv, tv in disclosed:
-            kinds[what.split(" under ")[0].split(" (")[0][:60]].append((what, iv, tv))
         c.ok(f"{role}: the solver pins no suppressed cell and no complement of 1..{k - 1} "
              f"({checked} checked, {len(disclosed)} disclosed)", not disclosed, "none",
              "\n     ".join(f"{w}: interval {iv}, true {tv}" for w, iv, tv in disclosed[:40]))
+        for what, found in (("disclosed", disclosed), ("narrower than k", narrow)):
+            by = defaultdict(int)
+            for w, _, _ in found:
+                by[w.split(" under ")[0].split("', '")[0].replace("suppressed ('", "")] += 1
+            if by:
+                print(f"# {role}: {what} by chart: " + ", ".join(f"{kk} {v}" for kk, v in sorted(by.items())))
         c.ok(f"{role}: every suppressed cell's interval is at least k = {k} wide ({len(narrow)} narrower)",
              not narrow, "none", "\n     ".join(f"{w}: interval {iv}, true {tv}" for w, iv, tv in narrow[:40]))
         # The information lost: cells hidden in the answered settings (the unfiltered one
