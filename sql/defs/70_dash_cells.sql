@@ -29,8 +29,8 @@ CREATE OR REPLACE FUNCTION koers.dash_as_of(c koers.dash_caller_row, period_to d
 -- pins (the only hidden cell in it, or hidden cells on one side that add up to 0) counts as
 -- shown from then on. They need no protection of their own (the group holds k or more, see
 -- koers.dash_refused_siblings) and are never chosen.
--- The cell hidden next is one with a value (a hidden zero lets nothing move: for the second
--- rule it is never chosen, for the first only when nothing else is left), a part on the
+-- The cell hidden next is one with a value (a hidden zero lets nothing move, and where all the
+-- others are zeros the hidden cell is one too, or a total's part equals it), a part on the
 -- hidden members' side before a total, then the smallest (the least information lost), then
 -- the first: deterministic. Repeats until no relation asks for more. (Integer and
 -- float arrays: a text or numeric array's element is found by walking the array.)
@@ -95,11 +95,9 @@ BEGIN
             ELSIF prot > 0 AND (cnt = 1 OR (sides = 1 AND counts AND mass > 0 AND mass - most < k)) THEN
                 best := NULL;
                 FOR m IN i .. j - 1 LOOP
-                    IF NOT sup[r_mem[m]] AND NOT fr[r_mem[m]] AND (cnt = 1 OR coalesce(val[r_mem[m]], 0) <> 0) AND (best IS NULL
-                        OR (coalesce(val[r_mem[m]], 0) = 0, r_tot[m] IS DISTINCT FROM side, r_tot[m]::integer,
-                            abs(coalesce(val[r_mem[m]], 0)), r_mem[m])
-                           < (coalesce(val[r_mem[best]], 0) = 0, r_tot[best] IS DISTINCT FROM side, r_tot[best]::integer,
-                              abs(coalesce(val[r_mem[best]], 0)), r_mem[best])) THEN
+                    IF NOT sup[r_mem[m]] AND NOT fr[r_mem[m]] AND coalesce(val[r_mem[m]], 0) <> 0 AND (best IS NULL
+                        OR (r_tot[m] IS DISTINCT FROM side, r_tot[m]::integer, abs(val[r_mem[m]]), r_mem[m])
+                           < (r_tot[best] IS DISTINCT FROM side, r_tot[best]::integer, abs(val[r_mem[best]]), r_mem[best])) THEN
                         best := m;
                     END IF;
                 END LOOP;

@@ -2705,14 +2705,15 @@ DECLARE
     c     koers.dash_caller_row := koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
     as_of date := koers.dash_as_of(c, NULL);
 BEGIN
+    -- The names first (MATERIALIZED): pushed down below DISTINCT, the check would run once
+    -- per row of the tables rather than once per name.
     RETURN QUERY
-        SELECT 'cohort', x FROM (SELECT DISTINCT p.cohort AS x FROM koers.participant p
-                                 WHERE p.cohort IS NOT NULL ORDER BY 1) a
-        WHERE koers.dash_filter_offered(c, x, NULL, as_of)
+        WITH a AS MATERIALIZED (SELECT DISTINCT p.cohort AS x FROM koers.participant p
+                                WHERE p.cohort IS NOT NULL),
+        b AS MATERIALIZED (SELECT DISTINCT m.source AS x FROM koers.event_count_month m)
+        SELECT 'cohort', x FROM (SELECT x FROM a WHERE koers.dash_filter_offered(c, x, NULL, as_of) ORDER BY 1) a1
         UNION ALL
-        SELECT 'organisation', x FROM (SELECT DISTINCT m.source AS x FROM koers.event_count_month m
-                                       ORDER BY 1) b
-        WHERE koers.dash_filter_offered(c, NULL, x, as_of)
+        SELECT 'organisation', x FROM (SELECT x FROM b WHERE koers.dash_filter_offered(c, NULL, x, as_of) ORDER BY 1) b1
         UNION ALL
         SELECT 'first_month', to_char(min(p.first_enrolled), 'YYYY-MM') FROM koers.participant p
         UNION ALL
@@ -5677,47 +5678,54 @@ CREATE FUNCTION koers.dash_refused_siblings(dim text, p_cohort text, p_org text,
 DECLARE
     k       integer := koers.min_cell();
     names   text[];
-    sizes   integer[];
     refused text[];
     held    integer;
     who     text[];
     sib     text[];
+    inset   boolean[];
     nxt     integer;
 BEGIN
     IF dim NOT IN ('organisation', 'cohort') THEN
         RAISE EXCEPTION 'unknown sibling dimension %', dim USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- Each participant of the setting with the siblings it belongs to (NULL: none of them).
-    SELECT array_agg(e.participant), array_agg(CASE WHEN dim = 'cohort' THEN e.cohort ELSE r.source END)
-    INTO who, sib
-    FROM koers.exposure(as_of) e
-    LEFT JOIN (SELECT DISTINCT l.participant, l.source FROM koers.event_lateness l
-               WHERE NOT l.voided AND l.event_type <> 'correction') r
-           ON r.participant = e.participant AND (dim = 'organisation' OR r.source = p_org)
-    WHERE (dim = 'organisation' AND (p_cohort IS NULL OR e.cohort = p_cohort))
-       OR (dim = 'cohort' AND (p_org IS NULL OR r.participant IS NOT NULL));
-    WITH s AS (
-        SELECT x.sibling, count(*) FILTER (WHERE x.in_s)::integer AS f,
-               koers.dash_filter_too_small(
-                   count(*) FILTER (WHERE x.in_c AND x.in_o), count(*) FILTER (WHERE x.in_c AND NOT x.in_o),
-                   count(*) FILTER (WHERE x.in_o AND NOT x.in_c), count(*) FILTER (WHERE NOT (x.in_c AND x.in_o)),
-                   k) AS small
-        FROM (SELECT DISTINCT x AS sibling FROM unnest(sib) x WHERE x IS NOT NULL) sb
-        CROSS JOIN LATERAL koers.dash_filter_flags(CASE WHEN dim = 'cohort' THEN sb.sibling ELSE p_cohort END,
-                                                   CASE WHEN dim = 'cohort' THEN p_org ELSE sb.sibling END,
-                                                   as_of) fl
-        CROSS JOIN LATERAL (SELECT fl.in_c, fl.in_o, fl.in_c AND fl.in_o AS in_s, sb.sibling) x
-        GROUP BY x.sibling
+    -- Each participant with the siblings it belongs to (NULL: none of them), and whether it is
+    -- in the setting the siblings divide (the cohort, or the organisation, held fixed).
+    IF dim = 'organisation' THEN
+        SELECT array_agg(e.participant), array_agg(r.source), array_agg(p_cohort IS NULL OR e.cohort = p_cohort)
+        INTO who, sib, inset
+        FROM koers.exposure(as_of) e
+        LEFT JOIN (SELECT DISTINCT l.participant, l.source FROM koers.event_lateness l
+                   WHERE NOT l.voided AND l.event_type <> 'correction') r ON r.participant = e.participant;
+    ELSE
+        SELECT array_agg(e.participant), array_agg(e.cohort),
+               array_agg(p_org IS NULL OR EXISTS (
+                   SELECT 1 FROM koers.event_lateness l
+                   WHERE l.participant = e.participant AND l.source = p_org AND NOT l.voided
+                     AND l.event_type <> 'correction'))
+        INTO who, sib, inset
+        FROM koers.exposure(as_of) e;
+    END IF;
+    -- Each sibling's setting judged as koers.dash_check_filter judges it: its participants f,
+    -- those of the fixed setting (nf) and of the sibling alone (ns) not in it, everyone else.
+    WITH t AS (SELECT * FROM unnest(who, sib, inset) t(w, s, i)),
+    n AS (SELECT count(DISTINCT w) AS n_all, count(DISTINCT w) FILTER (WHERE i) AS n_fixed FROM t),
+    sb AS (
+        SELECT t.s AS sibling, count(DISTINCT t.w) FILTER (WHERE t.i)::integer AS f,
+               count(DISTINCT t.w)::integer AS n_sib
+        FROM t WHERE t.s IS NOT NULL GROUP BY t.s
+    ), s AS (
+        SELECT sb.sibling, sb.f,
+               koers.dash_filter_too_small(sb.f, n.n_fixed - sb.f, sb.n_sib - sb.f, n.n_all - sb.f, k) AS small
+        FROM sb CROSS JOIN n
     )
     SELECT coalesce(array_agg(sibling ORDER BY f, sibling) FILTER (WHERE NOT small), '{}'),
-           coalesce(array_agg(f ORDER BY f, sibling) FILTER (WHERE NOT small), '{}'),
            coalesce(array_agg(sibling ORDER BY sibling) FILTER (WHERE small), '{}')
-    INTO names, sizes, refused FROM s;
+    INTO names, refused FROM s;
     nxt := 1;
     LOOP
         -- Those the refused siblings hold together (for cohorts with the participants of none).
-        SELECT count(DISTINCT w) INTO held FROM unnest(who, sib) t(w, s)
-        WHERE s = ANY (refused) OR (dim = 'cohort' AND s IS NULL);
+        SELECT count(DISTINCT w) INTO held FROM unnest(who, sib, inset) t(w, s, i)
+        WHERE i AND (s = ANY (refused) OR (dim = 'cohort' AND s IS NULL));
         EXIT WHEN held = 0 OR held >= k OR nxt > cardinality(names);
         refused := refused || names[nxt];
         nxt := nxt + 1;
@@ -5824,11 +5832,9 @@ BEGIN
             ELSIF prot > 0 AND (cnt = 1 OR (sides = 1 AND counts AND mass > 0 AND mass - most < k)) THEN
                 best := NULL;
                 FOR m IN i .. j - 1 LOOP
-                    IF NOT sup[r_mem[m]] AND NOT fr[r_mem[m]] AND (cnt = 1 OR coalesce(val[r_mem[m]], 0) <> 0) AND (best IS NULL
-                        OR (coalesce(val[r_mem[m]], 0) = 0, r_tot[m] IS DISTINCT FROM side, r_tot[m]::integer,
-                            abs(coalesce(val[r_mem[m]], 0)), r_mem[m])
-                           < (coalesce(val[r_mem[best]], 0) = 0, r_tot[best] IS DISTINCT FROM side, r_tot[best]::integer,
-                              abs(coalesce(val[r_mem[best]], 0)), r_mem[best])) THEN
+                    IF NOT sup[r_mem[m]] AND NOT fr[r_mem[m]] AND coalesce(val[r_mem[m]], 0) <> 0 AND (best IS NULL
+                        OR (r_tot[m] IS DISTINCT FROM side, r_tot[m]::integer, abs(val[r_mem[m]]), r_mem[m])
+                           < (r_tot[best] IS DISTINCT FROM side, r_tot[best]::integer, abs(val[r_mem[best]]), r_mem[best])) THEN
                         best := m;
                     END IF;
                 END LOOP;
