@@ -26,8 +26,8 @@ CREATE OR REPLACE FUNCTION koers.dash_as_of(c koers.dash_caller_row, period_to d
 -- The cells of refused settings (fr) start hidden, but zeros: they are not published, but the
 -- sum of a refused group is the figure without filter less the answered siblings', so they can
 -- make up for a hidden cell only as far as the relations leave them free: one that a relation
--- pins (the only hidden cell in it, or hidden cells on one side that add up to 0) counts as
--- shown from then on. They need no protection of their own (the group holds k or more, see
+-- pins or bounds narrowly (the only hidden cell in it, or hidden cells on one side that add
+-- up to less than k) counts as shown from then on. They need no protection of their own (the group holds k or more, see
 -- koers.dash_refused_siblings) and are never chosen.
 -- The cell hidden next is one with a value (a hidden zero lets nothing move, and where all the
 -- others are zeros the hidden cell is one too, or a total's part equals it), a part on the
@@ -84,7 +84,7 @@ BEGIN
                 END IF;
                 j := j + 1;
             END LOOP;
-            IF prot = 0 AND cnt > 0 AND (cnt = 1 OR (sides = 1 AND counts AND mass = 0)) THEN
+            IF prot = 0 AND cnt > 0 AND (cnt = 1 OR (sides = 1 AND counts AND mass < k)) THEN
                 -- Refused cells the relation pins: shown from now on, for what they protect.
                 FOR m IN i .. j - 1 LOOP
                     IF sup[r_mem[m]] THEN
