@@ -5821,7 +5821,7 @@ BEGIN
                 END IF;
                 j := j + 1;
             END LOOP;
-            IF prot = 0 AND cnt > 0 AND (cnt = 1 OR (sides = 1 AND counts AND mass = 0)) THEN
+            IF prot = 0 AND cnt > 0 AND (cnt = 1 OR (sides = 1 AND counts AND mass < k)) THEN
                 -- Refused cells the relation pins: shown from now on, for what they protect.
                 FOR m IN i .. j - 1 LOOP
                     IF sup[r_mem[m]] THEN
