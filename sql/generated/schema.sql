@@ -5279,7 +5279,6 @@ DECLARE
     n     integer;
     cells koers.dash_cell[];
     j     record;
-    own   boolean;
 BEGIN
     IF e.cache_key IS NOT NULL THEN
         RETURN e.cells;
@@ -5291,27 +5290,21 @@ BEGIN
     ELSIF grp LIKE 'mkba.%' THEN
         cells := koers.dash_mkba_cells(substr(grp, 6), c, p_cohort, p_org, as_of);
     ELSIF c.suppress THEN
-        -- The settings are protected together: one computation answers them all, and every
-        -- setting's answer is stored, in one order (cohort, then organisation) whichever
-        -- setting was asked: two computations of the group (a request, the background
-        -- refresh) then take the cache's rows in the same order and cannot deadlock.
-        FOR j IN SELECT * FROM koers.dash_cells_joint(grp, c, as_of, links, extra) x
-                 ORDER BY x.cohort NULLS FIRST, x.organisation NULLS FIRST LOOP
-            own := j.cohort IS NOT DISTINCT FROM p_cohort AND j.organisation IS NOT DISTINCT FROM p_org;
-            IF own THEN
+        -- The settings are protected together: one computation answers them all, and the
+        -- others' answers are stored for when they are asked.
+        FOR j IN SELECT * FROM koers.dash_cells_joint(grp, c, as_of, links, extra) LOOP
+            IF j.cohort IS NOT DISTINCT FROM p_cohort AND j.organisation IS NOT DISTINCT FROM p_org THEN
                 cells := j.cells;
+            ELSE
+                PERFORM koers.dash_cache_put(
+                    concat_ws('|', 'cells', grp, c.suppress, coalesce(c.organisation, '-'),
+                              coalesce(j.cohort, '-'), coalesce(j.organisation, '-'), as_of),
+                    ver, t0, j.pop, j.cells, format(
+                    'SELECT koers.dash_group(%L, %L::koers.dash_caller_row, %L, %L, %L::date, %L::text[], %L::jsonb)',
+                    grp, c, j.cohort, j.organisation, as_of, links, extra));
             END IF;
-            PERFORM koers.dash_cache_put(
-                concat_ws('|', 'cells', grp, c.suppress, coalesce(c.organisation, '-'),
-                          coalesce(j.cohort, '-'), coalesce(j.organisation, '-'), as_of),
-                ver, t0, CASE WHEN own THEN n ELSE j.pop END, j.cells, format(
-                'SELECT koers.dash_group(%L, %L::koers.dash_caller_row, %L, %L, %L::date, %L::text[], %L::jsonb)',
-                grp, c, j.cohort, j.organisation, as_of, links, extra));
         END LOOP;
-        IF cells IS NOT NULL THEN
-            RETURN cells;
-        END IF;
-        cells := '{}';
+        cells := coalesce(cells, '{}');
     ELSE
         SELECT coalesce(array_agg(x ORDER BY x.chart, x.series, x.category), '{}') INTO cells
         FROM koers.dash_cells(grp, c, p_cohort, p_org, as_of, links, extra) x;
