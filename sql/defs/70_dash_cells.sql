@@ -14,44 +14,21 @@ CREATE OR REPLACE FUNCTION koers.dash_as_of(c koers.dash_caller_row, period_to d
            END
     $$;
 
--- Secondary suppression over the relations (r_id: the relation of each row, rows of one
--- relation together; r_mem: the cell it names; r_tot: the side of the relation the cell is on,
--- true for a total). A hidden cell must not follow from the others, nor be known to lie in an
--- interval narrower than k (the protection interval of τ-ARGUS, which
--- tests/e2e/test_disclosure.py checks with a solver):
---   - a relation with exactly one hidden member would give it away: hide one more;
---   - a relation whose hidden members are all sums (wh) on one side tells each of them to lie
---     in 0..their sum, and to move only as far as the others can make up: hide more until
---     the others of each (the largest left out) hold k.
--- The cells of refused settings (fr) start hidden, but zeros: they are not published, but the
--- sum of a refused group is the figure without filter less the answered siblings', so they can
--- make up for a hidden cell only as far as the relations leave them free: one that a relation
--- pins or bounds narrowly (the only hidden cell in it, or hidden cells on one side that add
--- up to less than k) counts as shown from then on. They need no protection of their own (the group holds k or more, see
--- koers.dash_refused_siblings) and are never chosen.
--- The cell hidden next is one with a value (a hidden zero lets nothing move, and where all the
--- others are zeros the hidden cell is one too, or a total's part equals it), a part on the
--- hidden members' side before a total, then the smallest (the least information lost), then
--- the first: deterministic. Repeats until no relation asks for more. (Integer and
--- float arrays: a text or numeric array's element is found by walking the array.)
-CREATE OR REPLACE FUNCTION koers.dash_suppress_secondary(sup boolean[], val float8[], wh boolean[], fr boolean[],
-                                                      r_id integer[], r_mem integer[], r_tot boolean[])
+-- Secondary suppression: in every relation (r_id: the relation of each row; r_mem: the
+-- cell it names; r_tot: whether that cell is the relation's total) where exactly one cell is
+-- hidden, it could be recomputed from the others: hide one more, the smallest part (a total
+-- only when no part is left), and repeat until no relation has a single hidden cell.
+CREATE OR REPLACE FUNCTION koers.dash_suppress_secondary(sup boolean[], val numeric[], r_id text[],
+                                                      r_mem integer[], r_tot boolean[])
     RETURNS boolean[]
     LANGUAGE plpgsql IMMUTABLE
     AS $$
 DECLARE
-    k       integer := koers.min_cell();
     nrel    integer;
     i       integer;
     j       integer;
     m       integer;
     cnt     integer;
-    prot    integer;
-    mass    float8;
-    most    float8;
-    sides   integer;
-    side    boolean;
-    counts  boolean;
     best    integer;
     changed boolean;
 BEGIN
@@ -62,42 +39,18 @@ BEGIN
         WHILE i <= nrel LOOP
             j := i;
             cnt := 0;
-            prot := 0;
-            mass := 0;
-            most := 0;
-            sides := 0;
-            side := NULL;
-            counts := true;
             WHILE j <= nrel AND r_id[j] = r_id[i] LOOP
                 IF sup[r_mem[j]] THEN
                     cnt := cnt + 1;
-                    IF NOT fr[r_mem[j]] THEN
-                        prot := prot + 1;
-                        most := greatest(most, abs(coalesce(val[r_mem[j]], 0)));
-                    END IF;
-                    mass := mass + abs(coalesce(val[r_mem[j]], 0));
-                    counts := counts AND wh[r_mem[j]];
-                    IF side IS DISTINCT FROM r_tot[j] THEN
-                        sides := sides + 1;
-                        side := r_tot[j];
-                    END IF;
                 END IF;
                 j := j + 1;
             END LOOP;
-            IF prot = 0 AND cnt > 0 AND (cnt = 1 OR (sides = 1 AND counts AND mass < k)) THEN
-                -- Refused cells the relation pins: shown from now on, for what they protect.
-                FOR m IN i .. j - 1 LOOP
-                    IF sup[r_mem[m]] THEN
-                        sup[r_mem[m]] := false;
-                    END IF;
-                END LOOP;
-                changed := true;
-            ELSIF prot > 0 AND (cnt = 1 OR (sides = 1 AND counts AND mass > 0 AND mass - most < k)) THEN
+            IF cnt = 1 THEN
                 best := NULL;
                 FOR m IN i .. j - 1 LOOP
-                    IF NOT sup[r_mem[m]] AND NOT fr[r_mem[m]] AND coalesce(val[r_mem[m]], 0) <> 0 AND (best IS NULL
-                        OR (r_tot[m] IS DISTINCT FROM side, r_tot[m]::integer, abs(val[r_mem[m]]), r_mem[m])
-                           < (r_tot[best] IS DISTINCT FROM side, r_tot[best]::integer, abs(val[r_mem[best]]), r_mem[best])) THEN
+                    IF NOT sup[r_mem[m]] AND (best IS NULL
+                        OR (r_tot[m]::integer, abs(coalesce(val[r_mem[m]], 0)), r_mem[m])
+                           < (r_tot[best]::integer, abs(coalesce(val[r_mem[best]], 0)), r_mem[best])) THEN
                         best := m;
                     END IF;
                 END LOOP;
@@ -114,51 +67,42 @@ BEGIN
 END
 $$;
 
--- Rows whose total is published elsewhere, as relations of secondary suppression:
--- 'chartA+chartB' is, for each series, one relation of the cells of both charts with that
--- series (chartA's on one side, chartB's on the other); 'chart' alone, one of its cells per
--- series. A source's months and its event types add up to one total (quality); a partner's
--- own contacts of a mode over the months add up to support.mode under its own organisation.
-CREATE OR REPLACE FUNCTION koers.dash_row_relations() RETURNS text[]
-    LANGUAGE sql IMMUTABLE
-    AS $$ SELECT ARRAY['quality.events+quality.types', 'support.own_mode'] $$;
-
--- Cells that count participants (or are a share of them): those they leave out of the
--- setting's participants are people too ('participants 60, enrolled now 56' publishes 4;
--- a share of 0.95 of 60 publishes 3), and are hidden when 1..k-1. 'chart|series'.
-CREATE OR REPLACE FUNCTION koers.dash_complement_cells() RETURNS text[]
-    LANGUAGE sql IMMUTABLE
-    AS $$ SELECT ARRAY['overview.kpi|enrolled_now', 'overview.kpi|self_set_achieved_share'] $$;
-
--- The cells of one group of pages (overview, outcomes, quality, instruments) under each of the
--- filter settings s_co[i], s_og[i] (NULL: no filter), whose participants are s_pop[i], from
--- koers.dash_contrib_<group>(as_of, organisation of c); and, for suppressed callers, whether
--- primary suppression hides each cell: 1..k-1 contributors, a rate over fewer than k, 1..k-1
--- contributors more under a wider setting, or a complement of 1..k-1 participants. wh: a
--- sum (no denominator), which adds up across parts and settings.
-CREATE OR REPLACE FUNCTION koers.dash_cells_primary(grp text, c koers.dash_caller_row, as_of date,
-                                                    s_co text[], s_og text[], s_pop integer[])
-    RETURNS TABLE (s integer, chart text, series text, category text, value numeric, sup boolean, wh boolean)
+-- The cells of one group of pages (overview, outcomes, quality), suppressed for c when
+-- c.suppress. links: 'chartA=chartB' pairs whose cells with the same series and category
+-- are the same quantity; extra: a JSON array of relations, each an array of
+-- [chart, series, category] members any one of which follows from the others.
+CREATE OR REPLACE FUNCTION koers.dash_cells(grp text, c koers.dash_caller_row, p_cohort text, p_org text,
+                                 as_of date, links text[], extra jsonb)
+    RETURNS SETOF koers.dash_cell
     LANGUAGE plpgsql STABLE
     AS $$
+DECLARE
+    k      integer := koers.min_cell();
+    ch     text[];
+    se     text[];
+    ca     text[];
+    val    numeric[];
+    sup    boolean[];
+    sp     text[];
+    cp     text[];
+    r_id   text[];
+    r_mem  integer[];
+    r_tot  boolean[];
 BEGIN
     IF grp NOT IN ('overview', 'outcomes', 'quality', 'instruments') THEN
         RAISE EXCEPTION 'unknown group %', grp USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    RETURN QUERY EXECUTE format($q$
+    EXECUTE format($q$
         WITH pop AS (SELECT participant, cohort FROM koers.exposure($1)),
-        sets AS (SELECT t.co, t.og, t.npop, t.s::integer AS s
-                 FROM unnest($2::text[], $3::text[], $8::integer[]) WITH ORDINALITY t(co, og, npop, s)),
-        raw AS MATERIALIZED (SELECT x.*, p.cohort AS p_cohort FROM koers.%I($1, $4) x
-                             LEFT JOIN pop p ON p.participant = x.participant),
+        raw AS MATERIALIZED (SELECT x.* FROM koers.%I($1, $4) x),
         flagged AS (
-            SELECT sets.s, sets.npop, raw.*, (raw.participant IS NULL OR sets.co IS NULL OR raw.p_cohort = sets.co) AS in_c,
-                   (raw.source IS NULL OR sets.og IS NULL OR raw.source = sets.og) AS in_o
-            FROM raw CROSS JOIN sets
+            SELECT raw.*, (raw.participant IS NULL OR $2::text IS NULL OR p.cohort = $2) AS in_c,
+                   (raw.source IS NULL OR $3::text IS NULL OR raw.source = $3) AS in_o
+            FROM raw LEFT JOIN pop p ON p.participant = raw.participant
         ), per AS (
             -- Per cell and participant: the sums under the filter, and in which of the
             -- settings (the filter; wider ones less the filter) the participant contributes.
-            SELECT f.s, f.chart, sr.series, cat.category, f.participant, min(f.npop) AS npop,
+            SELECT f.chart, s.series, cat.category, f.participant,
                    sum(f.num) FILTER (WHERE in_c AND in_o) AS num,
                    sum(f.den) FILTER (WHERE in_c AND in_o) AS den, count(f.den) AS dens,
                    bool_or(f.den > 0 AND in_c AND in_o) AS d_f,
@@ -167,225 +111,85 @@ BEGIN
                    bool_or(f.contrib AND in_o AND NOT in_c) AS c_o,
                    bool_or(f.contrib AND NOT (in_c AND in_o)) AS c_a
             FROM flagged f
-            CROSS JOIN LATERAL unnest(f.series_path) sr(series)
+            CROSS JOIN LATERAL unnest(f.series_path) s(series)
             CROSS JOIN LATERAL unnest(f.category_path) cat(category)
-            GROUP BY 1, 2, 3, 4, 5
+            GROUP BY 1, 2, 3, 4
         ), cells AS (
-            SELECT per.s, per.chart, per.series, per.category, min(per.npop) AS npop,
-                CASE WHEN sum(dens) > 0 THEN sum(per.num) / nullif(sum(per.den), 0)
-                     ELSE coalesce(sum(per.num), 0) END AS value,
+            SELECT chart, series, category,
+                CASE WHEN sum(dens) > 0 THEN sum(num) / nullif(sum(den), 0)
+                     ELSE coalesce(sum(num), 0) END AS value,
                 count(*) FILTER (WHERE c_f AND participant IS NOT NULL) AS n,
                 count(*) FILTER (WHERE d_f AND participant IS NOT NULL) AS np, sum(dens) AS dens,
                 count(*) FILTER (WHERE c_c AND participant IS NOT NULL) AS nc,
                 count(*) FILTER (WHERE c_o AND participant IS NOT NULL) AS nr,
                 count(*) FILTER (WHERE c_a AND participant IS NOT NULL) AS na
-            FROM per GROUP BY 1, 2, 3, 4
+            FROM per GROUP BY 1, 2, 3
+        ), sp AS (
+            SELECT DISTINCT chart || '|' || series_path[i] || '|' || series_path[i + 1] AS pair
+            FROM raw, generate_subscripts(series_path, 1) i WHERE i < cardinality(series_path)
+        ), cp AS (
+            SELECT DISTINCT chart || '|' || category_path[i] || '|' || category_path[i + 1] AS pair
+            FROM raw, generate_subscripts(category_path, 1) i WHERE i < cardinality(category_path)
         )
-        SELECT cells.s, cells.chart, cells.series, cells.category, cells.value,
-               $5 AND (n BETWEEN 1 AND $6 - 1 OR (dens > 0 AND np < $6)
-                       -- a sum drawn from nobody under the filter is a zero whatever the
-                       -- wider settings hold: it tells nothing about them
-                       OR (NOT (n = 0 AND dens = 0 AND cells.value = 0)
-                           AND (nc BETWEEN 1 AND $6 - 1 OR nr BETWEEN 1 AND $6 - 1 OR na BETWEEN 1 AND $6 - 1))
-                       -- a complement: those of the population it leaves out
-                       OR (cells.chart || '|' || cells.series = ANY ($7)
-                           AND CASE WHEN dens > 0 THEN np - n ELSE npop - n END BETWEEN 1 AND $6 - 1)),
-               coalesce(dens, 0) = 0
+        SELECT array_agg(chart ORDER BY chart, series, category),
+               array_agg(series ORDER BY chart, series, category),
+               array_agg(category ORDER BY chart, series, category),
+               array_agg(value ORDER BY chart, series, category),
+               array_agg($5 AND (n BETWEEN 1 AND $6 - 1 OR (dens > 0 AND np < $6)
+                                 OR nc BETWEEN 1 AND $6 - 1 OR nr BETWEEN 1 AND $6 - 1
+                                 OR na BETWEEN 1 AND $6 - 1) ORDER BY chart, series, category),
+               (SELECT array_agg(pair) FROM sp), (SELECT array_agg(pair) FROM cp)
         FROM cells
         $q$, 'dash_contrib_' || grp)
-    USING as_of, s_co, s_og, c.organisation, c.suppress, koers.min_cell(), koers.dash_complement_cells(), s_pop;
-END
-$$;
-ALTER FUNCTION koers.dash_cells_primary(text, koers.dash_caller_row, date, text[], text[], integer[]) SET jit = off;
+    INTO ch, se, ca, val, sup, sp, cp
+    USING as_of, p_cohort, p_org, c.organisation, c.suppress, k;
 
--- The shape of a group's contributions: the series and category pairs (child|parent) of its
--- charts, the charts cut by source (every contribution of a participant has one: the figure
--- without organisation filter is the sum over the organisations) and those without a source
--- (the same under every organisation filter).
-CREATE OR REPLACE FUNCTION koers.dash_cells_shape(grp text, c koers.dash_caller_row, as_of date,
-                                                  OUT sp text[], OUT cp text[], OUT cut text[], OUT nosrc text[])
-    LANGUAGE plpgsql STABLE
-    AS $$
-BEGIN
-    EXECUTE format($q$
-        WITH raw AS MATERIALIZED (SELECT x.* FROM koers.%I($1, $2) x)
-        SELECT (SELECT array_agg(DISTINCT chart || '|' || series_path[i] || '|' || series_path[i + 1])
-                FROM raw, generate_subscripts(series_path, 1) i WHERE i < cardinality(series_path)),
-               (SELECT array_agg(DISTINCT chart || '|' || category_path[i] || '|' || category_path[i + 1])
-                FROM raw, generate_subscripts(category_path, 1) i WHERE i < cardinality(category_path)),
-               (SELECT array_agg(chart) FROM (SELECT chart FROM raw GROUP BY chart
-                HAVING bool_and(source IS NOT NULL OR participant IS NULL)) x),
-               (SELECT array_agg(chart) FROM (SELECT chart FROM raw GROUP BY chart HAVING bool_and(source IS NULL)) x)
-        $q$, 'dash_contrib_' || grp)
-    INTO sp, cp, cut, nosrc USING as_of, c.organisation;
-END
-$$;
-ALTER FUNCTION koers.dash_cells_shape(text, koers.dash_caller_row, date) SET jit = off;
-
--- The filter settings a suppressed caller's answers are protected together as linked tables:
--- no filter, each cohort, each organisation (a pair of filters is refused to such callers),
--- with whether each is answered (ok) and its participants (pop).
-CREATE OR REPLACE FUNCTION koers.dash_cells_settings(c koers.dash_caller_row, as_of date,
-                                                     OUT co text[], OUT og text[], OUT ok boolean[], OUT pop integer[])
-    LANGUAGE sql STABLE
-    AS $$
-    WITH s AS (
-        SELECT NULL::text AS co, NULL::text AS og, 0 AS ord
-        UNION ALL SELECT DISTINCT e.cohort, NULL, 1 FROM koers.exposure(as_of) e WHERE e.cohort IS NOT NULL
-        UNION ALL SELECT DISTINCT NULL, r.source, 2 FROM koers.registration_month r
-    )
-    SELECT array_agg(s.co ORDER BY ord, s.co, s.og), array_agg(s.og ORDER BY ord, s.co, s.og),
-           array_agg(koers.dash_filter_offered(c, s.co, s.og, as_of) ORDER BY ord, s.co, s.og),
-           array_agg((SELECT count(*) FROM koers.dash_filter_flags(s.co, s.og, as_of) f WHERE f.in_c AND f.in_o)::integer
-                     ORDER BY ord, s.co, s.og)
-    FROM s
-    $$;
-
--- The relations of complementary suppression among the cells of the settings, as (relation,
--- cell index, side) rows: within a setting a total and its parts (S, C), the same quantity in
--- two charts (L, the links), figures computed from others (X, extra), rows whose total is
--- published elsewhere (R, koers.dash_row_relations()); across the settings (T) the figure
--- without filter and the sum of the cohorts' figures, and, for charts cut by source, of the
--- organisations'; for charts without a source, the same figure under each organisation; a
--- partner's own contacts of a mode over the months and support.mode under its organisation.
-CREATE OR REPLACE FUNCTION koers.dash_cells_relations(st integer[], ch text[], se text[], ca text[], wh boolean[],
-                                                      s_co text[], s_og text[], own text, links text[], extra jsonb,
-                                                      sp text[], cp text[], cut text[], nosrc text[],
-                                                      OUT r_id integer[], OUT r_mem integer[], OUT r_tot boolean[])
-    LANGUAGE sql STABLE
-    AS $$
-    WITH cells AS (
-        SELECT t.*, s_co[t.s] AS co, s_og[t.s] AS og
-        FROM unnest(st, ch, se, ca, wh) WITH ORDINALITY AS t(s, chart, series, category, wh, idx)
-    ), pairs AS (
-        SELECT 'S' AS dim, split_part(x, '|', 1) AS chart, split_part(x, '|', 2) AS child, split_part(x, '|', 3) AS parent
-        FROM unnest(sp) x
-        UNION ALL
-        SELECT 'C', split_part(x, '|', 1), split_part(x, '|', 2), split_part(x, '|', 3) FROM unnest(cp) x
-    ), lk AS (
-        SELECT split_part(x, '=', 1) AS a, split_part(x, '=', 2) AS b FROM unnest(links) x
-    ), top AS (SELECT * FROM cells WHERE co IS NULL AND og IS NULL), rel AS (
-        SELECT concat_ws('|', 'S', c1.s, p.chart, p.parent, c1.category) AS rid, c1.idx, c1.series = p.parent AS side
-        FROM pairs p JOIN cells c1 ON c1.chart = p.chart AND c1.series IN (p.child, p.parent) WHERE p.dim = 'S'
-        UNION
-        SELECT concat_ws('|', 'C', c1.s, p.chart, p.parent, c1.series), c1.idx, c1.category = p.parent
-        FROM pairs p JOIN cells c1 ON c1.chart = p.chart AND c1.category IN (p.child, p.parent) WHERE p.dim = 'C'
-        UNION
-        SELECT concat_ws('|', 'L', a.s, lk.a, lk.b, a.series, a.category), x.idx, x.side
-        FROM lk JOIN cells a ON a.chart = lk.a
-        JOIN cells b ON b.s = a.s AND b.chart = lk.b AND b.series = a.series AND b.category = a.category
-        CROSS JOIN LATERAL (VALUES (a.idx, false), (b.idx, true)) x(idx, side)
-        UNION
-        SELECT concat_ws('|', 'X', c1.s, e.ord), c1.idx, false
-        FROM jsonb_array_elements(coalesce(extra, '[]')) WITH ORDINALITY e(rel, ord)
-        CROSS JOIN LATERAL jsonb_array_elements(e.rel) mem
-        JOIN cells c1 ON c1.chart = mem->>0 AND c1.series = mem->>1 AND c1.category = mem->>2
-        UNION
-        SELECT concat_ws('|', 'R', c1.s, r.ord, c1.series), c1.idx, c1.chart <> split_part(r.spec, '+', 1)
-        FROM unnest(koers.dash_row_relations()) WITH ORDINALITY r(spec, ord)
-        JOIN cells c1 ON c1.chart = ANY (string_to_array(r.spec, '+'))
-        UNION
-        SELECT concat_ws('|', 'T', x.dim, t.chart, t.series, t.category), x.idx, x.side
-        FROM top t CROSS JOIN LATERAL (
-            SELECT 'co', t.idx, true UNION ALL
-            SELECT 'co', c1.idx, false FROM cells c1
-            WHERE c1.co IS NOT NULL AND c1.chart = t.chart AND c1.series = t.series AND c1.category = t.category
-            UNION ALL SELECT 'og', t.idx, true WHERE t.chart = ANY (cut) UNION ALL
-            SELECT 'og', c1.idx, false FROM cells c1
-            WHERE c1.og IS NOT NULL AND t.chart = ANY (cut)
-              AND c1.chart = t.chart AND c1.series = t.series AND c1.category = t.category) x(dim, idx, side)
-        WHERE t.wh
-        UNION
-        SELECT concat_ws('|', 'N', c1.og, t.chart, t.series, t.category), x.idx, x.side
-        FROM top t JOIN cells c1 ON c1.og IS NOT NULL AND c1.chart = t.chart AND c1.series = t.series
-                                AND c1.category = t.category
-        CROSS JOIN LATERAL (VALUES (t.idx, true), (c1.idx, false)) x(idx, side)
-        WHERE t.chart = ANY (nosrc)
-        UNION
-        SELECT concat_ws('|', 'W', t.series), t.idx, false FROM top t WHERE own IS NOT NULL AND t.chart = 'support.own_mode'
-        UNION
-        SELECT concat_ws('|', 'W', c1.series), c1.idx, true FROM cells c1
-        WHERE own IS NOT NULL AND c1.co IS NULL AND c1.og = own AND c1.chart = 'support.mode' AND c1.category = 'during'
-    )
-    SELECT array_agg(dense_rank ORDER BY dense_rank, idx), array_agg(idx::integer ORDER BY dense_rank, idx),
-           array_agg(side ORDER BY dense_rank, idx)
-    FROM (SELECT rel.*, dense_rank() OVER (ORDER BY rid)::integer AS dense_rank FROM rel) r
-    $$;
-
--- For a suppressed caller, the cells of a group under every setting of
--- koers.dash_cells_settings, protected together (linked tables, as in τ-ARGUS): primary
--- suppression per setting, and secondary suppression over the relations within and across
--- the settings, so that no setting's answer shows what another hides; the cells of refused
--- settings are unknowns that need no protection (koers.dash_suppress_secondary). Returns the
--- answered settings' cells.
-CREATE OR REPLACE FUNCTION koers.dash_cells_joint(grp text, c koers.dash_caller_row, as_of date,
-                                                  links text[], extra jsonb)
-    RETURNS TABLE (cohort text, organisation text, pop integer, cells koers.dash_cell[])
-    LANGUAGE plpgsql STABLE
-    AS $$
-DECLARE
-    z   record;
-    sh  record;
-    r   record;
-    st  integer[];
-    ch  text[];
-    se  text[];
-    ca  text[];
-    val numeric[];
-    sup boolean[];
-    wh  boolean[];
-    fr  boolean[];
-BEGIN
-    z := koers.dash_cells_settings(c, as_of);
-    sh := koers.dash_cells_shape(grp, c, as_of);
-    SELECT array_agg(p.s ORDER BY p.s, p.chart, p.series, p.category),
-           array_agg(p.chart ORDER BY p.s, p.chart, p.series, p.category),
-           array_agg(p.series ORDER BY p.s, p.chart, p.series, p.category),
-           array_agg(p.category ORDER BY p.s, p.chart, p.series, p.category),
-           array_agg(p.value ORDER BY p.s, p.chart, p.series, p.category),
-           -- A refused setting's zero counts as known: many are zeros by definition (another
-           -- source's rows under an organisation filter), which the reader knows.
-           array_agg(p.sup OR (NOT z.ok[p.s] AND p.value <> 0) ORDER BY p.s, p.chart, p.series, p.category),
-           array_agg(p.wh ORDER BY p.s, p.chart, p.series, p.category)
-    INTO st, ch, se, ca, val, sup, wh
-    FROM koers.dash_cells_primary(grp, c, as_of, z.co, z.og, z.pop) p;
-    IF st IS NULL THEN
+    IF ch IS NULL THEN
         RETURN;
     END IF;
-    r := koers.dash_cells_relations(st, ch, se, ca, wh, z.co, z.og, c.organisation, links, extra,
-                                    sh.sp, sh.cp, sh.cut, sh.nosrc);
-    SELECT array_agg(NOT z.ok[u.x] ORDER BY u.o) INTO fr FROM unnest(st) WITH ORDINALITY u(x, o);
-    sup := koers.dash_suppress_secondary(sup, val::float8[], wh, fr, r.r_id, r.r_mem, r.r_tot);
+
+    IF c.suppress THEN
+        -- The relations, as (relation id, member index, is the total) rows sorted by id.
+        WITH cells AS (
+            SELECT * FROM unnest(ch, se, ca) WITH ORDINALITY AS t(chart, series, category, idx)
+        ), spairs AS (
+            SELECT split_part(x, '|', 1) AS chart, split_part(x, '|', 2) AS child,
+                   split_part(x, '|', 3) AS parent FROM unnest(sp) x
+        ), cpairs AS (
+            SELECT split_part(x, '|', 1) AS chart, split_part(x, '|', 2) AS child,
+                   split_part(x, '|', 3) AS parent FROM unnest(cp) x
+        ), lk AS (
+            SELECT split_part(x, '=', 1) AS a, split_part(x, '=', 2) AS b FROM unnest(links) x
+        ), rel AS (
+            SELECT 'S|' || p.chart || '|' || p.parent || '|' || c1.category AS rid, c1.idx,
+                   c1.series = p.parent AS is_total
+            FROM spairs p JOIN cells c1 ON c1.chart = p.chart AND c1.series IN (p.child, p.parent)
+            UNION
+            SELECT 'C|' || p.chart || '|' || p.parent || '|' || c1.series, c1.idx,
+                   c1.category = p.parent
+            FROM cpairs p JOIN cells c1 ON c1.chart = p.chart AND c1.category IN (p.child, p.parent)
+            UNION
+            SELECT 'L|' || lk.a || '|' || lk.b || '|' || a.series || '|' || a.category, x.idx, false
+            FROM lk JOIN cells a ON a.chart = lk.a
+            JOIN cells b ON b.chart = lk.b AND b.series = a.series AND b.category = a.category
+            CROSS JOIN LATERAL (VALUES (a.idx), (b.idx)) x(idx)
+            UNION
+            SELECT 'X|' || e.ord, c1.idx, false
+            FROM jsonb_array_elements(coalesce(extra, '[]')) WITH ORDINALITY e(rel, ord)
+            CROSS JOIN LATERAL jsonb_array_elements(e.rel) mem
+            JOIN cells c1 ON c1.chart = mem->>0 AND c1.series = mem->>1 AND c1.category = mem->>2
+        )
+        SELECT array_agg(rid ORDER BY rid, idx), array_agg(idx::integer ORDER BY rid, idx),
+               array_agg(is_total ORDER BY rid, idx)
+        INTO r_id, r_mem, r_tot FROM rel;
+
+        sup := koers.dash_suppress_secondary(sup, val, r_id, r_mem, r_tot);
+    END IF;
+
     RETURN QUERY
-        SELECT z.co[t.s], z.og[t.s], z.pop[t.s],
-               array_agg(ROW(t.chart, t.series, t.category, CASE WHEN t.sup THEN NULL ELSE round(t.value, 4) END,
-                             t.sup)::koers.dash_cell ORDER BY t.chart, t.series, t.category)
-        FROM unnest(st, ch, se, ca, val, sup) AS t(s, chart, series, category, value, sup)
-        WHERE z.ok[t.s]
-        GROUP BY t.s;
-END
-$$;
-ALTER FUNCTION koers.dash_cells_joint(text, koers.dash_caller_row, date, text[], jsonb) SET jit = off;
-
--- The cells of one group of pages for one filter setting: for callers without suppression
--- as they are; for suppressed callers the setting's part of koers.dash_cells_joint. links:
--- 'chartA=chartB' pairs whose cells with the same series and category are the same
--- quantity; extra: a JSON array of relations, each an array of [chart, series, category]
--- members any one of which follows from the others.
-CREATE OR REPLACE FUNCTION koers.dash_cells(grp text, c koers.dash_caller_row, p_cohort text, p_org text,
-                                            as_of date, links text[], extra jsonb)
-    RETURNS SETOF koers.dash_cell
-    LANGUAGE plpgsql STABLE
-    AS $$
-BEGIN
-    IF NOT c.suppress THEN
-        RETURN QUERY SELECT p.chart, p.series, p.category, round(p.value, 4), false
-                     FROM koers.dash_cells_primary(grp, c, as_of, ARRAY[p_cohort], ARRAY[p_org], ARRAY[0]) p;
-        RETURN;
-    END IF;
-    RETURN QUERY SELECT (x).* FROM (
-        SELECT unnest(j.cells) AS x FROM koers.dash_cells_joint(grp, c, as_of, links, extra) j
-        WHERE j.cohort IS NOT DISTINCT FROM p_cohort AND j.organisation IS NOT DISTINCT FROM p_org) y;
+        SELECT t.chart, t.series, t.category,
+               CASE WHEN t.sup THEN NULL ELSE round(t.value, 4) END, t.sup
+        FROM unnest(ch, se, ca, val, sup) AS t(chart, series, category, value, sup);
 END
 $$;
 -- The planner's estimates of these set-returning queries are far too high: JIT would cost
@@ -752,90 +556,6 @@ COMMENT ON FUNCTION koers.dash_filter_flags(text, text, date) IS
     'Internal: participants enrolled by as_of, in the cohort (in_c) and with a registration of '
     'the organisation (in_o); the filter setting is in_c AND in_o, the wider settings the rest.';
 
--- Whether a filter setting of these sizes is too small for a suppressed caller: fewer than k
--- participants (f), or 1..k-1 apart from a wider setting (dc: the cohort alone, dorg: the
--- organisation alone, da: no filter).
-CREATE OR REPLACE FUNCTION koers.dash_filter_too_small(f bigint, dc bigint, dorg bigint, da bigint,
-                                                       k integer) RETURNS boolean
-    LANGUAGE sql IMMUTABLE
-    AS $$ SELECT f < k OR dc BETWEEN 1 AND k - 1 OR dorg BETWEEN 1 AND k - 1 OR da BETWEEN 1 AND k - 1 $$;
-
--- The sibling filters refused to a suppressed caller, as a group (secondary suppression at the
--- level of filters). An organisation filter cuts the figures by source, a cohort filter by
--- participant: the figure of a setting is the sum of its siblings' (dim 'organisation': every
--- organisation with the same cohort; dim 'cohort': every cohort with the same organisation,
--- and the participants of no cohort, who have no filter of their own). So the refused
--- siblings' figures together are the setting's less the allowed ones'. They are refused
--- first by their own size (koers.dash_filter_too_small); while together they hold 1..k-1
--- participants, the smallest allowed sibling (then by name) is refused with them, so that what
--- the subtraction gives is the figure of k or more. Returns the refused siblings' names.
-CREATE OR REPLACE FUNCTION koers.dash_refused_siblings(dim text, p_cohort text, p_org text, as_of date)
-    RETURNS text[]
-    LANGUAGE plpgsql STABLE
-    AS $$
-DECLARE
-    k       integer := koers.min_cell();
-    names   text[];
-    refused text[];
-    held    integer;
-    who     text[];
-    sib     text[];
-    inset   boolean[];
-    nxt     integer;
-BEGIN
-    IF dim NOT IN ('organisation', 'cohort') THEN
-        RAISE EXCEPTION 'unknown sibling dimension %', dim USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- Each participant with the siblings it belongs to (NULL: none of them), and whether it is
-    -- in the setting the siblings divide (the cohort, or the organisation, held fixed).
-    IF dim = 'organisation' THEN
-        SELECT array_agg(e.participant), array_agg(r.source), array_agg(p_cohort IS NULL OR e.cohort = p_cohort)
-        INTO who, sib, inset
-        FROM koers.exposure(as_of) e
-        LEFT JOIN (SELECT DISTINCT m.participant, m.source FROM koers.registration_month m
-                   WHERE m.events > 0 AND m.event_type <> 'correction') r ON r.participant = e.participant;
-    ELSE
-        SELECT array_agg(e.participant), array_agg(e.cohort),
-               array_agg(p_org IS NULL OR EXISTS (
-                   SELECT 1 FROM koers.registration_month m
-                   WHERE m.participant = e.participant AND m.source = p_org AND m.events > 0
-                     AND m.event_type <> 'correction'))
-        INTO who, sib, inset
-        FROM koers.exposure(as_of) e;
-    END IF;
-    -- Each sibling's setting judged as koers.dash_check_filter judges it: its participants f,
-    -- those of the fixed setting (nf) and of the sibling alone (ns) not in it, everyone else.
-    WITH t AS (SELECT * FROM unnest(who, sib, inset) t(w, s, i)),
-    n AS (SELECT count(DISTINCT w) AS n_all, count(DISTINCT w) FILTER (WHERE i) AS n_fixed FROM t),
-    sb AS (
-        SELECT t.s AS sibling, count(DISTINCT t.w) FILTER (WHERE t.i)::integer AS f,
-               count(DISTINCT t.w)::integer AS n_sib
-        FROM t WHERE t.s IS NOT NULL GROUP BY t.s
-    ), s AS (
-        SELECT sb.sibling, sb.f,
-               koers.dash_filter_too_small(sb.f, n.n_fixed - sb.f, sb.n_sib - sb.f, n.n_all - sb.f, k) AS small
-        FROM sb CROSS JOIN n
-    )
-    SELECT coalesce(array_agg(sibling ORDER BY f, sibling) FILTER (WHERE NOT small), '{}'),
-           coalesce(array_agg(sibling ORDER BY sibling) FILTER (WHERE small), '{}')
-    INTO names, refused FROM s;
-    nxt := 1;
-    LOOP
-        -- Those the refused siblings hold together (for cohorts with the participants of none).
-        SELECT count(DISTINCT w) INTO held FROM unnest(who, sib, inset) t(w, s, i)
-        WHERE i AND (s = ANY (refused) OR (dim = 'cohort' AND s IS NULL));
-        EXIT WHEN held = 0 OR held >= k OR nxt > cardinality(names);
-        refused := refused || names[nxt];
-        nxt := nxt + 1;
-    END LOOP;
-    RETURN refused;
-END
-$$;
-COMMENT ON FUNCTION koers.dash_refused_siblings(text, text, text, date) IS
-    'Internal: the organisations (dim organisation, with cohort p_cohort) or cohorts (dim cohort, '
-    'with organisation p_org) whose filter a suppressed caller is refused: those too small by '
-    'themselves, and the next smallest until together they hold 0 or at least k participants.';
-
 CREATE OR REPLACE FUNCTION koers.dash_check_filter(c koers.dash_caller_row, p_cohort text, p_org text,
                                                    as_of date) RETURNS integer
     LANGUAGE plpgsql STABLE
@@ -856,16 +576,15 @@ BEGIN
     SELECT count(*) FILTER (WHERE in_c AND in_o), count(*) FILTER (WHERE in_c AND NOT in_o),
            count(*) FILTER (WHERE in_o AND NOT in_c), count(*) FILTER (WHERE NOT (in_c AND in_o))
     INTO f, dc, dorg, da FROM koers.dash_filter_flags(p_cohort, p_org, as_of);
-    -- A pair of filters is a cell of a two-way table of settings: suppressed callers get the
-    -- settings with one filter, which are protected together (koers.dash_cells_joint).
-    IF c.suppress AND (p_cohort IS NOT NULL OR p_org IS NOT NULL)
-       AND ((p_cohort IS NOT NULL AND p_org IS NOT NULL) OR koers.dash_filter_too_small(f, dc, dorg, da, k)
-            OR p_org = ANY (koers.dash_refused_siblings('organisation', p_cohort, NULL, as_of))
-            OR p_cohort = ANY (koers.dash_refused_siblings('cohort', NULL, p_org, as_of))) THEN
-        -- One text for every reason, and no k: which check refused would tell how small the
-        -- group is (issue 15). Grafana's users read this text as it is.
-        RAISE EXCEPTION 'this filter would single out too small a group'
-            USING ERRCODE = 'KS001', HINT = 'choose a wider cohort or organisation';
+    IF c.suppress AND (p_cohort IS NOT NULL OR p_org IS NOT NULL) THEN
+        IF f < k THEN
+            RAISE EXCEPTION 'this filter leaves fewer than % participants', k
+                USING ERRCODE = 'KS001', HINT = 'choose a wider cohort or organisation';
+        END IF;
+        IF dc BETWEEN 1 AND k - 1 OR dorg BETWEEN 1 AND k - 1 OR da BETWEEN 1 AND k - 1 THEN
+            RAISE EXCEPTION 'this filter differs from a wider one by fewer than % participants', k
+                USING ERRCODE = 'KS001', HINT = 'choose a wider cohort or organisation';
+        END IF;
     END IF;
     RETURN f;
 END
@@ -1440,7 +1159,6 @@ DECLARE
     e     koers.dash_cache := koers.dash_cache_get(key, ver);
     n     integer;
     cells koers.dash_cell[];
-    j     record;
 BEGIN
     IF e.cache_key IS NOT NULL THEN
         RETURN e.cells;
@@ -1451,22 +1169,6 @@ BEGIN
         cells := koers.dash_evidence_cells(substr(grp, 10), c, p_cohort, p_org, as_of);
     ELSIF grp LIKE 'mkba.%' THEN
         cells := koers.dash_mkba_cells(substr(grp, 6), c, p_cohort, p_org, as_of);
-    ELSIF c.suppress THEN
-        -- The settings are protected together: one computation answers them all, and the
-        -- others' answers are stored for when they are asked.
-        FOR j IN SELECT * FROM koers.dash_cells_joint(grp, c, as_of, links, extra) LOOP
-            IF j.cohort IS NOT DISTINCT FROM p_cohort AND j.organisation IS NOT DISTINCT FROM p_org THEN
-                cells := j.cells;
-            ELSE
-                PERFORM koers.dash_cache_put(
-                    concat_ws('|', 'cells', grp, c.suppress, coalesce(c.organisation, '-'),
-                              coalesce(j.cohort, '-'), coalesce(j.organisation, '-'), as_of),
-                    ver, t0, j.pop, j.cells, format(
-                    'SELECT koers.dash_group(%L, %L::koers.dash_caller_row, %L, %L, %L::date, %L::text[], %L::jsonb)',
-                    grp, c, j.cohort, j.organisation, as_of, links, extra));
-            END IF;
-        END LOOP;
-        cells := coalesce(cells, '{}');
     ELSE
         SELECT coalesce(array_agg(x ORDER BY x.chart, x.series, x.category), '{}') INTO cells
         FROM koers.dash_cells(grp, c, p_cohort, p_org, as_of, links, extra) x;

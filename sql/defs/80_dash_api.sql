@@ -308,15 +308,14 @@ DECLARE
     c     koers.dash_caller_row := koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
     as_of date := koers.dash_as_of(c, NULL);
 BEGIN
-    -- The names first (MATERIALIZED): pushed down below DISTINCT, the check would run once
-    -- per row of the tables rather than once per name.
     RETURN QUERY
-        WITH a AS MATERIALIZED (SELECT DISTINCT p.cohort AS x FROM koers.participant p
-                                WHERE p.cohort IS NOT NULL),
-        b AS MATERIALIZED (SELECT DISTINCT m.source AS x FROM koers.event_count_month m)
-        SELECT 'cohort', x FROM (SELECT x FROM a WHERE koers.dash_filter_offered(c, x, NULL, as_of) ORDER BY 1) a1
+        SELECT 'cohort', x FROM (SELECT DISTINCT p.cohort AS x FROM koers.participant p
+                                 WHERE p.cohort IS NOT NULL ORDER BY 1) a
+        WHERE koers.dash_filter_offered(c, x, NULL, as_of)
         UNION ALL
-        SELECT 'organisation', x FROM (SELECT x FROM b WHERE koers.dash_filter_offered(c, NULL, x, as_of) ORDER BY 1) b1
+        SELECT 'organisation', x FROM (SELECT DISTINCT m.source AS x FROM koers.event_count_month m
+                                       ORDER BY 1) b
+        WHERE koers.dash_filter_offered(c, NULL, x, as_of)
         UNION ALL
         SELECT 'first_month', to_char(min(p.first_enrolled), 'YYYY-MM') FROM koers.participant p
         UNION ALL

@@ -2705,15 +2705,14 @@ DECLARE
     c     koers.dash_caller_row := koers.dash_require(ARRAY['evaluator', 'funder', 'partner', 'admin']);
     as_of date := koers.dash_as_of(c, NULL);
 BEGIN
-    -- The names first (MATERIALIZED): pushed down below DISTINCT, the check would run once
-    -- per row of the tables rather than once per name.
     RETURN QUERY
-        WITH a AS MATERIALIZED (SELECT DISTINCT p.cohort AS x FROM koers.participant p
-                                WHERE p.cohort IS NOT NULL),
-        b AS MATERIALIZED (SELECT DISTINCT m.source AS x FROM koers.event_count_month m)
-        SELECT 'cohort', x FROM (SELECT x FROM a WHERE koers.dash_filter_offered(c, x, NULL, as_of) ORDER BY 1) a1
+        SELECT 'cohort', x FROM (SELECT DISTINCT p.cohort AS x FROM koers.participant p
+                                 WHERE p.cohort IS NOT NULL ORDER BY 1) a
+        WHERE koers.dash_filter_offered(c, x, NULL, as_of)
         UNION ALL
-        SELECT 'organisation', x FROM (SELECT x FROM b WHERE koers.dash_filter_offered(c, NULL, x, as_of) ORDER BY 1) b1
+        SELECT 'organisation', x FROM (SELECT DISTINCT m.source AS x FROM koers.event_count_month m
+                                       ORDER BY 1) b
+        WHERE koers.dash_filter_offered(c, NULL, x, as_of)
         UNION ALL
         SELECT 'first_month', to_char(min(p.first_enrolled), 'YYYY-MM') FROM koers.participant p
         UNION ALL
@@ -4262,105 +4261,34 @@ COMMENT ON FUNCTION koers.dash_caller() IS 'The dashboard caller: user, role (ev
 CREATE FUNCTION koers.dash_cells(grp text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date, links text[], extra jsonb) RETURNS SETOF koers.dash_cell
     LANGUAGE plpgsql STABLE
     SET jit TO 'off'
-    AS $$
-BEGIN
-    IF NOT c.suppress THEN
-        RETURN QUERY SELECT p.chart, p.series, p.category, round(p.value, 4), false
-                     FROM koers.dash_cells_primary(grp, c, as_of, ARRAY[p_cohort], ARRAY[p_org], ARRAY[0]) p;
-        RETURN;
-    END IF;
-    RETURN QUERY SELECT (x).* FROM (
-        SELECT unnest(j.cells) AS x FROM koers.dash_cells_joint(grp, c, as_of, links, extra) j
-        WHERE j.cohort IS NOT DISTINCT FROM p_cohort AND j.organisation IS NOT DISTINCT FROM p_org) y;
-END
-$$;
-
-
---
--- Name: FUNCTION dash_cells(grp text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date, links text[], extra jsonb); Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON FUNCTION koers.dash_cells(grp text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date, links text[], extra jsonb) IS 'Internal: the cells of a group of dashboard pages from koers.dash_contrib_<group>(as_of, organisation of the caller), filtered, with small-cell and complementary suppression for suppressed callers.';
-
-
---
--- Name: dash_cells_joint(text, koers.dash_caller_row, date, text[], jsonb); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.dash_cells_joint(grp text, c koers.dash_caller_row, as_of date, links text[], extra jsonb) RETURNS TABLE(cohort text, organisation text, pop integer, cells koers.dash_cell[])
-    LANGUAGE plpgsql STABLE
-    SET jit TO 'off'
-    AS $$
-DECLARE
-    z   record;
-    sh  record;
-    r   record;
-    st  integer[];
-    ch  text[];
-    se  text[];
-    ca  text[];
-    val numeric[];
-    sup boolean[];
-    wh  boolean[];
-    fr  boolean[];
-BEGIN
-    z := koers.dash_cells_settings(c, as_of);
-    sh := koers.dash_cells_shape(grp, c, as_of);
-    SELECT array_agg(p.s ORDER BY p.s, p.chart, p.series, p.category),
-           array_agg(p.chart ORDER BY p.s, p.chart, p.series, p.category),
-           array_agg(p.series ORDER BY p.s, p.chart, p.series, p.category),
-           array_agg(p.category ORDER BY p.s, p.chart, p.series, p.category),
-           array_agg(p.value ORDER BY p.s, p.chart, p.series, p.category),
-           -- A refused setting's zero counts as known: many are zeros by definition (another
-           -- source's rows under an organisation filter), which the reader knows.
-           array_agg(p.sup OR (NOT z.ok[p.s] AND p.value <> 0) ORDER BY p.s, p.chart, p.series, p.category),
-           array_agg(p.wh ORDER BY p.s, p.chart, p.series, p.category)
-    INTO st, ch, se, ca, val, sup, wh
-    FROM koers.dash_cells_primary(grp, c, as_of, z.co, z.og, z.pop) p;
-    IF st IS NULL THEN
-        RETURN;
-    END IF;
-    r := koers.dash_cells_relations(st, ch, se, ca, wh, z.co, z.og, c.organisation, links, extra,
-                                    sh.sp, sh.cp, sh.cut, sh.nosrc);
-    SELECT array_agg(NOT z.ok[u.x] ORDER BY u.o) INTO fr FROM unnest(st) WITH ORDINALITY u(x, o);
-    sup := koers.dash_suppress_secondary(sup, val::float8[], wh, fr, r.r_id, r.r_mem, r.r_tot);
-    RETURN QUERY
-        SELECT z.co[t.s], z.og[t.s], z.pop[t.s],
-               array_agg(ROW(t.chart, t.series, t.category, CASE WHEN t.sup THEN NULL ELSE round(t.value, 4) END,
-                             t.sup)::koers.dash_cell ORDER BY t.chart, t.series, t.category)
-        FROM unnest(st, ch, se, ca, val, sup) AS t(s, chart, series, category, value, sup)
-        WHERE z.ok[t.s]
-        GROUP BY t.s;
-END
-$$;
-
-
---
--- Name: dash_cells_primary(text, koers.dash_caller_row, date, text[], text[], integer[]); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.dash_cells_primary(grp text, c koers.dash_caller_row, as_of date, s_co text[], s_og text[], s_pop integer[]) RETURNS TABLE(s integer, chart text, series text, category text, value numeric, sup boolean, wh boolean)
-    LANGUAGE plpgsql STABLE
-    SET jit TO 'off'
     AS $_$
+DECLARE
+    k      integer := koers.min_cell();
+    ch     text[];
+    se     text[];
+    ca     text[];
+    val    numeric[];
+    sup    boolean[];
+    sp     text[];
+    cp     text[];
+    r_id   text[];
+    r_mem  integer[];
+    r_tot  boolean[];
 BEGIN
     IF grp NOT IN ('overview', 'outcomes', 'quality', 'instruments') THEN
         RAISE EXCEPTION 'unknown group %', grp USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    RETURN QUERY EXECUTE format($q$
+    EXECUTE format($q$
         WITH pop AS (SELECT participant, cohort FROM koers.exposure($1)),
-        sets AS (SELECT t.co, t.og, t.npop, t.s::integer AS s
-                 FROM unnest($2::text[], $3::text[], $8::integer[]) WITH ORDINALITY t(co, og, npop, s)),
-        raw AS MATERIALIZED (SELECT x.*, p.cohort AS p_cohort FROM koers.%I($1, $4) x
-                             LEFT JOIN pop p ON p.participant = x.participant),
+        raw AS MATERIALIZED (SELECT x.* FROM koers.%I($1, $4) x),
         flagged AS (
-            SELECT sets.s, sets.npop, raw.*, (raw.participant IS NULL OR sets.co IS NULL OR raw.p_cohort = sets.co) AS in_c,
-                   (raw.source IS NULL OR sets.og IS NULL OR raw.source = sets.og) AS in_o
-            FROM raw CROSS JOIN sets
+            SELECT raw.*, (raw.participant IS NULL OR $2::text IS NULL OR p.cohort = $2) AS in_c,
+                   (raw.source IS NULL OR $3::text IS NULL OR raw.source = $3) AS in_o
+            FROM raw LEFT JOIN pop p ON p.participant = raw.participant
         ), per AS (
             -- Per cell and participant: the sums under the filter, and in which of the
             -- settings (the filter; wider ones less the filter) the participant contributes.
-            SELECT f.s, f.chart, sr.series, cat.category, f.participant, min(f.npop) AS npop,
+            SELECT f.chart, s.series, cat.category, f.participant,
                    sum(f.num) FILTER (WHERE in_c AND in_o) AS num,
                    sum(f.den) FILTER (WHERE in_c AND in_o) AS den, count(f.den) AS dens,
                    bool_or(f.den > 0 AND in_c AND in_o) AS d_f,
@@ -4369,145 +4297,94 @@ BEGIN
                    bool_or(f.contrib AND in_o AND NOT in_c) AS c_o,
                    bool_or(f.contrib AND NOT (in_c AND in_o)) AS c_a
             FROM flagged f
-            CROSS JOIN LATERAL unnest(f.series_path) sr(series)
+            CROSS JOIN LATERAL unnest(f.series_path) s(series)
             CROSS JOIN LATERAL unnest(f.category_path) cat(category)
-            GROUP BY 1, 2, 3, 4, 5
+            GROUP BY 1, 2, 3, 4
         ), cells AS (
-            SELECT per.s, per.chart, per.series, per.category, min(per.npop) AS npop,
-                CASE WHEN sum(dens) > 0 THEN sum(per.num) / nullif(sum(per.den), 0)
-                     ELSE coalesce(sum(per.num), 0) END AS value,
+            SELECT chart, series, category,
+                CASE WHEN sum(dens) > 0 THEN sum(num) / nullif(sum(den), 0)
+                     ELSE coalesce(sum(num), 0) END AS value,
                 count(*) FILTER (WHERE c_f AND participant IS NOT NULL) AS n,
                 count(*) FILTER (WHERE d_f AND participant IS NOT NULL) AS np, sum(dens) AS dens,
                 count(*) FILTER (WHERE c_c AND participant IS NOT NULL) AS nc,
                 count(*) FILTER (WHERE c_o AND participant IS NOT NULL) AS nr,
                 count(*) FILTER (WHERE c_a AND participant IS NOT NULL) AS na
-            FROM per GROUP BY 1, 2, 3, 4
+            FROM per GROUP BY 1, 2, 3
+        ), sp AS (
+            SELECT DISTINCT chart || '|' || series_path[i] || '|' || series_path[i + 1] AS pair
+            FROM raw, generate_subscripts(series_path, 1) i WHERE i < cardinality(series_path)
+        ), cp AS (
+            SELECT DISTINCT chart || '|' || category_path[i] || '|' || category_path[i + 1] AS pair
+            FROM raw, generate_subscripts(category_path, 1) i WHERE i < cardinality(category_path)
         )
-        SELECT cells.s, cells.chart, cells.series, cells.category, cells.value,
-               $5 AND (n BETWEEN 1 AND $6 - 1 OR (dens > 0 AND np < $6)
-                       -- a sum drawn from nobody under the filter is a zero whatever the
-                       -- wider settings hold: it tells nothing about them
-                       OR (NOT (n = 0 AND dens = 0 AND cells.value = 0)
-                           AND (nc BETWEEN 1 AND $6 - 1 OR nr BETWEEN 1 AND $6 - 1 OR na BETWEEN 1 AND $6 - 1))
-                       -- a complement: those of the population it leaves out
-                       OR (cells.chart || '|' || cells.series = ANY ($7)
-                           AND CASE WHEN dens > 0 THEN np - n ELSE npop - n END BETWEEN 1 AND $6 - 1)),
-               coalesce(dens, 0) = 0
+        SELECT array_agg(chart ORDER BY chart, series, category),
+               array_agg(series ORDER BY chart, series, category),
+               array_agg(category ORDER BY chart, series, category),
+               array_agg(value ORDER BY chart, series, category),
+               array_agg($5 AND (n BETWEEN 1 AND $6 - 1 OR (dens > 0 AND np < $6)
+                                 OR nc BETWEEN 1 AND $6 - 1 OR nr BETWEEN 1 AND $6 - 1
+                                 OR na BETWEEN 1 AND $6 - 1) ORDER BY chart, series, category),
+               (SELECT array_agg(pair) FROM sp), (SELECT array_agg(pair) FROM cp)
         FROM cells
         $q$, 'dash_contrib_' || grp)
-    USING as_of, s_co, s_og, c.organisation, c.suppress, koers.min_cell(), koers.dash_complement_cells(), s_pop;
+    INTO ch, se, ca, val, sup, sp, cp
+    USING as_of, p_cohort, p_org, c.organisation, c.suppress, k;
+
+    IF ch IS NULL THEN
+        RETURN;
+    END IF;
+
+    IF c.suppress THEN
+        -- The relations, as (relation id, member index, is the total) rows sorted by id.
+        WITH cells AS (
+            SELECT * FROM unnest(ch, se, ca) WITH ORDINALITY AS t(chart, series, category, idx)
+        ), spairs AS (
+            SELECT split_part(x, '|', 1) AS chart, split_part(x, '|', 2) AS child,
+                   split_part(x, '|', 3) AS parent FROM unnest(sp) x
+        ), cpairs AS (
+            SELECT split_part(x, '|', 1) AS chart, split_part(x, '|', 2) AS child,
+                   split_part(x, '|', 3) AS parent FROM unnest(cp) x
+        ), lk AS (
+            SELECT split_part(x, '=', 1) AS a, split_part(x, '=', 2) AS b FROM unnest(links) x
+        ), rel AS (
+            SELECT 'S|' || p.chart || '|' || p.parent || '|' || c1.category AS rid, c1.idx,
+                   c1.series = p.parent AS is_total
+            FROM spairs p JOIN cells c1 ON c1.chart = p.chart AND c1.series IN (p.child, p.parent)
+            UNION
+            SELECT 'C|' || p.chart || '|' || p.parent || '|' || c1.series, c1.idx,
+                   c1.category = p.parent
+            FROM cpairs p JOIN cells c1 ON c1.chart = p.chart AND c1.category IN (p.child, p.parent)
+            UNION
+            SELECT 'L|' || lk.a || '|' || lk.b || '|' || a.series || '|' || a.category, x.idx, false
+            FROM lk JOIN cells a ON a.chart = lk.a
+            JOIN cells b ON b.chart = lk.b AND b.series = a.series AND b.category = a.category
+            CROSS JOIN LATERAL (VALUES (a.idx), (b.idx)) x(idx)
+            UNION
+            SELECT 'X|' || e.ord, c1.idx, false
+            FROM jsonb_array_elements(coalesce(extra, '[]')) WITH ORDINALITY e(rel, ord)
+            CROSS JOIN LATERAL jsonb_array_elements(e.rel) mem
+            JOIN cells c1 ON c1.chart = mem->>0 AND c1.series = mem->>1 AND c1.category = mem->>2
+        )
+        SELECT array_agg(rid ORDER BY rid, idx), array_agg(idx::integer ORDER BY rid, idx),
+               array_agg(is_total ORDER BY rid, idx)
+        INTO r_id, r_mem, r_tot FROM rel;
+
+        sup := koers.dash_suppress_secondary(sup, val, r_id, r_mem, r_tot);
+    END IF;
+
+    RETURN QUERY
+        SELECT t.chart, t.series, t.category,
+               CASE WHEN t.sup THEN NULL ELSE round(t.value, 4) END, t.sup
+        FROM unnest(ch, se, ca, val, sup) AS t(chart, series, category, value, sup);
 END
 $_$;
 
 
 --
--- Name: dash_cells_relations(integer[], text[], text[], text[], boolean[], text[], text[], text, text[], jsonb, text[], text[], text[], text[]); Type: FUNCTION; Schema: koers; Owner: -
+-- Name: FUNCTION dash_cells(grp text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date, links text[], extra jsonb); Type: COMMENT; Schema: koers; Owner: -
 --
 
-CREATE FUNCTION koers.dash_cells_relations(st integer[], ch text[], se text[], ca text[], wh boolean[], s_co text[], s_og text[], own text, links text[], extra jsonb, sp text[], cp text[], cut text[], nosrc text[], OUT r_id integer[], OUT r_mem integer[], OUT r_tot boolean[]) RETURNS record
-    LANGUAGE sql STABLE
-    AS $$
-    WITH cells AS (
-        SELECT t.*, s_co[t.s] AS co, s_og[t.s] AS og
-        FROM unnest(st, ch, se, ca, wh) WITH ORDINALITY AS t(s, chart, series, category, wh, idx)
-    ), pairs AS (
-        SELECT 'S' AS dim, split_part(x, '|', 1) AS chart, split_part(x, '|', 2) AS child, split_part(x, '|', 3) AS parent
-        FROM unnest(sp) x
-        UNION ALL
-        SELECT 'C', split_part(x, '|', 1), split_part(x, '|', 2), split_part(x, '|', 3) FROM unnest(cp) x
-    ), lk AS (
-        SELECT split_part(x, '=', 1) AS a, split_part(x, '=', 2) AS b FROM unnest(links) x
-    ), top AS (SELECT * FROM cells WHERE co IS NULL AND og IS NULL), rel AS (
-        SELECT concat_ws('|', 'S', c1.s, p.chart, p.parent, c1.category) AS rid, c1.idx, c1.series = p.parent AS side
-        FROM pairs p JOIN cells c1 ON c1.chart = p.chart AND c1.series IN (p.child, p.parent) WHERE p.dim = 'S'
-        UNION
-        SELECT concat_ws('|', 'C', c1.s, p.chart, p.parent, c1.series), c1.idx, c1.category = p.parent
-        FROM pairs p JOIN cells c1 ON c1.chart = p.chart AND c1.category IN (p.child, p.parent) WHERE p.dim = 'C'
-        UNION
-        SELECT concat_ws('|', 'L', a.s, lk.a, lk.b, a.series, a.category), x.idx, x.side
-        FROM lk JOIN cells a ON a.chart = lk.a
-        JOIN cells b ON b.s = a.s AND b.chart = lk.b AND b.series = a.series AND b.category = a.category
-        CROSS JOIN LATERAL (VALUES (a.idx, false), (b.idx, true)) x(idx, side)
-        UNION
-        SELECT concat_ws('|', 'X', c1.s, e.ord), c1.idx, false
-        FROM jsonb_array_elements(coalesce(extra, '[]')) WITH ORDINALITY e(rel, ord)
-        CROSS JOIN LATERAL jsonb_array_elements(e.rel) mem
-        JOIN cells c1 ON c1.chart = mem->>0 AND c1.series = mem->>1 AND c1.category = mem->>2
-        UNION
-        SELECT concat_ws('|', 'R', c1.s, r.ord, c1.series), c1.idx, c1.chart <> split_part(r.spec, '+', 1)
-        FROM unnest(koers.dash_row_relations()) WITH ORDINALITY r(spec, ord)
-        JOIN cells c1 ON c1.chart = ANY (string_to_array(r.spec, '+'))
-        UNION
-        SELECT concat_ws('|', 'T', x.dim, t.chart, t.series, t.category), x.idx, x.side
-        FROM top t CROSS JOIN LATERAL (
-            SELECT 'co', t.idx, true UNION ALL
-            SELECT 'co', c1.idx, false FROM cells c1
-            WHERE c1.co IS NOT NULL AND c1.chart = t.chart AND c1.series = t.series AND c1.category = t.category
-            UNION ALL SELECT 'og', t.idx, true WHERE t.chart = ANY (cut) UNION ALL
-            SELECT 'og', c1.idx, false FROM cells c1
-            WHERE c1.og IS NOT NULL AND t.chart = ANY (cut)
-              AND c1.chart = t.chart AND c1.series = t.series AND c1.category = t.category) x(dim, idx, side)
-        WHERE t.wh
-        UNION
-        SELECT concat_ws('|', 'N', c1.og, t.chart, t.series, t.category), x.idx, x.side
-        FROM top t JOIN cells c1 ON c1.og IS NOT NULL AND c1.chart = t.chart AND c1.series = t.series
-                                AND c1.category = t.category
-        CROSS JOIN LATERAL (VALUES (t.idx, true), (c1.idx, false)) x(idx, side)
-        WHERE t.chart = ANY (nosrc)
-        UNION
-        SELECT concat_ws('|', 'W', t.series), t.idx, false FROM top t WHERE own IS NOT NULL AND t.chart = 'support.own_mode'
-        UNION
-        SELECT concat_ws('|', 'W', c1.series), c1.idx, true FROM cells c1
-        WHERE own IS NOT NULL AND c1.co IS NULL AND c1.og = own AND c1.chart = 'support.mode' AND c1.category = 'during'
-    )
-    SELECT array_agg(dense_rank ORDER BY dense_rank, idx), array_agg(idx::integer ORDER BY dense_rank, idx),
-           array_agg(side ORDER BY dense_rank, idx)
-    FROM (SELECT rel.*, dense_rank() OVER (ORDER BY rid)::integer AS dense_rank FROM rel) r
-    $$;
-
-
---
--- Name: dash_cells_settings(koers.dash_caller_row, date); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.dash_cells_settings(c koers.dash_caller_row, as_of date, OUT co text[], OUT og text[], OUT ok boolean[], OUT pop integer[]) RETURNS record
-    LANGUAGE sql STABLE
-    AS $$
-    WITH s AS (
-        SELECT NULL::text AS co, NULL::text AS og, 0 AS ord
-        UNION ALL SELECT DISTINCT e.cohort, NULL, 1 FROM koers.exposure(as_of) e WHERE e.cohort IS NOT NULL
-        UNION ALL SELECT DISTINCT NULL, r.source, 2 FROM koers.registration_month r
-    )
-    SELECT array_agg(s.co ORDER BY ord, s.co, s.og), array_agg(s.og ORDER BY ord, s.co, s.og),
-           array_agg(koers.dash_filter_offered(c, s.co, s.og, as_of) ORDER BY ord, s.co, s.og),
-           array_agg((SELECT count(*) FROM koers.dash_filter_flags(s.co, s.og, as_of) f WHERE f.in_c AND f.in_o)::integer
-                     ORDER BY ord, s.co, s.og)
-    FROM s
-    $$;
-
-
---
--- Name: dash_cells_shape(text, koers.dash_caller_row, date); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.dash_cells_shape(grp text, c koers.dash_caller_row, as_of date, OUT sp text[], OUT cp text[], OUT cut text[], OUT nosrc text[]) RETURNS record
-    LANGUAGE plpgsql STABLE
-    SET jit TO 'off'
-    AS $_$
-BEGIN
-    EXECUTE format($q$
-        WITH raw AS MATERIALIZED (SELECT x.* FROM koers.%I($1, $2) x)
-        SELECT (SELECT array_agg(DISTINCT chart || '|' || series_path[i] || '|' || series_path[i + 1])
-                FROM raw, generate_subscripts(series_path, 1) i WHERE i < cardinality(series_path)),
-               (SELECT array_agg(DISTINCT chart || '|' || category_path[i] || '|' || category_path[i + 1])
-                FROM raw, generate_subscripts(category_path, 1) i WHERE i < cardinality(category_path)),
-               (SELECT array_agg(chart) FROM (SELECT chart FROM raw GROUP BY chart
-                HAVING bool_and(source IS NOT NULL OR participant IS NULL)) x),
-               (SELECT array_agg(chart) FROM (SELECT chart FROM raw GROUP BY chart HAVING bool_and(source IS NULL)) x)
-        $q$, 'dash_contrib_' || grp)
-    INTO sp, cp, cut, nosrc USING as_of, c.organisation;
-END
-$_$;
+COMMENT ON FUNCTION koers.dash_cells(grp text, c koers.dash_caller_row, p_cohort text, p_org text, as_of date, links text[], extra jsonb) IS 'Internal: the cells of a group of dashboard pages from koers.dash_contrib_<group>(as_of, organisation of the caller), filtered, with small-cell and complementary suppression for suppressed callers.';
 
 
 --
@@ -4533,29 +4410,19 @@ BEGIN
     SELECT count(*) FILTER (WHERE in_c AND in_o), count(*) FILTER (WHERE in_c AND NOT in_o),
            count(*) FILTER (WHERE in_o AND NOT in_c), count(*) FILTER (WHERE NOT (in_c AND in_o))
     INTO f, dc, dorg, da FROM koers.dash_filter_flags(p_cohort, p_org, as_of);
-    -- A pair of filters is a cell of a two-way table of settings: suppressed callers get the
-    -- settings with one filter, which are protected together (koers.dash_cells_joint).
-    IF c.suppress AND (p_cohort IS NOT NULL OR p_org IS NOT NULL)
-       AND ((p_cohort IS NOT NULL AND p_org IS NOT NULL) OR koers.dash_filter_too_small(f, dc, dorg, da, k)
-            OR p_org = ANY (koers.dash_refused_siblings('organisation', p_cohort, NULL, as_of))
-            OR p_cohort = ANY (koers.dash_refused_siblings('cohort', NULL, p_org, as_of))) THEN
-        -- One text for every reason, and no k: which check refused would tell how small the
-        -- group is (issue 15). Grafana's users read this text as it is.
-        RAISE EXCEPTION 'this filter would single out too small a group'
-            USING ERRCODE = 'KS001', HINT = 'choose a wider cohort or organisation';
+    IF c.suppress AND (p_cohort IS NOT NULL OR p_org IS NOT NULL) THEN
+        IF f < k THEN
+            RAISE EXCEPTION 'this filter leaves fewer than % participants', k
+                USING ERRCODE = 'KS001', HINT = 'choose a wider cohort or organisation';
+        END IF;
+        IF dc BETWEEN 1 AND k - 1 OR dorg BETWEEN 1 AND k - 1 OR da BETWEEN 1 AND k - 1 THEN
+            RAISE EXCEPTION 'this filter differs from a wider one by fewer than % participants', k
+                USING ERRCODE = 'KS001', HINT = 'choose a wider cohort or organisation';
+        END IF;
     END IF;
     RETURN f;
 END
 $_$;
-
-
---
--- Name: dash_complement_cells(); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.dash_complement_cells() RETURNS text[]
-    LANGUAGE sql IMMUTABLE
-    AS $$ SELECT ARRAY['overview.kpi|enrolled_now', 'overview.kpi|self_set_achieved_share'] $$;
 
 
 --
@@ -5254,15 +5121,6 @@ $$;
 
 
 --
--- Name: dash_filter_too_small(bigint, bigint, bigint, bigint, integer); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.dash_filter_too_small(f bigint, dc bigint, dorg bigint, da bigint, k integer) RETURNS boolean
-    LANGUAGE sql IMMUTABLE
-    AS $$ SELECT f < k OR dc BETWEEN 1 AND k - 1 OR dorg BETWEEN 1 AND k - 1 OR da BETWEEN 1 AND k - 1 $$;
-
-
---
 -- Name: dash_group(text, koers.dash_caller_row, text, text, date, text[], jsonb); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -5278,7 +5136,6 @@ DECLARE
     e     koers.dash_cache := koers.dash_cache_get(key, ver);
     n     integer;
     cells koers.dash_cell[];
-    j     record;
 BEGIN
     IF e.cache_key IS NOT NULL THEN
         RETURN e.cells;
@@ -5289,22 +5146,6 @@ BEGIN
         cells := koers.dash_evidence_cells(substr(grp, 10), c, p_cohort, p_org, as_of);
     ELSIF grp LIKE 'mkba.%' THEN
         cells := koers.dash_mkba_cells(substr(grp, 6), c, p_cohort, p_org, as_of);
-    ELSIF c.suppress THEN
-        -- The settings are protected together: one computation answers them all, and the
-        -- others' answers are stored for when they are asked.
-        FOR j IN SELECT * FROM koers.dash_cells_joint(grp, c, as_of, links, extra) LOOP
-            IF j.cohort IS NOT DISTINCT FROM p_cohort AND j.organisation IS NOT DISTINCT FROM p_org THEN
-                cells := j.cells;
-            ELSE
-                PERFORM koers.dash_cache_put(
-                    concat_ws('|', 'cells', grp, c.suppress, coalesce(c.organisation, '-'),
-                              coalesce(j.cohort, '-'), coalesce(j.organisation, '-'), as_of),
-                    ver, t0, j.pop, j.cells, format(
-                    'SELECT koers.dash_group(%L, %L::koers.dash_caller_row, %L, %L, %L::date, %L::text[], %L::jsonb)',
-                    grp, c, j.cohort, j.organisation, as_of, links, extra));
-            END IF;
-        END LOOP;
-        cells := coalesce(cells, '{}');
     ELSE
         SELECT coalesce(array_agg(x ORDER BY x.chart, x.series, x.category), '{}') INTO cells
         FROM koers.dash_cells(grp, c, p_cohort, p_org, as_of, links, extra) x;
@@ -5720,80 +5561,6 @@ COMMENT ON FUNCTION koers.dash_partner_role(org text) IS 'Creates (if missing) t
 
 
 --
--- Name: dash_refused_siblings(text, text, text, date); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.dash_refused_siblings(dim text, p_cohort text, p_org text, as_of date) RETURNS text[]
-    LANGUAGE plpgsql STABLE
-    AS $$
-DECLARE
-    k       integer := koers.min_cell();
-    names   text[];
-    refused text[];
-    held    integer;
-    who     text[];
-    sib     text[];
-    inset   boolean[];
-    nxt     integer;
-BEGIN
-    IF dim NOT IN ('organisation', 'cohort') THEN
-        RAISE EXCEPTION 'unknown sibling dimension %', dim USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- Each participant with the siblings it belongs to (NULL: none of them), and whether it is
-    -- in the setting the siblings divide (the cohort, or the organisation, held fixed).
-    IF dim = 'organisation' THEN
-        SELECT array_agg(e.participant), array_agg(r.source), array_agg(p_cohort IS NULL OR e.cohort = p_cohort)
-        INTO who, sib, inset
-        FROM koers.exposure(as_of) e
-        LEFT JOIN (SELECT DISTINCT m.participant, m.source FROM koers.registration_month m
-                   WHERE m.events > 0 AND m.event_type <> 'correction') r ON r.participant = e.participant;
-    ELSE
-        SELECT array_agg(e.participant), array_agg(e.cohort),
-               array_agg(p_org IS NULL OR EXISTS (
-                   SELECT 1 FROM koers.registration_month m
-                   WHERE m.participant = e.participant AND m.source = p_org AND m.events > 0
-                     AND m.event_type <> 'correction'))
-        INTO who, sib, inset
-        FROM koers.exposure(as_of) e;
-    END IF;
-    -- Each sibling's setting judged as koers.dash_check_filter judges it: its participants f,
-    -- those of the fixed setting (nf) and of the sibling alone (ns) not in it, everyone else.
-    WITH t AS (SELECT * FROM unnest(who, sib, inset) t(w, s, i)),
-    n AS (SELECT count(DISTINCT w) AS n_all, count(DISTINCT w) FILTER (WHERE i) AS n_fixed FROM t),
-    sb AS (
-        SELECT t.s AS sibling, count(DISTINCT t.w) FILTER (WHERE t.i)::integer AS f,
-               count(DISTINCT t.w)::integer AS n_sib
-        FROM t WHERE t.s IS NOT NULL GROUP BY t.s
-    ), s AS (
-        SELECT sb.sibling, sb.f,
-               koers.dash_filter_too_small(sb.f, n.n_fixed - sb.f, sb.n_sib - sb.f, n.n_all - sb.f, k) AS small
-        FROM sb CROSS JOIN n
-    )
-    SELECT coalesce(array_agg(sibling ORDER BY f, sibling) FILTER (WHERE NOT small), '{}'),
-           coalesce(array_agg(sibling ORDER BY sibling) FILTER (WHERE small), '{}')
-    INTO names, refused FROM s;
-    nxt := 1;
-    LOOP
-        -- Those the refused siblings hold together (for cohorts with the participants of none).
-        SELECT count(DISTINCT w) INTO held FROM unnest(who, sib, inset) t(w, s, i)
-        WHERE i AND (s = ANY (refused) OR (dim = 'cohort' AND s IS NULL));
-        EXIT WHEN held = 0 OR held >= k OR nxt > cardinality(names);
-        refused := refused || names[nxt];
-        nxt := nxt + 1;
-    END LOOP;
-    RETURN refused;
-END
-$$;
-
-
---
--- Name: FUNCTION dash_refused_siblings(dim text, p_cohort text, p_org text, as_of date); Type: COMMENT; Schema: koers; Owner: -
---
-
-COMMENT ON FUNCTION koers.dash_refused_siblings(dim text, p_cohort text, p_org text, as_of date) IS 'Internal: the organisations (dim organisation, with cohort p_cohort) or cohorts (dim cohort, with organisation p_org) whose filter a suppressed caller is refused: those too small by themselves, and the next smallest until together they hold 0 or at least k participants.';
-
-
---
 -- Name: dash_require(text[]); Type: FUNCTION; Schema: koers; Owner: -
 --
 
@@ -5812,34 +5579,18 @@ $$;
 
 
 --
--- Name: dash_row_relations(); Type: FUNCTION; Schema: koers; Owner: -
+-- Name: dash_suppress_secondary(boolean[], numeric[], text[], integer[], boolean[]); Type: FUNCTION; Schema: koers; Owner: -
 --
 
-CREATE FUNCTION koers.dash_row_relations() RETURNS text[]
-    LANGUAGE sql IMMUTABLE
-    AS $$ SELECT ARRAY['quality.events+quality.types', 'support.own_mode'] $$;
-
-
---
--- Name: dash_suppress_secondary(boolean[], double precision[], boolean[], boolean[], integer[], integer[], boolean[]); Type: FUNCTION; Schema: koers; Owner: -
---
-
-CREATE FUNCTION koers.dash_suppress_secondary(sup boolean[], val double precision[], wh boolean[], fr boolean[], r_id integer[], r_mem integer[], r_tot boolean[]) RETURNS boolean[]
+CREATE FUNCTION koers.dash_suppress_secondary(sup boolean[], val numeric[], r_id text[], r_mem integer[], r_tot boolean[]) RETURNS boolean[]
     LANGUAGE plpgsql IMMUTABLE
     AS $$
 DECLARE
-    k       integer := koers.min_cell();
     nrel    integer;
     i       integer;
     j       integer;
     m       integer;
     cnt     integer;
-    prot    integer;
-    mass    float8;
-    most    float8;
-    sides   integer;
-    side    boolean;
-    counts  boolean;
     best    integer;
     changed boolean;
 BEGIN
@@ -5850,42 +5601,18 @@ BEGIN
         WHILE i <= nrel LOOP
             j := i;
             cnt := 0;
-            prot := 0;
-            mass := 0;
-            most := 0;
-            sides := 0;
-            side := NULL;
-            counts := true;
             WHILE j <= nrel AND r_id[j] = r_id[i] LOOP
                 IF sup[r_mem[j]] THEN
                     cnt := cnt + 1;
-                    IF NOT fr[r_mem[j]] THEN
-                        prot := prot + 1;
-                        most := greatest(most, abs(coalesce(val[r_mem[j]], 0)));
-                    END IF;
-                    mass := mass + abs(coalesce(val[r_mem[j]], 0));
-                    counts := counts AND wh[r_mem[j]];
-                    IF side IS DISTINCT FROM r_tot[j] THEN
-                        sides := sides + 1;
-                        side := r_tot[j];
-                    END IF;
                 END IF;
                 j := j + 1;
             END LOOP;
-            IF prot = 0 AND cnt > 0 AND (cnt = 1 OR (sides = 1 AND counts AND mass < k)) THEN
-                -- Refused cells the relation pins: shown from now on, for what they protect.
-                FOR m IN i .. j - 1 LOOP
-                    IF sup[r_mem[m]] THEN
-                        sup[r_mem[m]] := false;
-                    END IF;
-                END LOOP;
-                changed := true;
-            ELSIF prot > 0 AND (cnt = 1 OR (sides = 1 AND counts AND mass > 0 AND mass - most < k)) THEN
+            IF cnt = 1 THEN
                 best := NULL;
                 FOR m IN i .. j - 1 LOOP
-                    IF NOT sup[r_mem[m]] AND NOT fr[r_mem[m]] AND coalesce(val[r_mem[m]], 0) <> 0 AND (best IS NULL
-                        OR (r_tot[m] IS DISTINCT FROM side, r_tot[m]::integer, abs(val[r_mem[m]]), r_mem[m])
-                           < (r_tot[best] IS DISTINCT FROM side, r_tot[best]::integer, abs(val[r_mem[best]]), r_mem[best])) THEN
+                    IF NOT sup[r_mem[m]] AND (best IS NULL
+                        OR (r_tot[m]::integer, abs(coalesce(val[r_mem[m]], 0)), r_mem[m])
+                           < (r_tot[best]::integer, abs(coalesce(val[r_mem[best]], 0)), r_mem[best])) THEN
                         best := m;
                     END IF;
                 END LOOP;
@@ -12237,66 +11964,12 @@ GRANT ALL ON FUNCTION koers.dash_cells(grp text, c koers.dash_caller_row, p_coho
 
 
 --
--- Name: FUNCTION dash_cells_joint(grp text, c koers.dash_caller_row, as_of date, links text[], extra jsonb); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.dash_cells_joint(grp text, c koers.dash_caller_row, as_of date, links text[], extra jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.dash_cells_joint(grp text, c koers.dash_caller_row, as_of date, links text[], extra jsonb) TO koers_reader;
-GRANT ALL ON FUNCTION koers.dash_cells_joint(grp text, c koers.dash_caller_row, as_of date, links text[], extra jsonb) TO koers_auth;
-
-
---
--- Name: FUNCTION dash_cells_primary(grp text, c koers.dash_caller_row, as_of date, s_co text[], s_og text[], s_pop integer[]); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.dash_cells_primary(grp text, c koers.dash_caller_row, as_of date, s_co text[], s_og text[], s_pop integer[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.dash_cells_primary(grp text, c koers.dash_caller_row, as_of date, s_co text[], s_og text[], s_pop integer[]) TO koers_reader;
-GRANT ALL ON FUNCTION koers.dash_cells_primary(grp text, c koers.dash_caller_row, as_of date, s_co text[], s_og text[], s_pop integer[]) TO koers_auth;
-
-
---
--- Name: FUNCTION dash_cells_relations(st integer[], ch text[], se text[], ca text[], wh boolean[], s_co text[], s_og text[], own text, links text[], extra jsonb, sp text[], cp text[], cut text[], nosrc text[], OUT r_id integer[], OUT r_mem integer[], OUT r_tot boolean[]); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.dash_cells_relations(st integer[], ch text[], se text[], ca text[], wh boolean[], s_co text[], s_og text[], own text, links text[], extra jsonb, sp text[], cp text[], cut text[], nosrc text[], OUT r_id integer[], OUT r_mem integer[], OUT r_tot boolean[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.dash_cells_relations(st integer[], ch text[], se text[], ca text[], wh boolean[], s_co text[], s_og text[], own text, links text[], extra jsonb, sp text[], cp text[], cut text[], nosrc text[], OUT r_id integer[], OUT r_mem integer[], OUT r_tot boolean[]) TO koers_reader;
-GRANT ALL ON FUNCTION koers.dash_cells_relations(st integer[], ch text[], se text[], ca text[], wh boolean[], s_co text[], s_og text[], own text, links text[], extra jsonb, sp text[], cp text[], cut text[], nosrc text[], OUT r_id integer[], OUT r_mem integer[], OUT r_tot boolean[]) TO koers_auth;
-
-
---
--- Name: FUNCTION dash_cells_settings(c koers.dash_caller_row, as_of date, OUT co text[], OUT og text[], OUT ok boolean[], OUT pop integer[]); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.dash_cells_settings(c koers.dash_caller_row, as_of date, OUT co text[], OUT og text[], OUT ok boolean[], OUT pop integer[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.dash_cells_settings(c koers.dash_caller_row, as_of date, OUT co text[], OUT og text[], OUT ok boolean[], OUT pop integer[]) TO koers_reader;
-GRANT ALL ON FUNCTION koers.dash_cells_settings(c koers.dash_caller_row, as_of date, OUT co text[], OUT og text[], OUT ok boolean[], OUT pop integer[]) TO koers_auth;
-
-
---
--- Name: FUNCTION dash_cells_shape(grp text, c koers.dash_caller_row, as_of date, OUT sp text[], OUT cp text[], OUT cut text[], OUT nosrc text[]); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.dash_cells_shape(grp text, c koers.dash_caller_row, as_of date, OUT sp text[], OUT cp text[], OUT cut text[], OUT nosrc text[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.dash_cells_shape(grp text, c koers.dash_caller_row, as_of date, OUT sp text[], OUT cp text[], OUT cut text[], OUT nosrc text[]) TO koers_reader;
-GRANT ALL ON FUNCTION koers.dash_cells_shape(grp text, c koers.dash_caller_row, as_of date, OUT sp text[], OUT cp text[], OUT cut text[], OUT nosrc text[]) TO koers_auth;
-
-
---
 -- Name: FUNCTION dash_check_filter(c koers.dash_caller_row, p_cohort text, p_org text, as_of date); Type: ACL; Schema: koers; Owner: -
 --
 
 REVOKE ALL ON FUNCTION koers.dash_check_filter(c koers.dash_caller_row, p_cohort text, p_org text, as_of date) FROM PUBLIC;
 GRANT ALL ON FUNCTION koers.dash_check_filter(c koers.dash_caller_row, p_cohort text, p_org text, as_of date) TO koers_reader;
 GRANT ALL ON FUNCTION koers.dash_check_filter(c koers.dash_caller_row, p_cohort text, p_org text, as_of date) TO koers_auth;
-
-
---
--- Name: FUNCTION dash_complement_cells(); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.dash_complement_cells() FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.dash_complement_cells() TO koers_reader;
-GRANT ALL ON FUNCTION koers.dash_complement_cells() TO koers_auth;
 
 
 --
@@ -12378,15 +12051,6 @@ GRANT ALL ON FUNCTION koers.dash_filter_flags(p_cohort text, p_org text, as_of d
 REVOKE ALL ON FUNCTION koers.dash_filter_offered(c koers.dash_caller_row, p_cohort text, p_org text, as_of date) FROM PUBLIC;
 GRANT ALL ON FUNCTION koers.dash_filter_offered(c koers.dash_caller_row, p_cohort text, p_org text, as_of date) TO koers_reader;
 GRANT ALL ON FUNCTION koers.dash_filter_offered(c koers.dash_caller_row, p_cohort text, p_org text, as_of date) TO koers_auth;
-
-
---
--- Name: FUNCTION dash_filter_too_small(f bigint, dc bigint, dorg bigint, da bigint, k integer); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.dash_filter_too_small(f bigint, dc bigint, dorg bigint, da bigint, k integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.dash_filter_too_small(f bigint, dc bigint, dorg bigint, da bigint, k integer) TO koers_reader;
-GRANT ALL ON FUNCTION koers.dash_filter_too_small(f bigint, dc bigint, dorg bigint, da bigint, k integer) TO koers_auth;
 
 
 --
@@ -12496,15 +12160,6 @@ GRANT ALL ON FUNCTION koers.dash_partner_role(org text) TO koers_auth;
 
 
 --
--- Name: FUNCTION dash_refused_siblings(dim text, p_cohort text, p_org text, as_of date); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.dash_refused_siblings(dim text, p_cohort text, p_org text, as_of date) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.dash_refused_siblings(dim text, p_cohort text, p_org text, as_of date) TO koers_reader;
-GRANT ALL ON FUNCTION koers.dash_refused_siblings(dim text, p_cohort text, p_org text, as_of date) TO koers_auth;
-
-
---
 -- Name: FUNCTION dash_require(allowed text[]); Type: ACL; Schema: koers; Owner: -
 --
 
@@ -12514,21 +12169,12 @@ GRANT ALL ON FUNCTION koers.dash_require(allowed text[]) TO koers_auth;
 
 
 --
--- Name: FUNCTION dash_row_relations(); Type: ACL; Schema: koers; Owner: -
+-- Name: FUNCTION dash_suppress_secondary(sup boolean[], val numeric[], r_id text[], r_mem integer[], r_tot boolean[]); Type: ACL; Schema: koers; Owner: -
 --
 
-REVOKE ALL ON FUNCTION koers.dash_row_relations() FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.dash_row_relations() TO koers_reader;
-GRANT ALL ON FUNCTION koers.dash_row_relations() TO koers_auth;
-
-
---
--- Name: FUNCTION dash_suppress_secondary(sup boolean[], val double precision[], wh boolean[], fr boolean[], r_id integer[], r_mem integer[], r_tot boolean[]); Type: ACL; Schema: koers; Owner: -
---
-
-REVOKE ALL ON FUNCTION koers.dash_suppress_secondary(sup boolean[], val double precision[], wh boolean[], fr boolean[], r_id integer[], r_mem integer[], r_tot boolean[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION koers.dash_suppress_secondary(sup boolean[], val double precision[], wh boolean[], fr boolean[], r_id integer[], r_mem integer[], r_tot boolean[]) TO koers_reader;
-GRANT ALL ON FUNCTION koers.dash_suppress_secondary(sup boolean[], val double precision[], wh boolean[], fr boolean[], r_id integer[], r_mem integer[], r_tot boolean[]) TO koers_auth;
+REVOKE ALL ON FUNCTION koers.dash_suppress_secondary(sup boolean[], val numeric[], r_id text[], r_mem integer[], r_tot boolean[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION koers.dash_suppress_secondary(sup boolean[], val numeric[], r_id text[], r_mem integer[], r_tot boolean[]) TO koers_reader;
+GRANT ALL ON FUNCTION koers.dash_suppress_secondary(sup boolean[], val numeric[], r_id text[], r_mem integer[], r_tot boolean[]) TO koers_auth;
 
 
 --

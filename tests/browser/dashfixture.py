@@ -44,8 +44,6 @@ def free_port():
 class Fixture:
     """The database, users and server of one test run; cleaned up by the Checks."""
 
-    cohorts = COHORTS  # (name, participants, synth seed, first enrolment); a subclass may differ
-
     def __init__(self, checks, tag, server_args=(), data=True):
         """data=False: a migrated database without events (for tests of the server alone)."""
         self.checks = checks
@@ -70,7 +68,7 @@ class Fixture:
         c.cleanup(e2e.drop_db, self.db)
         c.program("koers-consume --migrate", e2e.migrate(self.db))
         key, _ = e2e.write_key_file(e2e.tempdir(c, "dash-key"))
-        for cohort, n, seed, start in self.cohorts:
+        for cohort, n, seed, start in COHORTS:
             r = e2e.produce("synth", "--key-file", key, "--participants", str(n), "--seed", str(seed),
                             "--cohort", cohort, "--start", start, "--months", "24",
                             "--topic-prefix", self.prefix, "-b", e2e.brokers())

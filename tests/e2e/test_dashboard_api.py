@@ -347,10 +347,8 @@ def checks(c, fx):
     _, me_f = funder.json("/api/me")
     all_cohorts = [r[0] for r in e2e.psql("SELECT DISTINCT cohort FROM koers.participant ORDER BY 1", fx.db)]
     all_orgs = [r[0] for r in e2e.psql("SELECT DISTINCT source FROM koers.event_count_month ORDER BY 1", fx.db)]
-    # klein (3) is too small, and zuid (24) is refused with it: all cohorts less noord would
-    # otherwise be klein's alone (sibling filters, docs/disclosure.md).
-    c.ok("funder: /api/me offers cohort noord, not klein (3 participants) nor zuid (its sibling)",
-         me_f and me_f.get("cohorts") == ["noord"], ["noord"], me_f and me_f.get("cohorts"))
+    c.ok("funder: /api/me offers cohorts noord and zuid, not klein (3 participants)",
+         me_f and me_f.get("cohorts") == ["noord", "zuid"], ["noord", "zuid"], me_f and me_f.get("cohorts"))
     offered = (me_f or {}).get("organisations", [])
     answers = {o: funder.json(f"/api/quality?organisation={o}")[0] for o in all_orgs}
     c.ok("funder: /api/me offers exactly the organisations a filter accepts",
